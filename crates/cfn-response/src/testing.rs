@@ -1,0 +1,171 @@
+//! A real local HTTP server standing in for the pre-signed S3 ResponseURL, for tests and the local
+//! demo (feature `testing`). It records every request exactly as received (method, headers, body)
+//! and answers with scripted statuses, so tests check what CloudFormation would really get.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// One request the server received.
+#[derive(Debug, Clone)]
+pub struct ReceivedRequest {
+    /// `PUT`, normally.
+    pub method: String,
+    /// Path and query as sent.
+    pub target: String,
+    /// Header names lower-cased, in arrival order.
+    pub headers: Vec<(String, String)>,
+    /// The body as text.
+    pub body: String,
+}
+
+impl ReceivedRequest {
+    /// The first header of that (lower-case) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body parsed as JSON (`Value::Null` if it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+#[derive(Default)]
+struct State {
+    received: Vec<ReceivedRequest>,
+    statuses: VecDeque<u16>,
+}
+
+/// A loopback HTTP server that records requests.
+pub struct ResponseServer {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for ResponseServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl ResponseServer {
+    /// Starts on a free loopback port.
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(State::default()));
+        let task_state = state.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = task_state.clone();
+                tokio::spawn(async move {
+                    let _ = serve(stream, state).await;
+                });
+            }
+        });
+        Ok(Self { addr, state, task })
+    }
+
+    /// A URL on this server shaped like a pre-signed S3 URL, with a fake signature in the query so
+    /// tests can check it never reaches a log.
+    pub fn url(&self, name: &str) -> String {
+        format!(
+            "http://{}/cfn-responses/{name}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=SECRET-SIGNATURE-{name}",
+            self.addr
+        )
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The next requests are answered with these statuses, in order; later ones get 200.
+    pub fn answer_next_with(&self, statuses: &[u16]) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.statuses.extend(statuses.iter().copied());
+    }
+
+    /// Every request received so far.
+    pub fn received(&self) -> Vec<ReceivedRequest> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .received
+            .clone()
+    }
+
+    /// Waits until at least `n` requests have arrived, or `timeout` passes; returns what arrived.
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<ReceivedRequest> {
+        let end = tokio::time::Instant::now() + timeout;
+        loop {
+            let received = self.received();
+            if received.len() >= n || tokio::time::Instant::now() >= end {
+                return received;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+async fn serve(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line).await?;
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_owned();
+    let target = parts.next().unwrap_or_default().to_owned();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await? == 0 {
+            break;
+        }
+        let line = line.trim_end_matches(['\r', '\n']);
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        }
+    }
+    let length = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).await?;
+    let status = {
+        let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+        state.received.push(ReceivedRequest {
+            method,
+            target,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        });
+        state.statuses.pop_front().unwrap_or(200)
+    };
+    let answer = if status == 200 {
+        ""
+    } else {
+        "<Error><Code>Scripted</Code></Error>"
+    };
+    let response = format!(
+        "HTTP/1.1 {status} Scripted\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+        answer.len()
+    );
+    let mut stream = reader.into_inner();
+    stream.write_all(response.as_bytes()).await?;
+    stream.shutdown().await
+}

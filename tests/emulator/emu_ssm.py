@@ -1,0 +1,674 @@
+"""SSM extensions on top of moto 5.2.5.
+
+Why this module exists
+----------------------
+moto's SSM backend has no notion of *managed nodes* (the fleet that SSM Agent
+registers), so it cannot answer ``DescribeInstanceInformation`` the way AWS
+does, it refuses tags on ``ManagedInstance`` resources (``InvalidResourceId``
+for every id), and it does not implement the resource-data-sync operations at
+all.  We add:
+
+* a managed-node store per (account, region), seeded through the emulator's
+  control endpoint (``POST /_emulator/managed-nodes``, see ``seed_nodes``);
+* ``DescribeInstanceInformation`` with both filter styles, AWS's MaxResults
+  bounds, opaque/validated ``NextToken`` and stable (insertion) ordering;
+* ``AddTagsToResource`` / ``ListTagsForResource`` / ``RemoveTagsFromResource``
+  for ``ResourceType=ManagedInstance`` (other resource types go to moto);
+* ``CreateResourceDataSync`` / ``ListResourceDataSync`` /
+  ``DeleteResourceDataSync``.
+
+How it hooks in
+---------------
+moto dispatches an SSM call to the ``SimpleSystemManagerResponse`` method named
+after the action in snake_case (``DescribeInstanceInformation`` ->
+``describe_instance_information``), so ``install()`` sets those methods on the
+class.  Errors are raised as moto ``ServiceException``s, which moto renders as
+awsJson1_1 errors (HTTP 400, ``{"__type": Code, "Message": ...}`` plus any
+modelled error members such as ``SyncName``).  Results are returned as moto
+``ActionResult``s so moto's model-driven serializer emits timestamps as epoch
+seconds.
+
+Our state lives in an attribute of moto's per-account-per-region SSM backend
+object.  ``/moto-api/reset`` (and our ``/_emulator/reset``) discards those
+backend objects, so our state is reset with them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import secrets
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult, EmptyResult
+from moto.ssm.models import ssm_backends
+from moto.ssm.responses import SimpleSystemManagerResponse
+
+import emu_ec2
+
+# One lock for all of our SSM state: the server is threaded, and the stores are
+# small enough that contention does not matter.
+LOCK = threading.RLock()
+
+DEFAULT_AGENT_VERSION = "3.3.1142.0"
+MANAGED_INSTANCE_ID_RE = re.compile(r"^mi-[0-9a-f]{17}$")
+NODE_ID_RE = re.compile(r"^(i-[0-9a-f]{8}([0-9a-f]{9})?|mi-[0-9a-f]{17})$")
+PING_STATUSES = ("Online", "ConnectionLost", "Inactive")
+PLATFORM_TYPES = ("Windows", "Linux", "MacOS")
+RESOURCE_TYPES = ("EC2Instance", "ManagedInstance")
+# AWS's default quota: 5 resource data syncs of each type per account and Region.
+MAX_SYNCS_PER_TYPE = 5
+SYNC_TYPES = ("SyncToDestination", "SyncFromSource")
+
+
+class SSMError(ServiceException):
+    """An SSM error with an explicit code; extra kwargs become error members
+    (e.g. ``SyncName``), which moto serializes when the AWS model declares them."""
+
+    def __init__(self, code: str, message: str, **members: Any) -> None:
+        super().__init__(code, message)
+        for key, value in members.items():
+            setattr(self, key, value)
+
+
+def validation_error(value: Any, where: str, constraint: str) -> SSMError:
+    """AWS's wording for request-validation failures."""
+    return SSMError(
+        "ValidationException",
+        f"1 validation error detected: Value '{value}' at '{where}' "
+        f"failed to satisfy constraint: {constraint}",
+    )
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --------------------------------------------------------------------------
+# State attached to moto's SSM backend
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class ManagedNode:
+    """One SSM managed node, in the shape of the API's InstanceInformation."""
+
+    instance_id: str
+    resource_type: str  # EC2Instance | ManagedInstance
+    seq: int  # insertion sequence: ordering and pagination cursor
+    ping_status: str = "Online"
+    last_ping: datetime = field(default_factory=now)
+    agent_version: str = DEFAULT_AGENT_VERSION
+    is_latest_version: bool = True
+    platform_type: str = "Linux"
+    platform_name: str | None = None
+    platform_version: str | None = None
+    ip_address: str | None = None
+    computer_name: str | None = None
+    name: str | None = None  # hybrid only
+    activation_id: str | None = None  # hybrid only
+    iam_role: str | None = None
+    registration_date: datetime | None = None  # hybrid only
+    association_status: str | None = None
+    in_ec2: bool = False  # EC2 nodes: does moto's EC2 backend hold the instance?
+    # Tags of ManagedInstance nodes, and of EC2 nodes absent from moto's EC2
+    # backend.  EC2 nodes present in EC2 read their tags from moto's EC2 backend.
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def source_type(self) -> str:
+        if self.resource_type == "EC2Instance":
+            return "AWS::EC2::Instance"
+        return "AWS::SSM::ManagedInstance"
+
+    def to_api(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "InstanceId": self.instance_id,
+            "PingStatus": self.ping_status,
+            "LastPingDateTime": self.last_ping,
+            "AgentVersion": self.agent_version,
+            "IsLatestVersion": self.is_latest_version,
+            "PlatformType": self.platform_type,
+            "ResourceType": self.resource_type,
+            "SourceId": self.instance_id,
+            "SourceType": self.source_type,
+        }
+        optional = {
+            # A node that has not reported its OS yet has no PlatformName /
+            # PlatformVersion: AWS omits the keys, and so do we.
+            "PlatformName": self.platform_name,
+            "PlatformVersion": self.platform_version,
+            "IPAddress": self.ip_address,
+            "ComputerName": self.computer_name,
+            "Name": self.name,
+            "ActivationId": self.activation_id,
+            "IamRole": self.iam_role,
+            "RegistrationDate": self.registration_date,
+            "AssociationStatus": self.association_status,
+        }
+        out.update({k: v for k, v in optional.items() if v is not None})
+        return out
+
+
+class SSMExtState:
+    """Our per-(account, region) SSM state."""
+
+    def __init__(self) -> None:
+        self.nodes: OrderedDict[str, ManagedNode] = OrderedDict()
+        self.next_seq = 0
+        self.syncs: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+
+def state_of(backend: Any) -> SSMExtState:
+    with LOCK:
+        st = backend.__dict__.get("_emulator_state")
+        if st is None:
+            st = SSMExtState()
+            backend.__dict__["_emulator_state"] = st
+        return st
+
+
+def state_for(account: str, region: str) -> SSMExtState:
+    return state_of(ssm_backends[account][region])
+
+
+def node_tags(node: ManagedNode, account: str, region: str) -> dict[str, str]:
+    if node.resource_type == "EC2Instance" and node.in_ec2:
+        return emu_ec2.instance_tags(account, region, node.instance_id)
+    return node.tags
+
+
+# --------------------------------------------------------------------------
+# Seeding (called by the control endpoint)
+# --------------------------------------------------------------------------
+
+
+def _new_mi_id() -> str:
+    return "mi-" + secrets.token_hex(9)[:17]
+
+
+def _ip_for(seq: int) -> str:
+    return f"10.{(seq >> 16) & 255}.{(seq >> 8) & 255}.{seq & 255}"
+
+
+def seed_nodes(account: str, region: str, specs: list[dict[str, Any]]) -> list[str]:
+    """Register managed nodes; returns their ids in request order.
+
+    EC2 nodes with ``in_ec2`` (default true) get a real instance in moto's EC2
+    backend (created in one batched run_instances call) so that EC2 CreateTags
+    / DescribeTags / DescribeInstances work on them.
+    """
+    for i, spec in enumerate(specs):
+        kind = spec.get("kind", "ec2")
+        if kind not in ("ec2", "hybrid"):
+            raise ValueError(f"nodes[{i}].kind must be 'ec2' or 'hybrid', got {kind!r}")
+        if spec.get("ping_status", "Online") not in PING_STATUSES:
+            raise ValueError(f"nodes[{i}].ping_status must be one of {PING_STATUSES}")
+        if spec.get("platform_type", "Linux") not in PLATFORM_TYPES:
+            raise ValueError(f"nodes[{i}].platform_type must be one of {PLATFORM_TYPES}")
+        if kind == "hybrid" and spec.get("id") and not MANAGED_INSTANCE_ID_RE.match(spec["id"]):
+            raise ValueError(f"nodes[{i}].id must be mi- followed by 17 hex digits")
+
+    # Create the EC2 instances first, in one batch.
+    want_ec2 = [
+        i for i, s in enumerate(specs)
+        if s.get("kind", "ec2") == "ec2" and s.get("in_ec2", True) and not s.get("id")
+    ]
+    ec2_ids = iter(emu_ec2.create_instances(account, region, len(want_ec2)))
+
+    st = state_for(account, region)
+    ids: list[str] = []
+    with LOCK:
+        for spec in specs:
+            kind = spec.get("kind", "ec2")
+            in_ec2 = False
+            if kind == "ec2":
+                if spec.get("id"):
+                    node_id = spec["id"]
+                    in_ec2 = emu_ec2.instance_exists(account, region, node_id)
+                elif spec.get("in_ec2", True):
+                    node_id = next(ec2_ids)
+                    in_ec2 = True
+                else:
+                    node_id = emu_ec2.new_instance_id()
+                resource_type = "EC2Instance"
+            else:
+                node_id = spec.get("id") or _new_mi_id()
+                resource_type = "ManagedInstance"
+            seq = st.next_seq
+            st.next_seq += 1
+            ip = spec.get("ip_address") or _ip_for(seq)
+            node = ManagedNode(
+                instance_id=node_id,
+                resource_type=resource_type,
+                seq=seq,
+                ping_status=spec.get("ping_status", "Online"),
+                agent_version=spec.get("agent_version") or DEFAULT_AGENT_VERSION,
+                is_latest_version=bool(spec.get("is_latest_version", True)),
+                platform_type=spec.get("platform_type", "Linux"),
+                # null / absent -> the key is omitted from API answers
+                platform_name=spec.get("platform_name"),
+                platform_version=spec.get("platform_version"),
+                ip_address=ip,
+                computer_name=spec.get("computer_name")
+                or ("ip-" + ip.replace(".", "-") + f".{region}.compute.internal"
+                    if kind == "ec2" else f"onprem-{seq}.example.internal"),
+                association_status=spec.get("association_status"),
+                iam_role=spec.get("iam_role")
+                or (None if kind == "ec2" else "service-role/AmazonEC2RunCommandRoleForManagedInstances"),
+                in_ec2=in_ec2,
+            )
+            if "last_ping_epoch" in spec:
+                node.last_ping = datetime.fromtimestamp(float(spec["last_ping_epoch"]), timezone.utc)
+            if kind == "hybrid":
+                node.name = spec.get("name")
+                node.activation_id = spec.get("activation_id") or str(uuid.uuid4())
+                node.registration_date = now()
+            tags = dict(spec.get("tags") or {})
+            if tags:
+                if in_ec2:
+                    emu_ec2.tag_instance(account, region, node_id, tags)
+                else:
+                    node.tags = tags
+            if node_id in st.nodes:
+                del st.nodes[node_id]
+            st.nodes[node_id] = node
+            ids.append(node_id)
+    return ids
+
+
+def remove_node(account: str, region: str, node_id: str, from_ec2: bool) -> bool:
+    st = state_for(account, region)
+    with LOCK:
+        node = st.nodes.pop(node_id, None)
+    if from_ec2 and node_id.startswith("i-"):
+        emu_ec2.remove_instance(account, region, node_id)
+    return node is not None
+
+
+def list_nodes(account: str, region: str) -> list[dict[str, Any]]:
+    st = state_for(account, region)
+    with LOCK:
+        out = []
+        for n in st.nodes.values():
+            d = n.to_api()
+            for k in ("LastPingDateTime", "RegistrationDate"):
+                if k in d:
+                    d[k] = d[k].timestamp()
+            d["Tags"] = node_tags(n, account, region)
+            d["InEc2"] = n.in_ec2
+            out.append(d)
+        return out
+
+
+# --------------------------------------------------------------------------
+# Pagination tokens
+# --------------------------------------------------------------------------
+
+
+def _fingerprint(*parts: Any) -> str:
+    raw = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def make_token(after: int, fp: str) -> str:
+    raw = json.dumps({"v": 1, "after": after, "fp": fp}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def read_token(token: str | None, fp: str) -> int:
+    """Returns the cursor (a sequence number) encoded in ``token``; raises
+    InvalidNextToken for a malformed token or one minted for another query."""
+    if token is None:
+        return -1
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if data.get("v") != 1 or data.get("fp") != fp or not isinstance(data.get("after"), int):
+            raise ValueError
+        return data["after"]
+    except Exception:
+        raise SSMError("InvalidNextToken", "The specified token isn't valid.") from None
+
+
+# --------------------------------------------------------------------------
+# DescribeInstanceInformation
+# --------------------------------------------------------------------------
+
+_FILTER_KEYS = (
+    "InstanceIds", "AgentVersion", "PingStatus", "PlatformTypes", "ActivationIds",
+    "IamRole", "ResourceType", "AssociationStatus",
+)
+_STRING_FILTER_KEYS = _FILTER_KEYS + ("SourceIds", "SourceTypes")
+
+
+def _bad_value(msg: str) -> SSMError:
+    return SSMError("InvalidInstanceInformationFilterValue", msg)
+
+
+def _normalize_filters(legacy: list | None, filters: list | None) -> list[tuple[str, list[str]]]:
+    """Validates the request's filters; returns [(key, values)]."""
+    if legacy and filters:
+        # The API reference: "Attempting to use InstanceInformationFilterList
+        # and Filters leads to an exception error."
+        raise _bad_value(
+            "InstanceInformationFilterList and Filters cannot be used in the same request."
+        )
+    out: list[tuple[str, list[str]]] = []
+    if legacy:
+        for f in legacy:
+            key, values = f.get("key") or f.get("Key"), f.get("valueSet") or f.get("ValueSet")
+            if key not in _FILTER_KEYS:
+                raise SSMError("InvalidFilterKey", f"The filter key {key} is not valid.")
+            out.append((key, list(values or [])))
+    for f in filters or []:
+        key, values = f.get("Key"), f.get("Values")
+        if not (key in _STRING_FILTER_KEYS or key == "tag-key"
+                or (isinstance(key, str) and key.startswith("tag:") and len(key) > 4)):
+            raise SSMError("InvalidFilterKey", f"The filter key {key} is not valid.")
+        out.append((key, list(values or [])))
+    has_tag = any(k == "tag-key" or k.startswith("tag:") for k, _ in out)
+    if has_tag and any(not (k == "tag-key" or k.startswith("tag:")) for k, _ in out):
+        # The API reference: "Tag filters can't be combined with other filter types."
+        raise SSMError("InvalidFilterKey", "Tag filters can't be combined with other filter types.")
+    for key, values in out:
+        if not values:
+            raise _bad_value(f"{key} filter must contain at least one value.")
+        if len(values) > 100:
+            raise validation_error(values, "filters.member.values",
+                                   "Member must have length less than or equal to 100")
+        if key == "PingStatus":
+            for v in values:
+                if v not in PING_STATUSES:
+                    raise _bad_value(
+                        "PingStatus filter is invalid, valid values are Online, ConnectionLost, Inactive")
+        if key == "PlatformTypes":
+            for v in values:
+                if v not in PLATFORM_TYPES:
+                    raise _bad_value(
+                        "PlatformTypes filter is invalid, valid values are Windows, Linux, MacOS")
+        if key == "ResourceType":
+            if len(values) != 1:
+                raise _bad_value("ResourceType filter may contain only one value.")
+            if values[0] not in RESOURCE_TYPES:
+                raise _bad_value(
+                    "ResourceType filter is invalid, valid values are EC2Instance, ManagedInstance")
+        if key == "InstanceIds":
+            for v in values:
+                if not NODE_ID_RE.match(v):
+                    raise SSMError("InvalidInstanceId", f"Instance Id {v} is invalid.")
+    return out
+
+
+def _node_matches(node: ManagedNode, flt: list[tuple[str, list[str]]], account: str, region: str) -> bool:
+    for key, values in flt:
+        if key == "InstanceIds" or key == "SourceIds":
+            ok = node.instance_id in values
+        elif key == "AgentVersion":
+            ok = node.agent_version in values
+        elif key == "PingStatus":
+            ok = node.ping_status in values
+        elif key == "PlatformTypes":
+            ok = node.platform_type in values
+        elif key == "ActivationIds":
+            ok = node.activation_id in values
+        elif key == "IamRole":
+            ok = node.iam_role in values
+        elif key == "ResourceType":
+            ok = node.resource_type in values
+        elif key == "AssociationStatus":
+            ok = node.association_status in values
+        elif key == "SourceTypes":
+            ok = node.source_type in values
+        elif key == "tag-key":
+            tags = node_tags(node, account, region)
+            ok = any(v in tags for v in values)
+        else:  # tag:<key>
+            tags = node_tags(node, account, region)
+            tag_key = key[4:]
+            ok = tag_key in tags and tags[tag_key] in values
+        if not ok:
+            return False
+    return True
+
+
+def describe_instance_information(self: SimpleSystemManagerResponse) -> ActionResult:
+    max_results = self._get_param("MaxResults")
+    if max_results is None:
+        max_results = 10  # the documented default
+    max_results = int(max_results)
+    if max_results > 50:
+        raise validation_error(max_results, "maxResults",
+                               "Member must have value less than or equal to 50")
+    if max_results < 5:
+        raise validation_error(max_results, "maxResults",
+                               "Member must have value greater than or equal to 5")
+    flt = _normalize_filters(self._get_param("InstanceInformationFilterList"),
+                             self._get_param("Filters"))
+    account, region = self.current_account, self.region
+    fp = _fingerprint("DescribeInstanceInformation", account, region, flt)
+    after = read_token(self._get_param("NextToken"), fp)
+
+    st = state_of(self.ssm_backend)
+    page: list[ManagedNode] = []
+    more = False
+    with LOCK:
+        for node in list(st.nodes.values()):
+            if node.seq <= after or not _node_matches(node, flt, account, region):
+                continue
+            if len(page) == max_results:
+                more = True
+                break
+            page.append(node)
+        result: dict[str, Any] = {"InstanceInformationList": [n.to_api() for n in page]}
+    if more:
+        result["NextToken"] = make_token(page[-1].seq, fp)
+    return ActionResult(result)
+
+
+# --------------------------------------------------------------------------
+# Tags on ManagedInstance
+# --------------------------------------------------------------------------
+
+_orig_add_tags = SimpleSystemManagerResponse.add_tags_to_resource
+_orig_remove_tags = SimpleSystemManagerResponse.remove_tags_from_resource
+_orig_list_tags = SimpleSystemManagerResponse.list_tags_for_resource
+
+
+def _managed_node(self: SimpleSystemManagerResponse) -> ManagedNode:
+    resource_id = self._get_param("ResourceId") or ""
+    st = state_of(self.ssm_backend)
+    node = st.nodes.get(resource_id) if MANAGED_INSTANCE_ID_RE.match(resource_id) else None
+    if node is None or node.resource_type != "ManagedInstance":
+        raise SSMError("InvalidResourceId", "Invalid Resource Id")
+    return node
+
+
+def _validate_tags(tags: list[dict[str, Any]]) -> None:
+    if len(tags) > 1000:
+        raise validation_error(f"[{len(tags)} tags]", "tags",
+                               "Member must have length less than or equal to 1000")
+    for i, tag in enumerate(tags, start=1):
+        key, value = tag.get("Key"), tag.get("Value")
+        if key is None or len(key) < 1:
+            raise validation_error(key, f"tags.{i}.member.key",
+                                   "Member must have length greater than or equal to 1")
+        if len(key) > 128:
+            raise validation_error(key, f"tags.{i}.member.key",
+                                   "Member must have length less than or equal to 128")
+        if value is None:
+            raise validation_error(value, f"tags.{i}.member.value", "Member must not be null")
+        if len(value) > 256:
+            raise validation_error(value, f"tags.{i}.member.value",
+                                   "Member must have length less than or equal to 256")
+
+
+def add_tags_to_resource(self: SimpleSystemManagerResponse) -> ActionResult:
+    tags = self._get_param("Tags") or []
+    _validate_tags(tags)
+    if self._get_param("ResourceType") != "ManagedInstance":
+        return _orig_add_tags(self)
+    with LOCK:
+        node = _managed_node(self)
+        for tag in tags:
+            node.tags[tag["Key"]] = tag["Value"]
+    return EmptyResult()
+
+
+def remove_tags_from_resource(self: SimpleSystemManagerResponse) -> ActionResult:
+    if self._get_param("ResourceType") != "ManagedInstance":
+        return _orig_remove_tags(self)
+    with LOCK:
+        node = _managed_node(self)
+        for key in self._get_param("TagKeys") or []:
+            node.tags.pop(key, None)
+    return EmptyResult()
+
+
+def list_tags_for_resource(self: SimpleSystemManagerResponse) -> ActionResult:
+    if self._get_param("ResourceType") != "ManagedInstance":
+        return _orig_list_tags(self)
+    with LOCK:
+        node = _managed_node(self)
+        tag_list = [{"Key": k, "Value": v} for k, v in node.tags.items()]
+    return ActionResult({"TagList": tag_list})
+
+
+# --------------------------------------------------------------------------
+# Resource data syncs
+# --------------------------------------------------------------------------
+
+
+def _invalid_sync(msg: str) -> SSMError:
+    return SSMError("ResourceDataSyncInvalidConfigurationException", msg, Message=msg)
+
+
+def _validate_s3_destination(dest: dict[str, Any]) -> None:
+    for req in ("BucketName", "SyncFormat", "Region"):
+        if not dest.get(req):
+            raise _invalid_sync(f"S3Destination.{req} is required.")
+    if dest["SyncFormat"] != "JsonSerDe":
+        raise _invalid_sync(
+            f"SyncFormat {dest['SyncFormat']} is not supported. Supported formats: JsonSerDe")
+    sharing = dest.get("DestinationDataSharing")
+    if sharing is not None and sharing.get("DestinationDataSharingType") != "Organization":
+        raise _invalid_sync(
+            "DestinationDataSharingType "
+            f"{sharing.get('DestinationDataSharingType')} is not supported. "
+            "Supported type: Organization")
+
+
+def create_resource_data_sync(self: SimpleSystemManagerResponse) -> ActionResult:
+    name = self._get_param("SyncName") or ""
+    if not 1 <= len(name) <= 64:
+        raise validation_error(name, "syncName",
+                               "Member must have length less than or equal to 64"
+                               if name else "Member must have length greater than or equal to 1")
+    sync_type = self._get_param("SyncType") or "SyncToDestination"
+    dest = self._get_param("S3Destination")
+    source = self._get_param("SyncSource")
+    if sync_type not in SYNC_TYPES:
+        raise _invalid_sync(f"SyncType {sync_type} is not supported.")
+    if sync_type == "SyncToDestination":
+        if not dest:
+            raise _invalid_sync("S3Destination is required for SyncType SyncToDestination.")
+        if source:
+            raise _invalid_sync("SyncSource is not supported for SyncType SyncToDestination.")
+        _validate_s3_destination(dest)
+    else:
+        if dest:
+            raise _invalid_sync("S3Destination is not supported for SyncType SyncFromSource.")
+        if not source:
+            raise _invalid_sync("SyncSource is required for SyncType SyncFromSource.")
+        if source.get("SourceType") not in ("AwsOrganizations", "SingleAccountMultiRegions"):
+            raise _invalid_sync(f"SourceType {source.get('SourceType')} is not supported.")
+        if not source.get("SourceRegions"):
+            raise _invalid_sync("SyncSource.SourceRegions is required.")
+    st = state_of(self.ssm_backend)
+    with LOCK:
+        if name in st.syncs:
+            raise SSMError("ResourceDataSyncAlreadyExistsException",
+                           f"Sync {name} already exists.", SyncName=name)
+        if sum(1 for s in st.syncs.values() if s["SyncType"] == sync_type) >= MAX_SYNCS_PER_TYPE:
+            msg = (f"The maximum number of resource data syncs of type {sync_type} "
+                   f"({MAX_SYNCS_PER_TYPE}) has been reached.")
+            raise SSMError("ResourceDataSyncCountExceededException", msg, Message=msg)
+        created = now()
+        item: dict[str, Any] = {
+            "SyncName": name,
+            "SyncType": sync_type,
+            "SyncCreatedTime": created,
+            "SyncLastModifiedTime": created,
+            "LastSyncTime": created,
+            "LastSuccessfulSyncTime": created,
+            "LastStatus": "Successful",
+        }
+        if dest:
+            item["S3Destination"] = dest
+        if source:
+            item["SyncSource"] = dict(source)
+        st.syncs[name] = item
+    return EmptyResult()
+
+
+def list_resource_data_sync(self: SimpleSystemManagerResponse) -> ActionResult:
+    max_results = self._get_param("MaxResults")
+    max_results = 50 if max_results is None else int(max_results)
+    if max_results > 50:
+        raise validation_error(max_results, "maxResults",
+                               "Member must have value less than or equal to 50")
+    if max_results < 1:
+        raise validation_error(max_results, "maxResults",
+                               "Member must have value greater than or equal to 1")
+    sync_type = self._get_param("SyncType")
+    if sync_type is not None and sync_type not in SYNC_TYPES:
+        raise _invalid_sync(f"SyncType {sync_type} is not supported.")
+    fp = _fingerprint("ListResourceDataSync", self.current_account, self.region, sync_type)
+    after = read_token(self._get_param("NextToken"), fp)
+    st = state_of(self.ssm_backend)
+    with LOCK:
+        matching = [(i, s) for i, s in enumerate(st.syncs.values())
+                    if i > after and (sync_type is None or s["SyncType"] == sync_type)]
+        page = matching[:max_results]
+        result: dict[str, Any] = {"ResourceDataSyncItems": [dict(s) for _, s in page]}
+    if len(matching) > max_results:
+        result["NextToken"] = make_token(page[-1][0], fp)
+    return ActionResult(result)
+
+
+def delete_resource_data_sync(self: SimpleSystemManagerResponse) -> ActionResult:
+    name = self._get_param("SyncName") or ""
+    sync_type = self._get_param("SyncType")
+    if sync_type is not None and sync_type not in SYNC_TYPES:
+        raise _invalid_sync(f"SyncType {sync_type} is not supported.")
+    st = state_of(self.ssm_backend)
+    with LOCK:
+        item = st.syncs.get(name)
+        if item is None or (sync_type is not None and item["SyncType"] != sync_type):
+            msg = f"Sync {name} not found."
+            raise SSMError("ResourceDataSyncNotFoundException", msg,
+                           SyncName=name, SyncType=sync_type, Message=msg)
+        del st.syncs[name]
+    return EmptyResult()
+
+
+def install() -> None:
+    """Installs our actions on moto's SSM response class (ours win over any
+    moto implementation of the same action)."""
+    for fn in (
+        describe_instance_information,
+        add_tags_to_resource,
+        remove_tags_from_resource,
+        list_tags_for_resource,
+        create_resource_data_sync,
+        list_resource_data_sync,
+        delete_resource_data_sync,
+    ):
+        setattr(SimpleSystemManagerResponse, fn.__name__, fn)

@@ -1,0 +1,9 @@
+//! Integration tests: the functions against the local AWS emulator, through the official AWS SDK for
+//! Rust, and the real binaries through a local Lambda Runtime API. One test binary, a module per
+//! area (build once, link once).
+
+mod aws_setup_s3;
+mod harness;
+mod support;
+mod tagger;
+mod tagger_binary;

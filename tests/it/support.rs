@@ -1,0 +1,124 @@
+//! Helpers shared by the test modules.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{Config, Context};
+use serde_json::{Value, json};
+
+/// A Lambda context whose deadline is `timeout` from now.
+pub fn context(timeout: Duration) -> Context {
+    let mut ctx = Context::default();
+    ctx.request_id = "test-request".into();
+    ctx.deadline = (SystemTime::now() + timeout)
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    ctx.env_config = std::sync::Arc::new(Config::default());
+    ctx
+}
+
+/// A custom resource request as CloudFormation sends it.
+pub fn cfn_request(kind: &str, response_url: &str, physical_id: Option<&str>) -> Value {
+    let mut r = json!({
+        "RequestType": kind,
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:ec2-os-tagger",
+        "ResponseURL": response_url,
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/patching/0a1b2c3d",
+        "RequestId": format!("req-{kind}"),
+        "ResourceType": "Custom::Ec2OsTagger",
+        "LogicalResourceId": "OsTagger",
+        "ResourceProperties": {"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:ec2-os-tagger"}
+    });
+    if let Some(id) = physical_id {
+        r["PhysicalResourceId"] = json!(id);
+    }
+    if kind == "Update" {
+        r["OldResourceProperties"] = r["ResourceProperties"].clone();
+    }
+    r
+}
+
+/// An EventBridge scheduled event.
+pub fn scheduled_event(region: &str) -> Value {
+    json!({
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-22T06:00:00Z",
+        "region": region,
+        "resources": [format!("arn:aws:events:{region}:123456789012:rule/ec2-os-tagger-daily")],
+        "detail": {}
+    })
+}
+
+/// Tags of an EC2 instance, read back through the SDK.
+pub async fn ec2_tags(ec2: &aws_sdk_ec2::Client, id: &str) -> BTreeMap<String, String> {
+    let out = ec2
+        .describe_tags()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("resource-id")
+                .values(id)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DescribeTags");
+    out.tags()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Tags of a hybrid node, read back through the SDK.
+pub async fn managed_instance_tags(
+    ssm: &aws_sdk_ssm::Client,
+    id: &str,
+) -> BTreeMap<String, String> {
+    let out = ssm
+        .list_tags_for_resource()
+        .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::ManagedInstance)
+        .resource_id(id)
+        .send()
+        .await
+        .expect("ListTagsForResource");
+    out.tag_list()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect()
+}
+
+/// The tags the tagger sets.
+pub fn os_tags(platform_type: &str, name: &str, version: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("PlatformType".to_owned(), platform_type.to_owned()),
+        ("OSName".to_owned(), name.to_owned()),
+        ("OSVersion".to_owned(), version.to_owned()),
+    ])
+}
+
+/// A binary of this workspace, built by `cargo build --workspace --bins` next to this test binary.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/it-<hash> → target/<profile>/<name>
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    let path = profile_dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first (`make test` does)",
+        path.display()
+    );
+    path
+}

@@ -1,0 +1,393 @@
+//! The local AWS emulator: started once per test process on a free loopback port, stopped when the
+//! process ends (it exits when its stdin closes, so even a killed test leaves nothing running).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::workspace_root;
+
+/// Dummy credentials; moto accepts any.
+pub const ACCESS_KEY: &str = "testing";
+/// Dummy secret.
+pub const SECRET_KEY: &str = "testing";
+/// moto's default account.
+pub const ACCOUNT_ID: &str = "123456789012";
+
+/// Regions handed out to tests so that tests sharing one emulator never see each other's data.
+const REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-central-1",
+    "eu-north-1",
+    "eu-south-1",
+    "ap-south-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ca-central-1",
+    "sa-east-1",
+    "af-south-1",
+    "me-south-1",
+    "ap-east-1",
+    "eu-central-2",
+    "ap-south-2",
+    "il-central-1",
+];
+
+/// A Region no other test of this process uses.
+pub fn unique_region() -> &'static str {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let i = NEXT.fetch_add(1, Ordering::SeqCst);
+    REGIONS[i % REGIONS.len()]
+}
+
+/// A running emulator.
+pub struct Emulator {
+    port: u16,
+    // Held, never read: dropping the pipe (process exit) stops the emulator.
+    _stdin: Mutex<ChildStdin>,
+    _child: Mutex<Child>,
+}
+
+/// A managed node to register.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeSpec {
+    /// `ec2` or `hybrid`.
+    pub kind: &'static str,
+    /// Fixed id; generated when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `Linux`, `Windows`, `MacOS`.
+    pub platform_type: String,
+    /// `None`: the node has not reported it yet.
+    pub platform_name: Option<String>,
+    /// `None`: the node has not reported it yet.
+    pub platform_version: Option<String>,
+    /// `Online`, `ConnectionLost`, `Inactive`.
+    pub ping_status: &'static str,
+    /// EC2 only: `false` registers the node in SSM without an EC2 instance (terminated and gone).
+    pub in_ec2: bool,
+}
+
+impl NodeSpec {
+    /// An EC2 node with this OS.
+    pub fn ec2(platform_type: &str, name: &str, version: &str) -> Self {
+        Self {
+            kind: "ec2",
+            id: None,
+            platform_type: platform_type.into(),
+            platform_name: Some(name.into()),
+            platform_version: Some(version.into()),
+            ping_status: "Online",
+            in_ec2: true,
+        }
+    }
+
+    /// A hybrid (`mi-`) node with this OS.
+    pub fn hybrid(platform_type: &str, name: &str, version: &str) -> Self {
+        Self {
+            kind: "hybrid",
+            ..Self::ec2(platform_type, name, version)
+        }
+    }
+
+    /// The node has not reported its platform name and version yet.
+    pub fn unreported(mut self) -> Self {
+        self.platform_name = None;
+        self.platform_version = None;
+        self
+    }
+
+    /// Registered in SSM, but no EC2 instance exists (terminated and gone).
+    pub fn without_instance(mut self) -> Self {
+        self.in_ec2 = false;
+        self
+    }
+}
+
+/// An error the emulator returns instead of the next matching calls.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fault {
+    /// Signing name: `ec2`, `ssm`, `s3`...
+    pub service: String,
+    /// Operation name: `CreateTags`.
+    pub operation: String,
+    /// Only calls to this Region.
+    pub region: String,
+    /// HTTP status.
+    pub status: u16,
+    /// AWS error code.
+    pub code: String,
+    /// AWS error message.
+    pub message: String,
+    /// How many calls fail; -1 for all.
+    pub times: i64,
+}
+
+impl Fault {
+    /// The next call of `service:operation` in `region` fails with `status`, `code` and `message`.
+    pub fn new(
+        service: &str,
+        operation: &str,
+        region: &str,
+        status: u16,
+        code: &str,
+        message: &str,
+    ) -> Self {
+        Self {
+            service: service.into(),
+            operation: operation.into(),
+            region: region.into(),
+            status,
+            code: code.into(),
+            message: message.into(),
+            times: 1,
+        }
+    }
+
+    /// Every matching call fails, not just the next.
+    pub fn always(mut self) -> Self {
+        self.times = -1;
+        self
+    }
+}
+
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("EMULATOR_PYTHON") {
+        return PathBuf::from(p);
+    }
+    workspace_root().join(".venv/bin/python")
+}
+
+impl Emulator {
+    /// The emulator of this test process, started on first use.
+    ///
+    /// # Panics
+    /// When it cannot start, with the command that fixes it (`make setup`).
+    pub fn shared() -> &'static Emulator {
+        static SHARED: OnceLock<Emulator> = OnceLock::new();
+        SHARED.get_or_init(|| match Emulator::start() {
+            Ok(e) => e,
+            Err(e) => panic!("the local AWS emulator did not start: {e:#}"),
+        })
+    }
+
+    /// Starts a new emulator process with the project's Python (`.venv`, or `EMULATOR_PYTHON`).
+    pub fn start() -> anyhow::Result<Emulator> {
+        Self::start_with(&python())
+    }
+
+    /// Starts a new emulator process with the given Python interpreter.
+    pub fn start_with(python: &std::path::Path) -> anyhow::Result<Emulator> {
+        let python = python.to_path_buf();
+        let script = workspace_root().join("tests/emulator/emulator.py");
+        if !python.exists() {
+            bail!(
+                "{} does not exist: run `make setup` to create the Python environment with the \
+                 pinned moto (or set EMULATOR_PYTHON)",
+                python.display()
+            );
+        }
+        let mut child = Command::new(&python)
+            .arg(&script)
+            .args(["--host", "127.0.0.1", "--port", "0", "--exit-on-stdin-eof"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot run {}: run `make setup`", python.display()))?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let Some(port) = line
+            .trim()
+            .strip_prefix("EMULATOR_READY port=")
+            .and_then(|p| p.parse::<u16>().ok())
+        else {
+            let _ = child.kill();
+            let mut stderr = String::new();
+            if let Some(err) = child.stderr.take() {
+                use std::io::Read;
+                let _ = BufReader::new(err).read_to_string(&mut stderr);
+            }
+            bail!(
+                "the emulator did not report its port (got {line:?}); its stderr:\n{stderr}\n\
+                 Run `make setup` to install the pinned moto into .venv"
+            );
+        };
+        // Keep draining stderr so the emulator never blocks on a full pipe.
+        if let Some(err) = child.stderr.take() {
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    if std::env::var_os("EMULATOR_VERBOSE").is_some() {
+                        eprintln!("[emulator] {line}");
+                    }
+                }
+            });
+        }
+        let stdin = child.stdin.take().context("no stdin")?;
+        Ok(Emulator {
+            port,
+            _stdin: Mutex::new(stdin),
+            _child: Mutex::new(child),
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// SDK configuration for this emulator and Region, as a function would load it from
+    /// `AWS_ENDPOINT_URL`, dummy credentials and `AWS_MAX_ATTEMPTS`.
+    pub async fn sdk_config(&self, region: &str, max_attempts: u32) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(aws_sdk_ssm::config::Credentials::new(
+                ACCESS_KEY, SECRET_KEY, None, None, "tests",
+            ))
+            .retry_config(RetryConfig::standard().with_max_attempts(max_attempts))
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .build(),
+            )
+            .load()
+            .await
+    }
+
+    /// The environment a function binary needs to use this emulator in `region`.
+    pub fn function_env(&self, region: &str) -> Vec<(String, String)> {
+        [
+            ("AWS_REGION", region),
+            ("AWS_DEFAULT_REGION", region),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_MAX_ATTEMPTS", "3"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .chain([("AWS_ENDPOINT_URL".to_owned(), self.endpoint())])
+        .collect()
+    }
+
+    async fn control(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        // A client per call: tests run on separate tokio runtimes, and a pooled client must not
+        // outlive the runtime that opened its connections.
+        let client = reqwest::Client::new();
+        let mut request = client.request(method.clone(), format!("{}{path}", self.endpoint()));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("{method} {path}"))?;
+        let status = response.status();
+        let text = response.text().await?;
+        if !status.is_success() {
+            bail!("{method} {path}: HTTP {status}: {text}");
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Registers managed nodes in `region`; returns their ids in order.
+    pub async fn seed_nodes(
+        &self,
+        region: &str,
+        nodes: &[NodeSpec],
+    ) -> anyhow::Result<Vec<String>> {
+        let answer = self
+            .control(
+                reqwest::Method::POST,
+                "/_emulator/managed-nodes",
+                Some(json!({"region": region, "nodes": nodes})),
+            )
+            .await?;
+        serde_json::from_value(answer["ids"].clone()).context("ids")
+    }
+
+    /// Removes a node from SSM, and its EC2 instance when `ec2` is true.
+    pub async fn remove_node(&self, region: &str, id: &str, ec2: bool) -> anyhow::Result<()> {
+        self.control(
+            reqwest::Method::DELETE,
+            &format!("/_emulator/managed-nodes?region={region}&id={id}&ec2={ec2}"),
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Makes the next matching calls fail.
+    pub async fn inject(&self, fault: Fault) -> anyhow::Result<()> {
+        self.control(
+            reqwest::Method::POST,
+            "/_emulator/faults",
+            Some(serde_json::to_value(fault)?),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Calls made in `region`, as `service:Operation` → count.
+    pub async fn calls(&self, region: &str) -> anyhow::Result<BTreeMap<String, u64>> {
+        let answer = self
+            .control(
+                reqwest::Method::GET,
+                &format!("/_emulator/calls?region={region}"),
+                None,
+            )
+            .await?;
+        let mut counts = BTreeMap::new();
+        for call in answer["calls"].as_array().cloned().unwrap_or_default() {
+            let key = format!(
+                "{}:{}",
+                call["service"].as_str().unwrap_or_default(),
+                call["operation"].as_str().unwrap_or_default()
+            );
+            *counts.entry(key).or_insert(0) += call["count"].as_u64().unwrap_or(0);
+        }
+        Ok(counts)
+    }
+
+    /// Forgets the call counts of `region`.
+    pub async fn reset_calls(&self, region: &str) -> anyhow::Result<()> {
+        self.control(
+            reqwest::Method::DELETE,
+            &format!("/_emulator/calls?region={region}"),
+            None,
+        )
+        .await
+        .map(drop)
+    }
+}
