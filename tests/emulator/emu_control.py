@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
+import emu_glue
 import emu_ssm
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -435,6 +436,17 @@ class EmulatorMiddleware:
             if method == "GET":
                 return _json_response(start_response, 200, {"faults": self.faults.snapshot()})
 
+        if path == "/_emulator/glue/entry-faults":
+            if method == "POST":
+                specs = body if isinstance(body, list) else [body]
+                added = [emu_glue.add_entry_fault(s) for s in specs]
+                return _json_response(start_response, 200, {"faults": added})
+            if method == "DELETE":
+                emu_glue.clear_entry_faults()
+                return _json_response(start_response, 200, {"faults": []})
+            if method == "GET":
+                return _json_response(start_response, 200, {"faults": emu_glue.list_entry_faults()})
+
         if path == "/_emulator/calls":
             if method == "GET":
                 return _json_response(start_response, 200, {"calls": self.calls.snapshot(q.get("region"))})
@@ -447,6 +459,7 @@ class EmulatorMiddleware:
 
             moto_api_backend.reset()  # drops every moto backend, and our SSM state with them
             self.faults.clear()
+            emu_glue.clear_entry_faults()
             self.calls.reset(None)
             return _json_response(start_response, 200, {"status": "ok"})
 

@@ -16,6 +16,11 @@ Why moto alone is not enough (each module's docstring has the details):
 * ``emu_ec2``: moto's ``CreateTags`` accepts instance ids that do not exist,
   where AWS rejects the whole call with ``InvalidInstanceID.NotFound``; and
   moto's run_instances is too slow to seed 10,000 instances.
+* ``emu_glue``: moto numbers table versions from "1" and ignores
+  ``UpdateTable``'s ``VersionId`` (AWS: from "0", optimistic locking with
+  ``ConcurrentModificationException``); ``GetPartitions`` does not paginate;
+  the batch partition calls lack AWS's limits and some per-entry errors; and
+  per-entry faults for the batch partition calls.
 * ``emu_control``: call counting per (region, service, operation), fault
   injection in each protocol's error format, and the ``/_emulator/`` control
   endpoints (seeding nodes, faults, counts, reset).
@@ -54,10 +59,12 @@ def build_app() -> "object":
 
     import emu_control
     import emu_ec2
+    import emu_glue
     import emu_ssm
 
     emu_ssm.install()
     emu_ec2.install()
+    emu_glue.install()
     return emu_control.EmulatorMiddleware(DomainDispatcherApplication(create_backend_app))
 
 

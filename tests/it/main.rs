@@ -3,6 +3,9 @@
 //! area (build once, link once).
 
 mod aws_setup_s3;
+mod config_partitioner;
+mod event_binaries;
+mod glue_column_remover;
 mod harness;
 mod support;
 mod tagger;

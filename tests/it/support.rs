@@ -122,3 +122,89 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     );
     path
 }
+
+/// A string column, as the crawler declares every column of the sync's JSON.
+pub fn string_column(name: &str) -> aws_sdk_glue::types::Column {
+    aws_sdk_glue::types::Column::builder()
+        .name(name)
+        .r#type("string")
+        .build()
+        .expect("column")
+}
+
+/// A JSON SerDe storage descriptor over `location` with these string columns.
+pub fn json_descriptor(location: &str, columns: &[&str]) -> aws_sdk_glue::types::StorageDescriptor {
+    aws_sdk_glue::types::StorageDescriptor::builder()
+        .set_columns(Some(columns.iter().map(|c| string_column(c)).collect()))
+        .location(location)
+        .input_format("org.apache.hadoop.mapred.TextInputFormat")
+        .output_format("org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat")
+        .serde_info(
+            aws_sdk_glue::types::SerDeInfo::builder()
+                .serialization_library("org.openx.data.jsonserde.JsonSerDe")
+                .build(),
+        )
+        .build()
+}
+
+/// Creates a database and a table with these partition keys, as a crawler or the template would.
+pub async fn create_table(
+    glue: &aws_sdk_glue::Client,
+    database: &str,
+    table: &str,
+    descriptor: aws_sdk_glue::types::StorageDescriptor,
+    partition_keys: &[&str],
+) {
+    let _ = glue
+        .create_database()
+        .database_input(
+            aws_sdk_glue::types::DatabaseInput::builder()
+                .name(database)
+                .build()
+                .expect("database input"),
+        )
+        .send()
+        .await;
+    glue.create_table()
+        .database_name(database)
+        .table_input(
+            aws_sdk_glue::types::TableInput::builder()
+                .name(table)
+                .table_type("EXTERNAL_TABLE")
+                .parameters("classification", "json")
+                .storage_descriptor(descriptor)
+                .set_partition_keys(Some(
+                    partition_keys.iter().map(|k| string_column(k)).collect(),
+                ))
+                .build()
+                .expect("table input"),
+        )
+        .send()
+        .await
+        .expect("CreateTable");
+}
+
+/// Every partition of a table, following pages.
+pub async fn all_partitions(
+    glue: &aws_sdk_glue::Client,
+    database: &str,
+    table: &str,
+) -> Vec<aws_sdk_glue::types::Partition> {
+    let mut pages = glue
+        .get_partitions()
+        .database_name(database)
+        .table_name(table)
+        .into_paginator()
+        .send();
+    let mut partitions = Vec::new();
+    while let Some(page) = pages.next().await {
+        partitions.extend(page.expect("GetPartitions").partitions().iter().cloned());
+    }
+    partitions
+}
+
+/// Column names of a storage descriptor.
+pub fn column_names(sd: Option<&aws_sdk_glue::types::StorageDescriptor>) -> Vec<String> {
+    sd.map(|sd| sd.columns().iter().map(|c| c.name().to_owned()).collect())
+        .unwrap_or_default()
+}

@@ -359,6 +359,29 @@ impl Emulator {
         .map(drop)
     }
 
+    /// Makes the next `BatchCreatePartition`/`BatchUpdatePartition` entry with these partition values,
+    /// in this database, fail with `code` while the rest of the batch is applied.
+    pub async fn glue_entry_fault(
+        &self,
+        operation: &str,
+        database: &str,
+        values: &[&str],
+        code: &str,
+        message: &str,
+    ) -> anyhow::Result<()> {
+        let body = json!({
+            "operation": operation, "database": database, "values": values,
+            "code": code, "message": message, "times": 1
+        });
+        self.control(
+            reqwest::Method::POST,
+            "/_emulator/glue/entry-faults",
+            Some(body),
+        )
+        .await
+        .map(drop)
+    }
+
     /// Calls made in `region`, as `service:Operation` → count.
     pub async fn calls(&self, region: &str) -> anyhow::Result<BTreeMap<String, u64>> {
         let answer = self

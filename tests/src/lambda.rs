@@ -172,15 +172,32 @@ impl LocalFunction {
             server,
             next_id: AtomicU64::new(1),
         };
-        let ready = tokio::time::timeout(init_timeout, function.state.ready.notified()).await;
-        if ready.is_err()
-            || function
+        let mut function = function;
+        let deadline = Instant::now() + init_timeout;
+        // Ready when it asks for its first event; failed when it exits first (an init error).
+        let exited = loop {
+            if function
                 .state
                 .ready_at
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .is_none()
-        {
+                .is_some()
+            {
+                break None;
+            }
+            if let Ok(Some(status)) = function.child.try_wait() {
+                break Some(status.to_string());
+            }
+            if Instant::now() >= deadline {
+                break Some(format!("still not ready after {init_timeout:?}"));
+            }
+            let _ =
+                tokio::time::timeout(Duration::from_millis(20), function.state.ready.notified())
+                    .await;
+        };
+        if let Some(why) = exited {
+            // Let the log readers drain what the process printed before it exited.
+            tokio::time::sleep(Duration::from_millis(100)).await;
             let init_error = function
                 .state
                 .init_error
@@ -188,7 +205,7 @@ impl LocalFunction {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone();
             bail!(
-                "{function_name} did not become ready within {init_timeout:?}; init error: {init_error:?}; logs:\n{}",
+                "{function_name} did not become ready ({why}); init error: {init_error:?}; logs:\n{}",
                 function.logs().join("\n")
             );
         }

@@ -14,6 +14,10 @@
 //! `RUST_LOG`, then INFO. The Lambda runtime opens a span carrying `requestId` for every invocation,
 //! and both formats print the current span's fields, so every line carries the request id.
 //!
+//! # Settings ([`setting`], [`required_setting`])
+//! Functions read their own settings (table names, crawler names) from environment variables; a
+//! blank value counts as unset, and a missing required one is a [`MissingSetting`] that names it.
+//!
 //! # Errors ([`AwsError`])
 //! One error type for any SDK failure, displayed as `<code>: <message>`: the text a CloudFormation
 //! `Reason` or an operator needs, without the SDK's nested debug output.
@@ -78,6 +82,43 @@ pub fn init_tracing() {
     } else {
         builder.try_init()
     };
+}
+
+/// A required environment variable is unset or blank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingSetting(pub &'static str);
+
+impl fmt::Display for MissingSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "environment variable {} is required: set it in the function's configuration",
+            self.0
+        )
+    }
+}
+
+impl StdError for MissingSetting {}
+
+/// The trimmed value of setting `name` through `lookup` (`std::env::var` in production, a map in
+/// tests); blank counts as unset.
+pub fn setting(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// A setting that must be present.
+pub fn required_setting(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<String, MissingSetting> {
+    setting(lookup, name).ok_or(MissingSetting(name))
+}
+
+/// Looks settings up in the process environment.
+pub fn from_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 /// An AWS SDK failure as `<code>: <message>`.
@@ -207,6 +248,23 @@ mod tests {
         assert_eq!(
             AwsError::from(err).to_string(),
             "UnknownError: service error"
+        );
+    }
+
+    #[test]
+    fn settings_trim_and_name_what_is_missing() {
+        let lookup = |name: &str| match name {
+            "SET" => Some(" value ".to_owned()),
+            "BLANK" => Some("   ".to_owned()),
+            _ => None,
+        };
+        assert_eq!(setting(&lookup, "SET").as_deref(), Some("value"));
+        assert_eq!(setting(&lookup, "BLANK"), None);
+        assert_eq!(
+            required_setting(&lookup, "ABSENT")
+                .expect_err("missing")
+                .to_string(),
+            "environment variable ABSENT is required: set it in the function's configuration"
         );
     }
 

@@ -10,18 +10,21 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use cfn_response::testing::ResponseServer;
-use integration_tests::lambda::{LocalFunction, Outcome};
+use integration_tests::lambda::{Invoked, LocalFunction, Outcome};
 use integration_tests::{Emulator, NodeSpec, workspace_root};
-use serde_json::json;
+use serde_json::{Value, json};
 
-/// The OS mix of the EC2 fleet: (platform type, name, version, share in per mille).
-const EC2_MIX: &[(&str, &str, &str, usize)] = &[
+/// An OS variant: platform type, name, version, and its share of the fleet in per mille.
+type Variant = (&'static str, &'static str, &'static str, usize);
+
+/// The OS mix of the EC2 fleet.
+const EC2_MIX: &[Variant] = &[
     ("Linux", "Amazon Linux", "2023", 300),
     ("Linux", "Amazon Linux", "2", 200),
     ("Linux", "Ubuntu", "22.04", 150),
@@ -42,7 +45,7 @@ const EC2_MIX: &[(&str, &str, &str, usize)] = &[
 ];
 
 /// The OS mix of the hybrid fleet.
-const HYBRID_MIX: &[(&str, &str, &str, usize)] = &[
+const HYBRID_MIX: &[Variant] = &[
     ("Linux", "Ubuntu", "22.04", 500),
     ("Linux", "Red Hat Enterprise Linux", "8.10", 300),
     (
@@ -80,61 +83,117 @@ fn parse_args() -> anyhow::Result<Args> {
     Ok(args)
 }
 
-/// Splits `total` over a mix by per-mille shares; the last entry takes the remainder.
-fn split(
-    total: usize,
-    mix: &[(&'static str, &'static str, &'static str, usize)],
-) -> Vec<(usize, (&'static str, &'static str, &'static str))> {
+/// Splits `total` over a mix by per-mille shares; the last variant takes the remainder.
+fn split(total: usize, mix: &[Variant]) -> Vec<(usize, Variant)> {
     let mut left = total;
     mix.iter()
         .enumerate()
-        .map(|(i, &(t, n, v, share))| {
+        .map(|(i, &variant)| {
             let count = if i + 1 == mix.len() {
                 left
             } else {
-                total * share / 1000
+                total * variant.3 / 1000
             };
             left -= count;
-            (count, (t, n, v))
+            (count, variant)
         })
         .collect()
 }
 
-fn row(operation: &str, measured: u64, floor: u64, reference: &str) -> String {
-    let verdict = if measured <= floor {
-        "at floor"
-    } else {
-        "ABOVE FLOOR"
-    };
-    format!("| {operation:<34} | {measured:>8} | {floor:>8} | {reference:<28} | {verdict:<11} |")
+/// One line of a calls table: operation, our count, the floor, what the reference needs.
+struct Row {
+    operation: &'static str,
+    measured: u64,
+    floor: u64,
+    reference: String,
 }
 
-async fn tagger_scenario(args: &Args) -> anyhow::Result<bool> {
-    let binary = args.dist.join("ec2-os-tagger/bootstrap");
+/// Prints the calls table; true when every operation is at or below its floor.
+fn print_calls(rows: &[Row], calls: &BTreeMap<String, u64>) -> bool {
+    println!(
+        "| {:<34} | {:>8} | {:>8} | {:<30} | {:<11} |",
+        "API calls per operation", "ours", "floor", "reference implementation", ""
+    );
+    println!(
+        "|{:-<36}|{:->10}|{:->10}|{:-<32}|{:-<13}|",
+        "", "", "", "", ""
+    );
+    let mut at_floor = true;
+    for r in rows {
+        let verdict = if r.measured <= r.floor {
+            "at floor"
+        } else {
+            "ABOVE FLOOR"
+        };
+        at_floor &= r.measured <= r.floor;
+        println!(
+            "| {:<34} | {:>8} | {:>8} | {:<30} | {:<11} |",
+            r.operation, r.measured, r.floor, r.reference, verdict
+        );
+    }
+    let others: Vec<String> = calls
+        .iter()
+        .filter(|(op, _)| !rows.iter().any(|r| r.operation == op.as_str()))
+        .map(|(op, n)| format!("{op}={n}"))
+        .collect();
+    if !others.is_empty() {
+        println!("other calls: {}", others.join(", "));
+    }
+    at_floor
+}
+
+/// Prints wall time, init time and peak memory; true when memory stays well inside 128 MB.
+fn print_function(label: &str, invoked: &Invoked, function: &LocalFunction) -> bool {
+    let peak = function.peak_memory_kib().unwrap_or(0);
+    println!(
+        "wall time ({label}): {:.2} s",
+        invoked.duration.as_secs_f64()
+    );
+    println!(
+        "init time:          {} ms",
+        function.init_duration().as_millis()
+    );
+    println!(
+        "peak memory:        {:.1} MiB (of a 128 MB function)",
+        peak as f64 / 1024.0
+    );
+    peak < 100 * 1024
+}
+
+fn artifact(dist: &Path, function: &str) -> anyhow::Result<PathBuf> {
+    let binary = dist.join(function).join("bootstrap");
     if !binary.exists() {
         bail!(
             "{} is missing: run `make build` first (`make bench` does)",
             binary.display()
         );
     }
+    Ok(binary)
+}
+
+fn get(calls: &BTreeMap<String, u64>, operation: &str) -> u64 {
+    calls.get(operation).copied().unwrap_or(0)
+}
+
+async fn tagger_scenario(args: &Args) -> anyhow::Result<bool> {
+    let binary = artifact(&args.dist, "ec2-os-tagger")?;
     let region = "us-east-1";
     println!(
-        "## ec2-os-tagger: {} EC2 instances + {} hybrid nodes",
+        "## ec2-os-tagger: {} EC2 instances + {} hybrid nodes\n",
         args.ec2, args.hybrid
     );
     let emulator = Emulator::start()?;
 
     let started = Instant::now();
     let ec2_groups = split(args.ec2, EC2_MIX);
-    let hybrid_groups = split(args.hybrid, HYBRID_MIX);
-    for (count, (t, n, v)) in &ec2_groups {
+    for (count, (t, n, v, _)) in &ec2_groups {
         emulator
             .seed_nodes(region, &vec![NodeSpec::ec2(t, n, v); *count])
             .await?;
     }
-    for (count, (t, n, v)) in &hybrid_groups {
+    for (count, (t, n, v, _)) in split(args.hybrid, HYBRID_MIX) {
         emulator
-            .seed_nodes(region, &vec![NodeSpec::hybrid(t, n, v); *count])
+            .seed_nodes(region, &vec![NodeSpec::hybrid(t, n, v); count])
             .await?;
     }
     println!(
@@ -168,99 +227,214 @@ async fn tagger_scenario(args: &Args) -> anyhow::Result<bool> {
         .map(|r| r.json());
     let Some(answer) = answer.filter(|a| a["Status"] == "SUCCESS") else {
         bail!(
-            "the Create did not succeed: {:?} / {:?}\n{}",
+            "the Create did not succeed: {:?}\n{}",
             invoked.outcome,
-            server.received().first().map(|r| r.body.clone()),
             function.logs().join("\n")
         );
     };
-    if !matches!(invoked.outcome, Outcome::Response(_)) {
-        bail!("invocation failed: {:?}", invoked.outcome);
-    }
-    let calls: BTreeMap<String, u64> = emulator.calls(region).await?;
+    let calls = emulator.calls(region).await?;
 
     let nodes = (args.ec2 + args.hybrid) as u64;
-    let describe_floor = nodes.div_ceil(50);
-    let create_tags_floor: u64 = ec2_groups
-        .iter()
-        .map(|(c, _)| (*c as u64).div_ceil(1000))
-        .sum();
-    let add_tags_floor = args.hybrid as u64;
-    let get = |op: &str| calls.get(op).copied().unwrap_or(0);
-
-    println!();
-    println!(
-        "| {:<34} | {:>8} | {:>8} | {:<28} | {:<11} |",
-        "API calls per operation", "ours", "floor", "reference implementation", ""
-    );
-    println!(
-        "|{:-<36}|{:->10}|{:->10}|{:-<30}|{:-<13}|",
-        "", "", "", "", ""
-    );
     let rows = [
-        (
-            "ssm:DescribeInstanceInformation",
-            get("ssm:DescribeInstanceInformation"),
-            describe_floor,
-            format!("{describe_floor}"),
-        ),
-        (
-            "ec2:CreateTags",
-            get("ec2:CreateTags"),
-            create_tags_floor,
-            format!("{} (one per node)", nodes),
-        ),
-        (
-            "ssm:AddTagsToResource",
-            get("ssm:AddTagsToResource"),
-            add_tags_floor,
-            "0 (fails on hybrid nodes)".to_owned(),
-        ),
+        Row {
+            operation: "ssm:DescribeInstanceInformation",
+            measured: get(&calls, "ssm:DescribeInstanceInformation"),
+            floor: nodes.div_ceil(50),
+            reference: nodes.div_ceil(50).to_string(),
+        },
+        Row {
+            operation: "ec2:CreateTags",
+            measured: get(&calls, "ec2:CreateTags"),
+            floor: ec2_groups
+                .iter()
+                .map(|(c, _)| (*c as u64).div_ceil(1000))
+                .sum(),
+            reference: format!("{nodes} (one per node)"),
+        },
+        Row {
+            operation: "ssm:AddTagsToResource",
+            measured: get(&calls, "ssm:AddTagsToResource"),
+            floor: args.hybrid as u64,
+            reference: "0 (fails on every hybrid node)".to_owned(),
+        },
     ];
-    let mut at_floor = true;
-    for (op, measured, floor, reference) in &rows {
-        println!("{}", row(op, *measured, *floor, reference));
-        at_floor &= measured <= floor;
-    }
-    let others: Vec<String> = calls
-        .iter()
-        .filter(|(op, _)| !rows.iter().any(|(r, ..)| r == op))
-        .map(|(op, n)| format!("{op}={n}"))
-        .collect();
-    if !others.is_empty() {
-        println!("other calls: {}", others.join(", "));
-    }
+    println!();
+    let at_floor = print_calls(&rows, &calls);
     println!();
     println!("answer Data:        {}", answer["Data"]);
-    println!(
-        "wall time (Create): {:.2} s",
-        invoked.duration.as_secs_f64()
-    );
-    println!(
-        "init time:          {} ms",
-        function.init_duration().as_millis()
-    );
-    let peak = function.peak_memory_kib().unwrap_or(0);
-    println!(
-        "peak memory:        {:.1} MiB (of a 128 MB function)",
-        peak as f64 / 1024.0
-    );
+    let memory_ok = print_function("Create", &invoked, &function);
 
     // A second, warm run as the daily schedule makes it.
     emulator.reset_calls(region).await?;
-    let scheduled = json!({"detail-type": "Scheduled Event", "source": "aws.events", "resources": ["arn:aws:events:us-east-1:123456789012:rule/daily"], "detail": {}});
+    let scheduled = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {},
+                           "resources": ["arn:aws:events:us-east-1:123456789012:rule/daily"]});
     let warm = function
         .invoke(&scheduled, Duration::from_secs(900))
         .await?;
     let warm_calls = emulator.calls(region).await?;
     println!(
-        "warm scheduled run: {:.2} s, {} API calls, peak memory {:.1} MiB",
+        "warm scheduled run: {:.2} s, {} API calls, peak memory {:.1} MiB\n",
         warm.duration.as_secs_f64(),
         warm_calls.values().sum::<u64>(),
         function.peak_memory_kib().unwrap_or(0) as f64 / 1024.0
     );
+    Ok(at_floor && memory_ok)
+}
+
+/// Creates a Config table with the partition keys the template declares.
+async fn config_table(
+    glue: &aws_sdk_glue::Client,
+    database: &str,
+    table: &str,
+) -> anyhow::Result<()> {
+    let column = |name: &str| {
+        aws_sdk_glue::types::Column::builder()
+            .name(name)
+            .r#type("string")
+            .build()
+    };
+    let descriptor = aws_sdk_glue::types::StorageDescriptor::builder()
+        .columns(column("fileversion")?)
+        .columns(column("configurationitems")?)
+        .location("s3://org-config/")
+        .serde_info(
+            aws_sdk_glue::types::SerDeInfo::builder()
+                .serialization_library("org.openx.data.jsonserde.JsonSerDe")
+                .build(),
+        )
+        .build();
+    glue.create_table()
+        .database_name(database)
+        .table_input(
+            aws_sdk_glue::types::TableInput::builder()
+                .name(table)
+                .storage_descriptor(descriptor)
+                .partition_keys(column("accountid")?)
+                .partition_keys(column("region")?)
+                .partition_keys(column("dt")?)
+                .build()?,
+        )
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// One event as S3 would send it: 3 accounts × 2 Regions × 30 days, a snapshot and four history
+/// files a day each under an organization prefix (keys URL-encoded), topped up with duplicates.
+fn config_event(records: usize) -> (Value, usize) {
+    let mut keys = Vec::new();
+    for account in ["111111111111", "222222222222", "333333333333"] {
+        for region in ["us-east-1", "eu-west-1"] {
+            for day in 1..=30 {
+                let folder =
+                    format!("o-a1b2c3d4e5/AWSLogs/{account}/Config/{region}/2026/11/{day}");
+                keys.push(format!(
+                    "{folder}/ConfigSnapshot/{account}_Config_{region}_ConfigSnapshot_202611{day:02}T000000Z_{day}.json.gz"
+                ));
+                for part in 0..4 {
+                    keys.push(format!(
+                        "{folder}/ConfigHistory/{account}_Config_{region}_ConfigHistory_AWS%3A%3ASSM%3A%3APatchCompliance_{part}.json.gz"
+                    ));
+                }
+            }
+        }
+    }
+    let distinct = keys.len();
+    for i in 0..records.saturating_sub(distinct) {
+        keys.push(keys[i * 7 % distinct].clone());
+    }
+    let records: Vec<Value> = keys
+        .iter()
+        .map(|k| {
+            json!({"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                        "s3": {"bucket": {"name": "org-config"}, "object": {"key": k}}})
+        })
+        .collect();
+    (json!({ "Records": records }), distinct)
+}
+
+async fn partitioner_scenario(args: &Args) -> anyhow::Result<bool> {
+    let binary = artifact(&args.dist, "config-partitioner")?;
+    let region = "eu-west-1";
+    let emulator = Emulator::start()?;
+    let glue = aws_sdk_glue::Client::new(&emulator.sdk_config(region, 3).await);
+    glue.create_database()
+        .database_input(
+            aws_sdk_glue::types::DatabaseInput::builder()
+                .name("config")
+                .build()?,
+        )
+        .send()
+        .await?;
+    config_table(&glue, "config", "config_snapshots").await?;
+    config_table(&glue, "config", "config_history").await?;
+
+    let (event, distinct) = config_event(1000);
+    // One snapshot partition and one history partition per account, Region and day.
+    let per_table: u64 = 3 * 2 * 30;
+    println!(
+        "## config-partitioner: one event of {} records ({distinct} distinct objects, {} partitions over two tables)\n",
+        event["Records"].as_array().map_or(0, Vec::len),
+        2 * per_table
+    );
+    let mut env = emulator.function_env(region);
+    env.extend([
+        ("DATABASE_NAME".to_owned(), "config".to_owned()),
+        ("SNAPSHOT_TABLE".to_owned(), "config_snapshots".to_owned()),
+        ("HISTORY_TABLE".to_owned(), "config_history".to_owned()),
+    ]);
+    emulator.reset_calls(region).await?;
+    let function =
+        LocalFunction::start(&binary, "config-partitioner", &env, Duration::from_secs(30)).await?;
+    let invoked = function.invoke(&event, Duration::from_secs(300)).await?;
+    let Outcome::Response(report) = &invoked.outcome else {
+        bail!(
+            "invocation failed: {:?}\n{}",
+            invoked.outcome,
+            function.logs().join("\n")
+        );
+    };
+    let calls = emulator.calls(region).await?;
+    let rows = [
+        Row {
+            operation: "glue:GetTable",
+            measured: get(&calls, "glue:GetTable"),
+            floor: 2,
+            reference: "0".to_owned(),
+        },
+        Row {
+            operation: "glue:BatchCreatePartition",
+            measured: get(&calls, "glue:BatchCreatePartition"),
+            floor: 2 * per_table.div_ceil(100),
+            reference: "0".to_owned(),
+        },
+        Row {
+            operation: "athena:StartQueryExecution",
+            measured: get(&calls, "athena:StartQueryExecution"),
+            floor: 0,
+            reference: "1 (Records[0] only) + polling".to_owned(),
+        },
+    ];
+    let at_floor = print_calls(&rows, &calls);
+    println!(
+        "(the reference reads only the first record, ignores history, and busy-polls Athena)\n"
+    );
+    println!("report:             {report}");
+    let memory_ok = print_function("one event", &invoked, &function);
+    let snapshots = glue
+        .get_partitions()
+        .database_name("config")
+        .table_name("config_snapshots")
+        .send()
+        .await?;
+    if snapshots.partitions().len() as u64 != per_table {
+        bail!(
+            "expected {per_table} snapshot partitions, found {}",
+            snapshots.partitions().len()
+        );
+    }
     println!();
-    Ok(at_floor && peak < 100 * 1024)
+    Ok(at_floor && memory_ok)
 }
 
 #[tokio::main]
@@ -275,15 +449,26 @@ async fn main() -> ExitCode {
     println!(
         "# Benchmarks (local emulator; API call counts are exact, times are this machine's)\n"
     );
-    match tagger_scenario(&args).await {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => {
-            eprintln!("a scenario needed more calls than its floor or too much memory");
-            ExitCode::FAILURE
+    let mut ok = true;
+    for (name, result) in [
+        ("ec2-os-tagger", tagger_scenario(&args).await),
+        ("config-partitioner", partitioner_scenario(&args).await),
+    ] {
+        match result {
+            Ok(true) => {}
+            Ok(false) => {
+                eprintln!("{name}: more calls than the floor, or too much memory");
+                ok = false;
+            }
+            Err(e) => {
+                eprintln!("{name}: benchmark failed: {e:#}");
+                ok = false;
+            }
         }
-        Err(e) => {
-            eprintln!("benchmark failed: {e:#}");
-            ExitCode::FAILURE
-        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
