@@ -7,6 +7,7 @@ mod config_partitioner;
 mod event_binaries;
 mod glue_column_remover;
 mod harness;
+mod org_data_sync;
 mod support;
 mod tagger;
 mod tagger_binary;

@@ -22,6 +22,8 @@
 //! One error type for any SDK failure, displayed as `<code>: <message>`: the text a CloudFormation
 //! `Reason` or an operator needs, without the SDK's nested debug output.
 
+pub mod names;
+
 use std::error::Error as StdError;
 use std::fmt;
 

@@ -46,6 +46,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_glue::types::{PartitionInput, StorageDescriptor};
+use aws_setup::names::{is_account_id, is_region};
 use aws_setup::{AwsError, MissingSetting, required_setting, setting};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::{Deserialize, Serialize};
@@ -86,22 +87,6 @@ pub fn decode_notification_key(key: &str) -> String {
     percent_encoding::percent_decode_str(&spaced)
         .decode_utf8_lossy()
         .into_owned()
-}
-
-fn is_account(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`, `ap-southeast-5`...
-fn is_region(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() >= 3
-        && parts[0].len() == 2
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
-        && !parts[parts.len() - 1].is_empty()
 }
 
 fn days_in_month(year: u32, month: u32) -> u32 {
@@ -146,7 +131,7 @@ pub fn parse_key(key: &str) -> Result<ConfigObject, String> {
     if *config != "Config" {
         return Err(format!("{config}/ is not Config/"));
     }
-    if !is_account(account) {
+    if !is_account_id(account) {
         return Err(format!("{account:?} is not an account id"));
     }
     if !is_region(region) {

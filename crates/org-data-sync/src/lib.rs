@@ -1,0 +1,468 @@
+//! # org-data-sync
+//!
+//! Creates the Systems Manager resource data sync that ships a member account's inventory and
+//! compliance data, for one Region, to the organization's central bucket. Deployed by a
+//! service-managed StackSet into every member account and Region. CloudFormation's own
+//! `AWS::SSM::ResourceDataSync` cannot set `DestinationDataSharing`, hence this custom resource.
+//!
+//! ## Trigger
+//! CloudFormation custom resource (`Custom::OrgDataSync`):
+//! ```json
+//! {"RequestType": "Create", "ResponseURL": "https://...", "StackId": "arn:...:stack/StackSet-sync-.../...",
+//!  "RequestId": "...", "LogicalResourceId": "DataSync", "ResourceType": "Custom::OrgDataSync",
+//!  "ResourceProperties": {"SyncName": "patch-compliance", "BucketName": "central-sync-bucket",
+//!    "BucketRegion": "us-east-1", "BucketPrefix": "inventory",
+//!    "KmsKeyArn": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-...", "OrganizationSharing": "true"}}
+//! ```
+//!
+//! ## Properties (strings)
+//! - `SyncName` (required, 1 to 64 characters): also the physical id.
+//! - `BucketName`, `BucketRegion` (required): the central bucket and its Region.
+//! - `BucketPrefix` (optional): S3 safe characters, no leading `/`.
+//! - `KmsKeyArn` (optional): a KMS key ARN in the bucket's Region.
+//! - `OrganizationSharing` (`"true"` by default): `DestinationDataSharing` `Organization`; `"false"`
+//!   makes a sync for this account only.
+//!
+//! Every value is checked before any AWS call; each failure says what is wrong.
+//!
+//! ## Behaviour
+//! - **Create**: `CreateResourceDataSync` (`SyncToDestination`, `JsonSerDe`). If a sync of that name
+//!   exists with the same destination, that is a retried Create: success. With a different
+//!   destination: FAILED, saying so. Someone else's sync is never adopted, because this resource's
+//!   Delete would later remove it.
+//! - **Update**: unchanged name and destination: nothing to do. Same name, new destination: the sync
+//!   is deleted and created again (`UpdateResourceDataSync` supports only `SyncFromSource` syncs).
+//!   New name: the new sync is created and its name answered as the new physical id; CloudFormation
+//!   then deletes the old one.
+//! - **Delete**: `DeleteResourceDataSync`; "not found" is success.
+//! - `ListResourceDataSync` is paginated and read to the end.
+//!
+//! Answer `Data`: `SyncName`.
+//!
+//! ## IAM actions
+//! `ssm:CreateResourceDataSync`, `ssm:DeleteResourceDataSync` on
+//! `arn:${Partition}:ssm:${Region}:${Account}:resource-data-sync/${SyncName}`;
+//! `ssm:ListResourceDataSync` on `*` (no resource-level scoping).
+//!
+//! ## Idempotency
+//! Create, Update and Delete converge: a repeated request finds the sync as it left it.
+
+use std::fmt;
+
+use aws_sdk_ssm::types::{
+    ResourceDataSyncDestinationDataSharing, ResourceDataSyncS3Destination, ResourceDataSyncS3Format,
+};
+use aws_setup::AwsError;
+use aws_setup::names::{check_bucket_name, is_account_id, is_region};
+use cfn_response::{CustomResource, Outcome, Properties, PropertyError, Request};
+use tracing::info;
+
+/// The only sync type this resource manages.
+pub const SYNC_TYPE: &str = "SyncToDestination";
+/// `DestinationDataSharingType` for an organization sync.
+pub const ORGANIZATION: &str = "Organization";
+
+/// Where a sync writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// Bucket name.
+    pub bucket: String,
+    /// Bucket Region.
+    pub region: String,
+    /// Key prefix.
+    pub prefix: Option<String>,
+    /// KMS key ARN.
+    pub kms_key_arn: Option<String>,
+    /// Organization sharing.
+    pub organization: bool,
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "s3://{}/{} in {}",
+            self.bucket,
+            self.prefix.as_deref().unwrap_or(""),
+            self.region
+        )?;
+        if let Some(key) = &self.kms_key_arn {
+            write!(f, ", encrypted with {key}")?;
+        }
+        f.write_str(if self.organization {
+            ", organization sharing"
+        } else {
+            ", this account only"
+        })
+    }
+}
+
+impl Destination {
+    /// The SDK shape.
+    pub fn to_s3(&self) -> Result<ResourceDataSyncS3Destination, aws_sdk_ssm::error::BuildError> {
+        ResourceDataSyncS3Destination::builder()
+            .bucket_name(&self.bucket)
+            .region(&self.region)
+            .sync_format(ResourceDataSyncS3Format::JsonSerde)
+            .set_prefix(self.prefix.clone())
+            .set_awskms_key_arn(self.kms_key_arn.clone())
+            .set_destination_data_sharing(self.organization.then(|| {
+                ResourceDataSyncDestinationDataSharing::builder()
+                    .destination_data_sharing_type(ORGANIZATION)
+                    .build()
+            }))
+            .build()
+    }
+
+    /// What an existing sync writes to, in the same terms.
+    pub fn from_s3(s3: &ResourceDataSyncS3Destination) -> Self {
+        Self {
+            bucket: s3.bucket_name().to_owned(),
+            region: s3.region().to_owned(),
+            prefix: s3.prefix().filter(|p| !p.is_empty()).map(str::to_owned),
+            kms_key_arn: s3
+                .awskms_key_arn()
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned),
+            organization: s3
+                .destination_data_sharing()
+                .and_then(|d| d.destination_data_sharing_type())
+                .is_some_and(|t| t.eq_ignore_ascii_case(ORGANIZATION)),
+        }
+    }
+}
+
+/// The validated properties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncSpec {
+    /// `SyncName`.
+    pub name: String,
+    /// Where it writes.
+    pub destination: Destination,
+}
+
+fn check_prefix(prefix: &str) -> Result<(), String> {
+    if prefix.len() > 256 {
+        return Err(format!(
+            "it is {} characters long; the limit is 256",
+            prefix.len()
+        ));
+    }
+    if prefix.starts_with('/') || prefix.contains("//") {
+        return Err(format!(
+            "{prefix:?} must not start with '/' or contain '//'"
+        ));
+    }
+    if let Some(bad) = prefix
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "!-_.*'()/".contains(*c)))
+    {
+        return Err(format!(
+            "{prefix:?} contains {bad:?}; use letters, digits and ! - _ . * ' ( ) /"
+        ));
+    }
+    Ok(())
+}
+
+fn check_kms_key_arn(arn: &str, bucket_region: &str) -> Result<(), String> {
+    let shape = "expected arn:<partition>:kms:<region>:<account>:key/<key-id>";
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [scheme, partition, service, region, account, resource] = parts.as_slice() else {
+        return Err(format!("{arn:?} is not an ARN; {shape}"));
+    };
+    if *scheme != "arn"
+        || !partition.starts_with("aws")
+        || *service != "kms"
+        || !is_account_id(account)
+    {
+        return Err(format!("{arn:?} is not a KMS ARN; {shape}"));
+    }
+    if resource.strip_prefix("key/").is_none_or(str::is_empty) {
+        return Err(format!(
+            "{arn:?} is not a key ARN (an alias will not do); {shape}"
+        ));
+    }
+    if *region != bucket_region {
+        return Err(format!(
+            "the key is in {region} but the bucket is in {bucket_region}: the key must be in the bucket's Region"
+        ));
+    }
+    Ok(())
+}
+
+impl SyncSpec {
+    /// Reads and checks the properties; makes no AWS call.
+    pub fn from_properties(props: &Properties) -> Result<Self, PropertyError> {
+        let name = props.required_str("SyncName")?.to_owned();
+        if name.chars().count() > 64 {
+            return Err(PropertyError::invalid(
+                "SyncName",
+                "it must be 1 to 64 characters long",
+            ));
+        }
+        let bucket = props.required_str("BucketName")?.to_owned();
+        check_bucket_name(&bucket).map_err(|e| PropertyError::invalid("BucketName", e))?;
+        let region = props.required_str("BucketRegion")?.to_owned();
+        if !is_region(&region) {
+            return Err(PropertyError::invalid(
+                "BucketRegion",
+                format!("{region:?} is not a Region name such as us-east-1"),
+            ));
+        }
+        let prefix = props
+            .optional_str("BucketPrefix")?
+            .map(|p| p.trim_end_matches('/').to_owned());
+        if let Some(p) = &prefix {
+            check_prefix(p).map_err(|e| PropertyError::invalid("BucketPrefix", e))?;
+        }
+        let kms_key_arn = props.optional_str("KmsKeyArn")?.map(str::to_owned);
+        if let Some(arn) = &kms_key_arn {
+            check_kms_key_arn(arn, &region).map_err(|e| PropertyError::invalid("KmsKeyArn", e))?;
+        }
+        let organization = props.bool_or("OrganizationSharing", true)?;
+        Ok(Self {
+            name,
+            destination: Destination {
+                bucket,
+                region,
+                prefix: prefix.filter(|p| !p.is_empty()),
+                kms_key_arn,
+                organization,
+            },
+        })
+    }
+}
+
+/// Why a request fails.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// A property is missing or wrong.
+    #[error(transparent)]
+    Property(#[from] PropertyError),
+    /// A sync of that name exists and writes somewhere else.
+    #[error(
+        "a resource data sync named {name:?} already exists and writes to {existing}, not to {wanted}; \
+         it was not made by this stack and will not be adopted (this stack's Delete would remove it): \
+         delete it (aws ssm delete-resource-data-sync --sync-name {name}) or choose another SyncName"
+    )]
+    Conflict {
+        /// The name.
+        name: String,
+        /// Where the existing sync writes.
+        existing: String,
+        /// Where this stack wants it to write.
+        wanted: String,
+    },
+    /// A sync of that name exists but is not a `SyncToDestination` sync.
+    #[error(
+        "a resource data sync named {0:?} already exists but is not a SyncToDestination sync; choose another SyncName"
+    )]
+    OtherType(String),
+    /// An AWS call failed.
+    #[error("ssm:{operation} failed for sync {name:?}: {source}")]
+    Aws {
+        /// The operation.
+        operation: &'static str,
+        /// The sync.
+        name: String,
+        /// `<code>: <message>`.
+        source: AwsError,
+    },
+    /// The request could not be built.
+    #[error("cannot build the S3 destination: {0}")]
+    Build(#[from] aws_sdk_ssm::error::BuildError),
+}
+
+/// An existing sync as `ListResourceDataSync` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Existing {
+    /// No sync of that name.
+    None,
+    /// A `SyncToDestination` sync and where it writes.
+    ToDestination(Destination),
+    /// A sync of another type.
+    OtherType,
+}
+
+/// The custom resource, holding its client.
+#[derive(Debug, Clone)]
+pub struct DataSync {
+    ssm: aws_sdk_ssm::Client,
+}
+
+impl DataSync {
+    /// A handler using this client.
+    pub fn new(ssm: aws_sdk_ssm::Client) -> Self {
+        Self { ssm }
+    }
+
+    fn aws(operation: &'static str, name: &str, source: AwsError) -> SyncError {
+        SyncError::Aws {
+            operation,
+            name: name.to_owned(),
+            source,
+        }
+    }
+
+    /// Finds a sync by name, reading every page.
+    pub async fn find(&self, name: &str) -> Result<Existing, SyncError> {
+        let mut next_token: Option<String> = None;
+        loop {
+            let page = self
+                .ssm
+                .list_resource_data_sync()
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|e| Self::aws("ListResourceDataSync", name, AwsError::from(e)))?;
+            if let Some(item) = page
+                .resource_data_sync_items()
+                .iter()
+                .find(|i| i.sync_name() == Some(name))
+            {
+                return Ok(match (item.sync_type(), item.s3_destination()) {
+                    (Some(SYNC_TYPE), Some(s3)) => {
+                        Existing::ToDestination(Destination::from_s3(s3))
+                    }
+                    _ => Existing::OtherType,
+                });
+            }
+            match page.next_token() {
+                Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
+                _ => return Ok(Existing::None),
+            }
+        }
+    }
+
+    /// Creates the sync; an identical existing one is success, a different one a conflict.
+    async fn create_sync(&self, spec: &SyncSpec) -> Result<(), SyncError> {
+        let result = self
+            .ssm
+            .create_resource_data_sync()
+            .sync_name(&spec.name)
+            .sync_type(SYNC_TYPE)
+            .s3_destination(spec.destination.to_s3()?)
+            .send()
+            .await
+            .map_err(AwsError::from);
+        match result {
+            Ok(_) => {
+                info!(sync = %spec.name, destination = %spec.destination, "created the resource data sync");
+                Ok(())
+            }
+            Err(e) if e.is("ResourceDataSyncAlreadyExistsException") => {
+                match self.find(&spec.name).await? {
+                    Existing::ToDestination(existing) if existing == spec.destination => {
+                        info!(sync = %spec.name, "the sync exists with this destination already (a retried Create)");
+                        Ok(())
+                    }
+                    Existing::ToDestination(existing) => Err(SyncError::Conflict {
+                        name: spec.name.clone(),
+                        existing: existing.to_string(),
+                        wanted: spec.destination.to_string(),
+                    }),
+                    Existing::OtherType => Err(SyncError::OtherType(spec.name.clone())),
+                    // Deleted between the two calls: try once more.
+                    Existing::None => self.create_again(spec).await,
+                }
+            }
+            Err(e) => Err(Self::aws("CreateResourceDataSync", &spec.name, e)),
+        }
+    }
+
+    async fn create_again(&self, spec: &SyncSpec) -> Result<(), SyncError> {
+        self.ssm
+            .create_resource_data_sync()
+            .sync_name(&spec.name)
+            .sync_type(SYNC_TYPE)
+            .s3_destination(spec.destination.to_s3()?)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| Self::aws("CreateResourceDataSync", &spec.name, AwsError::from(e)))
+    }
+
+    /// Deletes the sync; "not found" is success.
+    async fn delete_sync(&self, name: &str) -> Result<(), SyncError> {
+        let result = self
+            .ssm
+            .delete_resource_data_sync()
+            .sync_name(name)
+            .sync_type(SYNC_TYPE)
+            .send()
+            .await
+            .map_err(AwsError::from);
+        match result {
+            Ok(_) => {
+                info!(sync = %name, "deleted the resource data sync");
+                Ok(())
+            }
+            Err(e) if e.is("ResourceDataSyncNotFoundException") => {
+                info!(sync = %name, "no such sync: nothing to delete");
+                Ok(())
+            }
+            Err(e) => Err(Self::aws("DeleteResourceDataSync", name, e)),
+        }
+    }
+}
+
+fn outcome(name: &str) -> Outcome {
+    Outcome::new(name).with_data("SyncName", name)
+}
+
+impl CustomResource for DataSync {
+    type Error = SyncError;
+
+    async fn create(&self, request: &Request) -> Result<Outcome, SyncError> {
+        let spec = SyncSpec::from_properties(&request.properties)?;
+        request.set_step(format!("creating resource data sync {}", spec.name));
+        self.create_sync(&spec).await?;
+        Ok(outcome(&spec.name))
+    }
+
+    async fn update(&self, request: &Request) -> Result<Outcome, SyncError> {
+        let spec = SyncSpec::from_properties(&request.properties)?;
+        let current_name = request.physical_resource_id().unwrap_or_default();
+        if spec.name != current_name {
+            // A new name is a new resource: create it; CloudFormation deletes the old one.
+            request.set_step(format!("creating renamed resource data sync {}", spec.name));
+            self.create_sync(&spec).await?;
+            return Ok(outcome(&spec.name));
+        }
+        // The old properties may be unreadable (a template fixed after a bad update): then compare
+        // with the sync itself below.
+        let old = SyncSpec::from_properties(&request.old_properties).ok();
+        if old
+            .as_ref()
+            .is_some_and(|o| o.destination == spec.destination)
+        {
+            info!(sync = %spec.name, "nothing changed");
+            return Ok(outcome(&spec.name));
+        }
+        request.set_step(format!(
+            "replacing the destination of resource data sync {}",
+            spec.name
+        ));
+        match self.find(&spec.name).await? {
+            Existing::ToDestination(existing) if existing == spec.destination => {
+                info!(sync = %spec.name, "the sync already has the new destination (a retried Update)");
+            }
+            Existing::ToDestination(_) | Existing::OtherType => {
+                self.delete_sync(&spec.name).await?;
+                self.create_sync(&spec).await?;
+            }
+            Existing::None => self.create_sync(&spec).await?,
+        }
+        Ok(outcome(&spec.name))
+    }
+
+    async fn delete(&self, request: &Request) -> Result<Outcome, SyncError> {
+        let name = request.physical_resource_id().unwrap_or_default();
+        request.set_step(format!("deleting resource data sync {name}"));
+        self.delete_sync(name).await?;
+        Ok(Outcome::new(name))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,289 @@
+//! `org-data-sync` against the emulator's resource data syncs, answering a real local HTTP server.
+
+use std::time::Duration;
+
+use cfn_response::Runner;
+use cfn_response::testing::ResponseServer;
+use integration_tests::{Emulator, unique_region};
+use org_data_sync::DataSync;
+use serde_json::{Value, json};
+
+use crate::support::context;
+
+struct Setup {
+    emulator: &'static Emulator,
+    region: &'static str,
+    ssm: aws_sdk_ssm::Client,
+    runner: Runner<DataSync>,
+    server: ResponseServer,
+}
+
+async fn setup() -> Setup {
+    let emulator = Emulator::shared();
+    let region = unique_region();
+    let ssm = aws_sdk_ssm::Client::new(&emulator.sdk_config(region, 2).await);
+    let runner = Runner::new(DataSync::new(ssm.clone())).expect("runner");
+    let server = ResponseServer::start().await.expect("server");
+    Setup {
+        emulator,
+        region,
+        ssm,
+        runner,
+        server,
+    }
+}
+
+fn props(name: &str, bucket: &str) -> Value {
+    json!({"ServiceToken": "arn:aws:lambda:us-east-1:111122223333:function:org-data-sync",
+           "SyncName": name, "BucketName": bucket, "BucketRegion": "us-east-1", "BucketPrefix": "inventory"})
+}
+
+impl Setup {
+    /// Sends one request and returns the answer CloudFormation received.
+    async fn cfn(
+        &self,
+        kind: &str,
+        physical_id: Option<&str>,
+        properties: Value,
+        old: Option<Value>,
+    ) -> Value {
+        let before = self.server.received().len();
+        let mut request = json!({
+            "RequestType": kind, "ResponseURL": self.server.url(&format!("r{before}")),
+            "StackId": "arn:aws:cloudformation:us-east-1:111122223333:stack/StackSet-sync-abc/0",
+            "RequestId": format!("req-{before}"), "ResourceType": "Custom::OrgDataSync",
+            "LogicalResourceId": "DataSync", "ResourceProperties": properties,
+        });
+        if let Some(id) = physical_id {
+            request["PhysicalResourceId"] = json!(id);
+        }
+        if let Some(old) = old {
+            request["OldResourceProperties"] = old;
+        }
+        self.runner
+            .handle_payload(&request, &context(Duration::from_secs(60)))
+            .await
+            .expect("answered");
+        let received = self.server.received();
+        assert_eq!(received.len(), before + 1, "exactly one answer");
+        received[before].json()
+    }
+
+    /// Sync name → (bucket, prefix, sharing type).
+    async fn syncs(&self) -> Vec<(String, String, Option<String>, Option<String>)> {
+        let out = self
+            .ssm
+            .list_resource_data_sync()
+            .send()
+            .await
+            .expect("list");
+        out.resource_data_sync_items()
+            .iter()
+            .map(|i| {
+                let s3 = i.s3_destination().expect("destination");
+                (
+                    i.sync_name().unwrap_or_default().to_owned(),
+                    s3.bucket_name().to_owned(),
+                    s3.prefix().map(str::to_owned),
+                    s3.destination_data_sharing()
+                        .and_then(|d| d.destination_data_sharing_type())
+                        .map(str::to_owned),
+                )
+            })
+            .collect()
+    }
+
+    async fn calls(&self) -> std::collections::BTreeMap<String, u64> {
+        self.emulator.calls(self.region).await.expect("calls")
+    }
+}
+
+#[tokio::test]
+async fn create_makes_an_organization_sync_and_a_retried_create_succeeds() {
+    let s = setup().await;
+    let answer = s
+        .cfn(
+            "Create",
+            None,
+            props("patch-compliance", "central-sync-bucket"),
+            None,
+        )
+        .await;
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(answer["PhysicalResourceId"], "patch-compliance");
+    assert_eq!(answer["Data"]["SyncName"], "patch-compliance");
+    assert_eq!(
+        s.syncs().await,
+        vec![(
+            "patch-compliance".into(),
+            "central-sync-bucket".into(),
+            Some("inventory".into()),
+            Some("Organization".into())
+        )]
+    );
+    let again = s
+        .cfn(
+            "Create",
+            None,
+            props("patch-compliance", "central-sync-bucket"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        again["Status"], "SUCCESS",
+        "a retried Create converges: {again}"
+    );
+    assert_eq!(s.syncs().await.len(), 1);
+}
+
+#[tokio::test]
+async fn someone_elses_sync_is_never_adopted_nor_deleted() {
+    let s = setup().await;
+    let foreign = org_data_sync::Destination {
+        bucket: "someone-elses-bucket".into(),
+        region: "us-east-1".into(),
+        prefix: None,
+        kms_key_arn: None,
+        organization: false,
+    };
+    s.ssm
+        .create_resource_data_sync()
+        .sync_name("patch-compliance")
+        .sync_type("SyncToDestination")
+        .s3_destination(foreign.to_s3().expect("s3"))
+        .send()
+        .await
+        .expect("foreign sync");
+    let answer = s
+        .cfn(
+            "Create",
+            None,
+            props("patch-compliance", "central-sync-bucket"),
+            None,
+        )
+        .await;
+    assert_eq!(answer["Status"], "FAILED");
+    let reason = answer["Reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("already exists and writes to s3://someone-elses-bucket/"),
+        "{reason}"
+    );
+    assert!(reason.contains("will not be adopted"), "{reason}");
+
+    // CloudFormation then deletes the failed resource: the foreign sync must survive.
+    let marker = answer["PhysicalResourceId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let deleted = s
+        .cfn(
+            "Delete",
+            Some(&marker),
+            props("patch-compliance", "central-sync-bucket"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted["Status"], "SUCCESS");
+    assert_eq!(s.syncs().await[0].1, "someone-elses-bucket");
+}
+
+#[tokio::test]
+async fn update_does_nothing_replaces_the_destination_or_renames() {
+    let s = setup().await;
+    let v1 = props("patch-compliance", "central-sync-bucket");
+    s.cfn("Create", None, v1.clone(), None).await;
+
+    // Unchanged: no AWS call at all.
+    s.emulator.reset_calls(s.region).await.expect("reset");
+    let same = s
+        .cfn(
+            "Update",
+            Some("patch-compliance"),
+            v1.clone(),
+            Some(v1.clone()),
+        )
+        .await;
+    assert_eq!(same["Status"], "SUCCESS");
+    assert!(s.calls().await.is_empty());
+
+    // New destination, same name: deleted and created again, same physical id.
+    let v2 = props("patch-compliance", "new-central-bucket");
+    let moved = s
+        .cfn(
+            "Update",
+            Some("patch-compliance"),
+            v2.clone(),
+            Some(v1.clone()),
+        )
+        .await;
+    assert_eq!(moved["Status"], "SUCCESS", "{moved}");
+    assert_eq!(moved["PhysicalResourceId"], "patch-compliance");
+    assert_eq!(s.syncs().await[0].1, "new-central-bucket");
+    let calls = s.calls().await;
+    assert_eq!(
+        calls.get("ssm:DeleteResourceDataSync"),
+        Some(&1),
+        "{calls:?}"
+    );
+    assert_eq!(
+        calls.get("ssm:UpdateResourceDataSync"),
+        None,
+        "UpdateResourceDataSync cannot change a SyncToDestination sync"
+    );
+
+    // New name: a new sync and a new physical id; CloudFormation then deletes the old one.
+    let v3 = props("patch-compliance-v2", "new-central-bucket");
+    let renamed = s
+        .cfn(
+            "Update",
+            Some("patch-compliance"),
+            v3.clone(),
+            Some(v2.clone()),
+        )
+        .await;
+    assert_eq!(renamed["Status"], "SUCCESS", "{renamed}");
+    assert_eq!(renamed["PhysicalResourceId"], "patch-compliance-v2");
+    let old_deleted = s.cfn("Delete", Some("patch-compliance"), v2, None).await;
+    assert_eq!(old_deleted["Status"], "SUCCESS");
+    let names: Vec<String> = s.syncs().await.into_iter().map(|s| s.0).collect();
+    assert_eq!(names, ["patch-compliance-v2"]);
+}
+
+#[tokio::test]
+async fn delete_of_a_missing_sync_succeeds() {
+    let s = setup().await;
+    let answer = s
+        .cfn(
+            "Delete",
+            Some("never-created"),
+            props("never-created", "central-sync-bucket"),
+            None,
+        )
+        .await;
+    assert_eq!(answer["Status"], "SUCCESS");
+    assert_eq!(answer["PhysicalResourceId"], "never-created");
+}
+
+#[tokio::test]
+async fn bad_input_is_answered_before_any_aws_call() {
+    let s = setup().await;
+    let mut bad = props("patch-compliance", "Central_Bucket");
+    let answer = s.cfn("Create", None, bad.clone(), None).await;
+    assert_eq!(answer["Status"], "FAILED");
+    assert!(
+        answer["Reason"]
+            .as_str()
+            .expect("reason")
+            .contains("property `BucketName` is invalid")
+    );
+    bad["BucketName"] = json!("central-sync-bucket");
+    bad["KmsKeyArn"] = json!("not-an-arn");
+    let answer = s.cfn("Create", None, bad, None).await;
+    assert!(
+        answer["Reason"]
+            .as_str()
+            .expect("reason")
+            .contains("property `KmsKeyArn` is invalid")
+    );
+    assert!(s.calls().await.is_empty());
+}
