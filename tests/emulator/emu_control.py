@@ -34,6 +34,7 @@ from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
 import emu_glue
+import emu_s3
 import emu_ssm
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -447,6 +448,20 @@ class EmulatorMiddleware:
             if method == "GET":
                 return _json_response(start_response, 200, {"faults": emu_glue.list_entry_faults()})
 
+        if path == "/_emulator/s3/bulk" and method == "POST":
+            return _json_response(start_response, 200, emu_s3.bulk(body))
+
+        if path == "/_emulator/s3/delete-faults":
+            if method == "POST":
+                specs = body if isinstance(body, list) else [body]
+                added = [emu_s3.add_delete_fault(s) for s in specs]
+                return _json_response(start_response, 200, {"faults": added})
+            if method == "DELETE":
+                emu_s3.clear_delete_faults()
+                return _json_response(start_response, 200, {"faults": []})
+            if method == "GET":
+                return _json_response(start_response, 200, {"faults": emu_s3.list_delete_faults()})
+
         if path == "/_emulator/calls":
             if method == "GET":
                 return _json_response(start_response, 200, {"calls": self.calls.snapshot(q.get("region"))})
@@ -460,6 +475,7 @@ class EmulatorMiddleware:
             moto_api_backend.reset()  # drops every moto backend, and our SSM state with them
             self.faults.clear()
             emu_glue.clear_entry_faults()
+            emu_s3.clear_delete_faults()
             self.calls.reset(None)
             return _json_response(start_response, 200, {"status": "ok"})
 

@@ -21,6 +21,14 @@ Why moto alone is not enough (each module's docstring has the details):
   ``ConcurrentModificationException``); ``GetPartitions`` does not paginate;
   the batch partition calls lack AWS's limits and some per-entry errors; and
   per-entry faults for the batch partition calls.
+* ``emu_quicksight``: moto lacks most of QuickSight's data source / dataset
+  API (no DescribeDataSet, ListDataSets, permissions; wrong status codes,
+  timestamps and duplicate handling for the rest); we implement the data
+  source and dataset CRUD, permissions and listing as AWS answers them.
+* ``emu_s3``: moto's ListObjectVersions is too slow for 100,000 versions and
+  restarts at a lone KeyMarker; suspended buckets lose old versions;
+  DeleteObjects lacks the 1000-key limit and Quiet mode; bulk seeding and
+  per-key DeleteObjects faults.
 * ``emu_control``: call counting per (region, service, operation), fault
   injection in each protocol's error format, and the ``/_emulator/`` control
   endpoints (seeding nodes, faults, counts, reset).
@@ -60,11 +68,15 @@ def build_app() -> "object":
     import emu_control
     import emu_ec2
     import emu_glue
+    import emu_quicksight
+    import emu_s3
     import emu_ssm
 
     emu_ssm.install()
     emu_ec2.install()
     emu_glue.install()
+    emu_quicksight.install()
+    emu_s3.install()
     return emu_control.EmulatorMiddleware(DomainDispatcherApplication(create_backend_app))
 
 

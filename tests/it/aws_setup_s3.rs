@@ -1,12 +1,11 @@
 //! `aws-setup`: S3 clients use path-style addressing under an endpoint override, which the emulator
 //! (like any local endpoint) needs: virtual-hosted names would resolve `<bucket>.127.0.0.1`.
 
-use integration_tests::{Emulator, unique_region};
+use integration_tests::isolated;
 
 #[tokio::test]
 async fn s3_client_uses_path_style_under_an_endpoint_override() {
-    let emulator = Emulator::shared();
-    let region = unique_region();
+    let (emulator, region) = isolated();
     let config = emulator.sdk_config(region, 2).await;
     assert!(aws_setup::has_endpoint_override(&config));
     let s3 = aws_setup::s3_client(&config);
@@ -41,8 +40,7 @@ async fn s3_client_uses_path_style_under_an_endpoint_override() {
 
 #[tokio::test]
 async fn sdk_errors_render_as_code_and_message() {
-    let emulator = Emulator::shared();
-    let region = unique_region();
+    let (emulator, region) = isolated();
     let s3 = aws_setup::s3_client(&emulator.sdk_config(region, 1).await);
     let err = s3
         .get_object()

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use config_partitioner::{Partitioner, PartitionerError, Settings, handle};
-use integration_tests::{Emulator, Fault, unique_region};
+use integration_tests::{Emulator, Fault, isolated};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
@@ -20,8 +20,7 @@ struct Setup {
 }
 
 async fn setup(with_tables: bool) -> Setup {
-    let emulator = Emulator::shared();
-    let region = unique_region();
+    let (emulator, region) = isolated();
     let glue = aws_sdk_glue::Client::new(&emulator.sdk_config(region, 2).await);
     let database = format!("config_{}", region.replace('-', "_"));
     if with_tables {

@@ -3,16 +3,16 @@
 
 use std::time::Duration;
 
+use integration_tests::isolated;
 use integration_tests::lambda::{LocalFunction, Outcome};
-use integration_tests::{Emulator, unique_region};
 use serde_json::json;
 
 use crate::support::{create_table, json_descriptor, workspace_binary};
 
 #[tokio::test]
 async fn missing_settings_fail_the_init_with_the_variable_name() {
-    let emulator = Emulator::shared();
-    let mut env = emulator.function_env(unique_region());
+    let (emulator, region) = isolated();
+    let mut env = emulator.function_env(region);
     env.push(("DATABASE_NAME".into(), "inventory".into()));
     let err = LocalFunction::start(
         &workspace_binary("glue-column-remover"),
@@ -31,8 +31,7 @@ async fn missing_settings_fail_the_init_with_the_variable_name() {
 
 #[tokio::test]
 async fn partitioner_binary_handles_an_s3_notification() {
-    let emulator = Emulator::shared();
-    let region = unique_region();
+    let (emulator, region) = isolated();
     let glue = aws_sdk_glue::Client::new(&emulator.sdk_config(region, 2).await);
     create_table(
         &glue,

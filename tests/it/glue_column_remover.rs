@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use glue_column_remover::{Remover, RemoverError, Settings, handle};
-use integration_tests::{Emulator, Fault, unique_region};
+use integration_tests::{Emulator, Fault, isolated};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
@@ -29,8 +29,7 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let emulator = Emulator::shared();
-    let region = unique_region();
+    let (emulator, region) = isolated();
     let glue = aws_sdk_glue::Client::new(&emulator.sdk_config(region, 2).await);
     let database = format!("inventory_{}", region.replace('-', "_"));
     let settings = Settings::from_lookup(|k| match k {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use cfn_response::Runner;
 use cfn_response::testing::ResponseServer;
-use integration_tests::{Emulator, unique_region};
+use integration_tests::{Emulator, isolated};
 use org_data_sync::DataSync;
 use serde_json::{Value, json};
 
@@ -19,8 +19,7 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let emulator = Emulator::shared();
-    let region = unique_region();
+    let (emulator, region) = isolated();
     let ssm = aws_sdk_ssm::Client::new(&emulator.sdk_config(region, 2).await);
     let runner = Runner::new(DataSync::new(ssm.clone())).expect("runner");
     let server = ResponseServer::start().await.expect("server");

@@ -6,7 +6,7 @@ use std::time::Duration;
 use cfn_response::Runner;
 use cfn_response::testing::ResponseServer;
 use ec2_os_tagger::{Tagger, TaggerError, handle};
-use integration_tests::{Emulator, Fault, NodeSpec, unique_region};
+use integration_tests::{Emulator, Fault, NodeSpec, isolated};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
@@ -24,8 +24,7 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let emulator = Emulator::shared();
-    let region = unique_region();
+    let (emulator, region) = isolated();
     let config = emulator.sdk_config(region, 2).await;
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let ssm = aws_sdk_ssm::Client::new(&config);

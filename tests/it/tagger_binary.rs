@@ -5,15 +5,14 @@ use std::time::Duration;
 
 use cfn_response::testing::ResponseServer;
 use integration_tests::lambda::{LocalFunction, Outcome};
-use integration_tests::{Emulator, NodeSpec, unique_region};
+use integration_tests::{NodeSpec, isolated};
 use serde_json::json;
 
 use crate::support::{cfn_request, scheduled_event, workspace_binary};
 
 #[tokio::test]
 async fn binary_answers_cloudformation_and_serves_the_schedule() {
-    let emulator = Emulator::shared();
-    let region = unique_region();
+    let (emulator, region) = isolated();
     emulator
         .seed_nodes(
             region,

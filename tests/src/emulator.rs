@@ -52,11 +52,19 @@ const REGIONS: &[&str] = &[
     "il-central-1",
 ];
 
-/// A Region no other test of this process uses.
-pub fn unique_region() -> &'static str {
+/// An emulator and a Region that no other test of this process uses. Tests share emulators to
+/// save start-up time and keep apart by Region; when the Regions of one emulator run out, the next
+/// test gets a new emulator.
+pub fn isolated() -> (&'static Emulator, &'static str) {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
+    static POOL: [OnceLock<Emulator>; 8] = [const { OnceLock::new() }; 8];
     let i = NEXT.fetch_add(1, Ordering::SeqCst);
-    REGIONS[i % REGIONS.len()]
+    let slot = (i / REGIONS.len()).min(POOL.len() - 1);
+    let emulator = POOL[slot].get_or_init(|| match Emulator::start() {
+        Ok(e) => e,
+        Err(e) => panic!("the local AWS emulator did not start: {e:#}"),
+    });
+    (emulator, REGIONS[i % REGIONS.len()])
 }
 
 /// A running emulator.
@@ -170,6 +178,29 @@ impl Fault {
     }
 }
 
+/// A bucket for [`Emulator::s3_bulk`]: `objects` keys under `key_prefix` with
+/// `versions_per_object` versions each, a delete marker on top of `delete_markers` of them, and
+/// `multipart_uploads` uploads in progress.
+#[derive(Debug, Clone, Serialize)]
+pub struct BulkBucket {
+    /// The Region.
+    pub region: String,
+    /// The bucket.
+    pub bucket: String,
+    /// `Enabled`, `Suspended`, or `None` for an unversioned bucket.
+    pub versioning: Option<String>,
+    /// Distinct keys.
+    pub objects: usize,
+    /// Versions per key.
+    pub versions_per_object: usize,
+    /// Keys that get a delete marker.
+    pub delete_markers: usize,
+    /// In-progress multipart uploads.
+    pub multipart_uploads: usize,
+    /// Key prefix.
+    pub key_prefix: String,
+}
+
 fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("EMULATOR_PYTHON") {
         return PathBuf::from(p);
@@ -178,18 +209,6 @@ fn python() -> PathBuf {
 }
 
 impl Emulator {
-    /// The emulator of this test process, started on first use.
-    ///
-    /// # Panics
-    /// When it cannot start, with the command that fixes it (`make setup`).
-    pub fn shared() -> &'static Emulator {
-        static SHARED: OnceLock<Emulator> = OnceLock::new();
-        SHARED.get_or_init(|| match Emulator::start() {
-            Ok(e) => e,
-            Err(e) => panic!("the local AWS emulator did not start: {e:#}"),
-        })
-    }
-
     /// Starts a new emulator process with the project's Python (`.venv`, or `EMULATOR_PYTHON`).
     pub fn start() -> anyhow::Result<Emulator> {
         Self::start_with(&python())
@@ -376,6 +395,36 @@ impl Emulator {
         self.control(
             reqwest::Method::POST,
             "/_emulator/glue/entry-faults",
+            Some(body),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Fills a bucket (created if needed) directly in the emulator, without a request per object.
+    /// Returns the emulator's answer (`versions`, `delete_markers`, `uploads`, `seconds`).
+    pub async fn s3_bulk(&self, spec: &BulkBucket) -> anyhow::Result<Value> {
+        self.control(
+            reqwest::Method::POST,
+            "/_emulator/s3/bulk",
+            Some(serde_json::to_value(spec)?),
+        )
+        .await
+    }
+
+    /// Makes the next `DeleteObjects` entry for each of `keys` in `bucket` fail with `code`.
+    pub async fn s3_delete_fault(
+        &self,
+        bucket: &str,
+        keys: &[&str],
+        code: &str,
+        message: &str,
+    ) -> anyhow::Result<()> {
+        let body =
+            json!({"bucket": bucket, "keys": keys, "code": code, "message": message, "times": 1});
+        self.control(
+            reqwest::Method::POST,
+            "/_emulator/s3/delete-faults",
             Some(body),
         )
         .await

@@ -10,7 +10,7 @@
 pub mod emulator;
 pub mod lambda;
 
-pub use emulator::{Emulator, Fault, NodeSpec, unique_region};
+pub use emulator::{BulkBucket, Emulator, Fault, NodeSpec, isolated};
 
 use std::path::PathBuf;
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use cfn_response::testing::ResponseServer;
 use integration_tests::lambda::{Invoked, LocalFunction, Outcome};
-use integration_tests::{Emulator, NodeSpec, workspace_root};
+use integration_tests::{BulkBucket, Emulator, NodeSpec, workspace_root};
 use serde_json::{Value, json};
 
 /// An OS variant: platform type, name, version, and its share of the fleet in per mille.
@@ -437,6 +437,102 @@ async fn partitioner_scenario(args: &Args) -> anyhow::Result<bool> {
     Ok(at_floor && memory_ok)
 }
 
+async fn cleanup_scenario(args: &Args) -> anyhow::Result<bool> {
+    let binary = artifact(&args.dist, "s3-cleanup")?;
+    let region = "us-east-1";
+    let bucket = "central-sync-bucket-111122223333";
+    let emulator = Emulator::start()?;
+    // 40,000 keys × 2 versions, a delete marker on half of them, and a few abandoned uploads.
+    let started = Instant::now();
+    let seeded = emulator
+        .s3_bulk(&BulkBucket {
+            region: region.into(),
+            bucket: bucket.into(),
+            versioning: Some("Enabled".into()),
+            objects: 40_000,
+            versions_per_object: 2,
+            delete_markers: 20_000,
+            multipart_uploads: 10,
+            key_prefix: "AWS:InstanceInformation/accountid=111122223333/".into(),
+        })
+        .await?;
+    let versions =
+        seeded["versions"].as_u64().unwrap_or(0) + seeded["delete_markers"].as_u64().unwrap_or(0);
+    let uploads = seeded["uploads"].as_u64().unwrap_or(0);
+    println!(
+        "## s3-cleanup: a versioned bucket with {versions} object versions and delete markers, {uploads} multipart uploads\n"
+    );
+    println!(
+        "seeded the emulator in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    emulator.reset_calls(region).await?;
+
+    let server = ResponseServer::start().await?;
+    let function = LocalFunction::start(
+        &binary,
+        "s3-cleanup",
+        &emulator.function_env(region),
+        Duration::from_secs(30),
+    )
+    .await?;
+    let request = json!({
+        "RequestType": "Delete", "ResponseURL": server.url("bench"),
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/central/0", "RequestId": "bench-2",
+        "ResourceType": "Custom::S3Cleanup", "LogicalResourceId": "BucketCleanup",
+        "PhysicalResourceId": "central-BucketCleanup", "ResourceProperties": {"BucketNames": [bucket]}
+    });
+    let invoked = function.invoke(&request, Duration::from_secs(900)).await?;
+    let answer = server
+        .wait_for(1, Duration::from_secs(5))
+        .await
+        .first()
+        .map(|r| r.json());
+    let Some(answer) = answer.filter(|a| a["Status"] == "SUCCESS") else {
+        bail!(
+            "the Delete did not succeed: {:?}\n{}",
+            server.received().first().map(|r| r.body.clone()),
+            function.logs().join("\n")
+        );
+    };
+    let calls = emulator.calls(region).await?;
+    let pages = versions.div_ceil(1000);
+    let rows = [
+        Row {
+            operation: "s3:ListObjectVersions",
+            measured: get(&calls, "s3:ListObjectVersions"),
+            floor: pages + 1,
+            reference: format!("{}", pages + 1),
+        },
+        Row {
+            operation: "s3:DeleteObjects",
+            measured: get(&calls, "s3:DeleteObjects"),
+            floor: pages,
+            reference: "(misses markers, uploads)".to_owned(),
+        },
+        Row {
+            operation: "s3:ListMultipartUploads",
+            measured: get(&calls, "s3:ListMultipartUploads"),
+            floor: 1,
+            reference: "0".to_owned(),
+        },
+        Row {
+            operation: "s3:AbortMultipartUpload",
+            measured: get(&calls, "s3:AbortMultipartUpload"),
+            floor: uploads,
+            reference: "0".to_owned(),
+        },
+    ];
+    let at_floor = print_calls(&rows, &calls);
+    println!(
+        "(the reference has no time budget: a bucket this size outlives its 5-minute timeout, and the stack hangs)\n"
+    );
+    println!("answer Data:        {}", answer["Data"]);
+    let memory_ok = print_function("Delete", &invoked, &function);
+    println!();
+    Ok(at_floor && memory_ok)
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = match parse_args() {
@@ -453,6 +549,7 @@ async fn main() -> ExitCode {
     for (name, result) in [
         ("ec2-os-tagger", tagger_scenario(&args).await),
         ("config-partitioner", partitioner_scenario(&args).await),
+        ("s3-cleanup", cleanup_scenario(&args).await),
     ] {
         match result {
             Ok(true) => {}

@@ -1,0 +1,452 @@
+//! # s3-cleanup
+//!
+//! Empties the buckets a stack owns when the stack is deleted, so that CloudFormation can delete
+//! them: every object version, every delete marker and every in-progress multipart upload, in
+//! versioned, versioning-suspended and unversioned buckets alike.
+//!
+//! ## Trigger
+//! CloudFormation custom resource (`Custom::S3Cleanup`):
+//! ```json
+//! {"RequestType": "Delete", "ResponseURL": "https://...", "StackId": "arn:...:stack/central/...",
+//!  "RequestId": "...", "LogicalResourceId": "BucketCleanup", "PhysicalResourceId": "central-BucketCleanup",
+//!  "ResourceType": "Custom::S3Cleanup",
+//!  "ResourceProperties": {"BucketNames": ["sync-bucket-111122223333", "athena-results-111122223333"]}}
+//! ```
+//!
+//! ## Properties
+//! `BucketNames`: a list of bucket names (a comma-separated string is also accepted).
+//!
+//! ## Behaviour
+//! - Physical id: `<stack name>-<logical id>`, independent of the properties, so an Update is never
+//!   a replacement and a stack update never empties a bucket (the reference's log-stream id did).
+//! - Create and Update: check the names; delete nothing.
+//! - Delete: for each bucket (a bucket that does not exist is skipped), list up to
+//!   [`ROUND_LIMIT`] versions and delete markers (`ListObjectVersions`, paginated), delete them with
+//!   `DeleteObjects` (1000 keys a call, [`DELETES_IN_FLIGHT`] calls in flight, quiet mode), retry
+//!   exactly the keys an answer's `Errors` names, abort in-progress multipart uploads, and list
+//!   again until the bucket is empty. `DeleteObjects` calls: ceil(versions / 1000) plus retries of
+//!   failed keys only.
+//! - Deadline-aware: when the time left runs short it stops and answers FAILED with its progress
+//!   ("deleted N object versions from <bucket>, about M remain"); deleting the stack again resumes.
+//!
+//! Answer `Data`: `ObjectVersionsDeleted`, `UploadsAborted`.
+//!
+//! ## IAM actions
+//! On each bucket: `s3:ListBucketVersions`, `s3:ListBucketMultipartUploads`; on its objects
+//! (`arn:${Partition}:s3:::<bucket>/*`): `s3:DeleteObject`, `s3:DeleteObjectVersion`,
+//! `s3:AbortMultipartUpload`.
+//!
+//! ## Idempotency
+//! Emptying an empty bucket does nothing; a repeated Delete converges.
+
+use std::time::Duration;
+
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use aws_setup::AwsError;
+use aws_setup::names::check_bucket_name;
+use cfn_response::{CustomResource, Outcome, PropertyError, Request};
+use futures::stream::{self, StreamExt};
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+/// `DeleteObjects` takes up to 1000 keys.
+pub const DELETE_BATCH: usize = 1000;
+/// `DeleteObjects` calls in flight per bucket.
+pub const DELETES_IN_FLIGHT: usize = 4;
+/// Versions listed before deleting them, bounding memory for buckets of any size.
+pub const ROUND_LIMIT: usize = 100_000;
+/// Attempts for keys an answer reports as failed.
+pub const KEY_ATTEMPTS: u32 = 3;
+/// Stop starting new work when less than this is left before the work deadline.
+pub const TIME_RESERVE: Duration = Duration::from_secs(3);
+
+/// Why a request fails.
+#[derive(Debug, thiserror::Error)]
+pub enum CleanupError {
+    /// A property is missing or wrong.
+    #[error(transparent)]
+    Property(#[from] PropertyError),
+    /// An AWS call failed after the SDK's retries.
+    #[error("s3:{operation} on bucket {bucket} failed: {source}")]
+    Aws {
+        /// The operation.
+        operation: &'static str,
+        /// The bucket.
+        bucket: String,
+        /// `<code>: <message>`.
+        source: AwsError,
+    },
+    /// Some keys kept failing.
+    #[error(
+        "deleted {deleted} object versions from {bucket}, but {failed} could not be deleted after {KEY_ATTEMPTS} attempts: {first}"
+    )]
+    KeysFailed {
+        /// The bucket.
+        bucket: String,
+        /// Versions deleted.
+        deleted: u64,
+        /// Versions left.
+        failed: usize,
+        /// The first failure: key, version, `<code>: <message>`.
+        first: String,
+    },
+    /// The deadline came first.
+    #[error(
+        "deleted {deleted} object versions from {bucket}, about {remaining} remain: the function ran out \
+         of time; delete the stack again to resume, or raise the function's timeout"
+    )]
+    OutOfTime {
+        /// The bucket.
+        bucket: String,
+        /// Versions deleted so far in this invocation.
+        deleted: u64,
+        /// Versions known to remain (a lower bound when listing had not finished).
+        remaining: String,
+    },
+    /// A request could not be built.
+    #[error("cannot build the S3 request: {0}")]
+    Build(#[from] aws_sdk_s3::error::BuildError),
+}
+
+/// Reads and checks `BucketNames`.
+pub fn bucket_names(request: &Request) -> Result<Vec<String>, PropertyError> {
+    let names = request.properties.string_list("BucketNames")?;
+    if names.is_empty() {
+        return Err(PropertyError::Missing {
+            name: "BucketNames".into(),
+        });
+    }
+    for name in &names {
+        check_bucket_name(name).map_err(|e| PropertyError::invalid("BucketNames", e))?;
+    }
+    Ok(names)
+}
+
+/// What emptying a bucket did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Emptied {
+    /// Versions and delete markers deleted.
+    pub versions: u64,
+    /// Multipart uploads aborted.
+    pub uploads: u64,
+    /// The bucket did not exist.
+    pub missing: bool,
+}
+
+/// The custom resource, holding its client.
+#[derive(Debug, Clone)]
+pub struct Cleanup {
+    s3: aws_sdk_s3::Client,
+}
+
+fn out_of_time(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() + TIME_RESERVE >= d)
+}
+
+impl Cleanup {
+    /// A handler using this client.
+    pub fn new(s3: aws_sdk_s3::Client) -> Self {
+        Self { s3 }
+    }
+
+    fn aws(operation: &'static str, bucket: &str, source: AwsError) -> CleanupError {
+        CleanupError::Aws {
+            operation,
+            bucket: bucket.to_owned(),
+            source,
+        }
+    }
+
+    /// Lists up to [`ROUND_LIMIT`] versions and delete markers. `None` when the bucket is missing;
+    /// the flag says whether more remain unlisted.
+    async fn list_round(
+        &self,
+        bucket: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Option<(Vec<ObjectIdentifier>, bool)>, CleanupError> {
+        let mut found = Vec::new();
+        let mut key_marker: Option<String> = None;
+        let mut version_marker: Option<String> = None;
+        loop {
+            let page = self
+                .s3
+                .list_object_versions()
+                .bucket(bucket)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(AwsError::from);
+            let page = match page {
+                Ok(p) => p,
+                Err(e) if e.is("NoSuchBucket") => return Ok(None),
+                Err(e) => return Err(Self::aws("ListObjectVersions", bucket, e)),
+            };
+            for (key, version) in page
+                .versions()
+                .iter()
+                .map(|v| (v.key(), v.version_id()))
+                .chain(
+                    page.delete_markers()
+                        .iter()
+                        .map(|m| (m.key(), m.version_id())),
+                )
+            {
+                if let Some(key) = key {
+                    found.push(
+                        ObjectIdentifier::builder()
+                            .key(key)
+                            .set_version_id(version.map(str::to_owned))
+                            .build()?,
+                    );
+                }
+            }
+            let truncated = page.is_truncated().unwrap_or(false);
+            if !truncated {
+                return Ok(Some((found, false)));
+            }
+            if found.len() >= ROUND_LIMIT || out_of_time(deadline) {
+                return Ok(Some((found, true)));
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            version_marker = page.next_version_id_marker().map(str::to_owned);
+        }
+    }
+
+    /// One `DeleteObjects`; returns the identifiers that failed, with the last error seen.
+    async fn delete_batch(
+        &self,
+        bucket: &str,
+        batch: Vec<ObjectIdentifier>,
+    ) -> Result<(Vec<ObjectIdentifier>, Option<String>), CleanupError> {
+        let out = self
+            .s3
+            .delete_objects()
+            .bucket(bucket)
+            .delete(
+                Delete::builder()
+                    .set_objects(Some(batch.clone()))
+                    .quiet(true)
+                    .build()?,
+            )
+            .send()
+            .await
+            .map_err(|e| Self::aws("DeleteObjects", bucket, AwsError::from(e)))?;
+        let mut failed = Vec::new();
+        let mut last = None;
+        for error in out.errors() {
+            let (key, version) = (error.key().unwrap_or_default(), error.version_id());
+            last = Some(format!(
+                "{key} (version {}): {}: {}",
+                version.unwrap_or("null"),
+                error.code().unwrap_or("UnknownError"),
+                error.message().unwrap_or("")
+            ));
+            if let Some(id) = batch
+                .iter()
+                .find(|o| o.key() == key && o.version_id() == version)
+            {
+                failed.push(id.clone());
+            }
+        }
+        Ok((failed, last))
+    }
+
+    /// Deletes `ids` in batches, several in flight, retrying exactly the keys that failed.
+    async fn delete_all(
+        &self,
+        bucket: &str,
+        ids: Vec<ObjectIdentifier>,
+        deleted: &mut u64,
+        deadline: Option<Instant>,
+    ) -> Result<(), CleanupError> {
+        let mut pending = ids;
+        for attempt in 1..=KEY_ATTEMPTS {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            if out_of_time(deadline) {
+                return Err(CleanupError::OutOfTime {
+                    bucket: bucket.to_owned(),
+                    deleted: *deleted,
+                    remaining: pending.len().to_string(),
+                });
+            }
+            let batches: Vec<Vec<ObjectIdentifier>> =
+                pending.chunks(DELETE_BATCH).map(<[_]>::to_vec).collect();
+            let results: Vec<_> = stream::iter(batches)
+                .map(|batch| async move {
+                    let sent = batch.len();
+                    self.delete_batch(bucket, batch).await.map(|r| (sent, r))
+                })
+                .buffer_unordered(DELETES_IN_FLIGHT)
+                .collect()
+                .await;
+            let mut failed = Vec::new();
+            let mut last_error = None;
+            for result in results {
+                let (sent, (batch_failed, last)) = result?;
+                *deleted += (sent - batch_failed.len()) as u64;
+                failed.extend(batch_failed);
+                last_error = last.or(last_error);
+            }
+            if !failed.is_empty() {
+                warn!(%bucket, attempt, failed = failed.len(), "some keys were not deleted; retrying them");
+                if attempt == KEY_ATTEMPTS {
+                    return Err(CleanupError::KeysFailed {
+                        bucket: bucket.to_owned(),
+                        deleted: *deleted,
+                        failed: failed.len(),
+                        first: last_error.unwrap_or_default(),
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+            pending = failed;
+        }
+        Ok(())
+    }
+
+    /// Aborts every in-progress multipart upload.
+    async fn abort_uploads(&self, bucket: &str) -> Result<u64, CleanupError> {
+        let mut uploads = Vec::new();
+        let mut key_marker: Option<String> = None;
+        let mut upload_marker: Option<String> = None;
+        loop {
+            let page = self
+                .s3
+                .list_multipart_uploads()
+                .bucket(bucket)
+                .set_key_marker(key_marker.take())
+                .set_upload_id_marker(upload_marker.take())
+                .send()
+                .await
+                .map_err(|e| Self::aws("ListMultipartUploads", bucket, AwsError::from(e)))?;
+            uploads.extend(
+                page.uploads()
+                    .iter()
+                    .filter_map(|u| Some((u.key()?.to_owned(), u.upload_id()?.to_owned()))),
+            );
+            if !page.is_truncated().unwrap_or(false) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            upload_marker = page.next_upload_id_marker().map(str::to_owned);
+        }
+        let count = uploads.len() as u64;
+        let results: Vec<Result<(), CleanupError>> = stream::iter(uploads)
+            .map(|(key, upload_id)| async move {
+                match self
+                    .s3
+                    .abort_multipart_upload()
+                    .bucket(bucket)
+                    .key(&key)
+                    .upload_id(&upload_id)
+                    .send()
+                    .await
+                    .map_err(AwsError::from)
+                {
+                    Ok(_) => Ok(()),
+                    // Completed or aborted meanwhile.
+                    Err(e) if e.is("NoSuchUpload") => Ok(()),
+                    Err(e) => Err(Self::aws("AbortMultipartUpload", bucket, e)),
+                }
+            })
+            .buffer_unordered(DELETES_IN_FLIGHT)
+            .collect()
+            .await;
+        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        Ok(count)
+    }
+
+    /// Empties one bucket.
+    pub async fn empty(
+        &self,
+        bucket: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Emptied, CleanupError> {
+        let mut emptied = Emptied::default();
+        loop {
+            let Some((ids, more)) = self.list_round(bucket, deadline).await? else {
+                info!(%bucket, "bucket does not exist; skipped");
+                emptied.missing = true;
+                return Ok(emptied);
+            };
+            if ids.is_empty() {
+                break;
+            }
+            info!(%bucket, versions = ids.len(), more, "deleting object versions");
+            let listed = ids.len() as u64;
+            let before = emptied.versions;
+            match self
+                .delete_all(bucket, ids, &mut emptied.versions, deadline)
+                .await
+            {
+                Err(CleanupError::OutOfTime {
+                    bucket, deleted, ..
+                }) => {
+                    let left = listed - (emptied.versions - before);
+                    return Err(CleanupError::OutOfTime {
+                        bucket,
+                        deleted,
+                        remaining: if more {
+                            format!("{left} or more")
+                        } else {
+                            left.to_string()
+                        },
+                    });
+                }
+                other => other?,
+            }
+            if more && out_of_time(deadline) {
+                return Err(CleanupError::OutOfTime {
+                    bucket: bucket.to_owned(),
+                    deleted: emptied.versions,
+                    remaining: "an unknown number of".to_owned(),
+                });
+            }
+        }
+        emptied.uploads = self.abort_uploads(bucket).await?;
+        info!(%bucket, versions = emptied.versions, uploads = emptied.uploads, "bucket is empty");
+        Ok(emptied)
+    }
+}
+
+impl CustomResource for Cleanup {
+    type Error = CleanupError;
+
+    async fn create(&self, request: &Request) -> Result<Outcome, CleanupError> {
+        bucket_names(request)?;
+        Ok(Outcome::new(request.current_or_stable_physical_id()))
+    }
+
+    async fn update(&self, request: &Request) -> Result<Outcome, CleanupError> {
+        // Same id whatever the properties: an update is never a replacement, never a Delete.
+        self.create(request).await
+    }
+
+    async fn delete(&self, request: &Request) -> Result<Outcome, CleanupError> {
+        let names = match bucket_names(request) {
+            Ok(names) => names,
+            Err(e) => {
+                // Nothing valid can have been created under names that fail the rules.
+                warn!(error = %e, "no valid bucket names; nothing to empty");
+                return Ok(Outcome::new(request.current_or_stable_physical_id()));
+            }
+        };
+        let mut versions = 0;
+        let mut uploads = 0;
+        for bucket in &names {
+            request.set_step(format!("emptying bucket {bucket}"));
+            let emptied = self.empty(bucket, request.work_deadline()).await?;
+            versions += emptied.versions;
+            uploads += emptied.uploads;
+        }
+        Ok(Outcome::new(request.current_or_stable_physical_id())
+            .with_data("ObjectVersionsDeleted", versions)
+            .with_data("UploadsAborted", uploads))
+    }
+}
+
+#[cfg(test)]
+mod tests;

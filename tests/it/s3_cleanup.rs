@@ -1,0 +1,306 @@
+//! `s3-cleanup` against the emulator's S3: versioned, suspended and unversioned buckets end empty,
+//! an update never empties anything, the deadline is answered with progress.
+
+use std::time::Duration;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use cfn_response::Runner;
+use cfn_response::testing::ResponseServer;
+use integration_tests::{Emulator, isolated};
+use s3_cleanup::Cleanup;
+use serde_json::{Value, json};
+
+use crate::support::context;
+
+struct Setup {
+    emulator: &'static Emulator,
+    region: &'static str,
+    s3: aws_sdk_s3::Client,
+    runner: Runner<Cleanup>,
+    server: ResponseServer,
+}
+
+async fn setup() -> Setup {
+    let (emulator, region) = isolated();
+    let s3 = aws_setup::s3_client(&emulator.sdk_config(region, 2).await);
+    let runner = Runner::new(Cleanup::new(s3.clone())).expect("runner");
+    let server = ResponseServer::start().await.expect("server");
+    Setup {
+        emulator,
+        region,
+        s3,
+        runner,
+        server,
+    }
+}
+
+impl Setup {
+    fn bucket(&self, name: &str) -> String {
+        format!("{name}-{}", self.region)
+    }
+
+    async fn create_bucket(
+        &self,
+        name: &str,
+        versioning: Option<BucketVersioningStatus>,
+    ) -> String {
+        let bucket = self.bucket(name);
+        let mut create = self.s3.create_bucket().bucket(&bucket);
+        if self.region != "us-east-1" {
+            create = create.create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                        self.region,
+                    ))
+                    .build(),
+            );
+        }
+        create.send().await.expect("CreateBucket");
+        if let Some(status) = versioning {
+            self.s3
+                .put_bucket_versioning()
+                .bucket(&bucket)
+                .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+                .send()
+                .await
+                .expect("PutBucketVersioning");
+        }
+        bucket
+    }
+
+    async fn put(&self, bucket: &str, key: &str, times: usize) {
+        for i in 0..times {
+            self.s3
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(ByteStream::from(format!("version {i}").into_bytes()))
+                .send()
+                .await
+                .expect("PutObject");
+        }
+    }
+
+    async fn delete_marker(&self, bucket: &str, key: &str) {
+        self.s3
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("DeleteObject");
+    }
+
+    async fn versions_left(&self, bucket: &str) -> usize {
+        let out = self
+            .s3
+            .list_object_versions()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("ListObjectVersions");
+        out.versions().len() + out.delete_markers().len()
+    }
+
+    async fn uploads_left(&self, bucket: &str) -> usize {
+        self.s3
+            .list_multipart_uploads()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("ListMultipartUploads")
+            .uploads()
+            .len()
+    }
+
+    async fn cfn(&self, kind: &str, buckets: Value, timeout: Duration) -> Value {
+        let before = self.server.received().len();
+        let mut request = json!({
+            "RequestType": kind, "ResponseURL": self.server.url(&format!("r{before}")),
+            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/central/0", "RequestId": format!("q{before}"),
+            "ResourceType": "Custom::S3Cleanup", "LogicalResourceId": "BucketCleanup",
+            "ResourceProperties": {"BucketNames": buckets},
+        });
+        if kind != "Create" {
+            request["PhysicalResourceId"] = json!("central-BucketCleanup");
+        }
+        self.runner
+            .handle_payload(&request, &context(timeout))
+            .await
+            .expect("answered");
+        let received = self.server.received();
+        assert_eq!(received.len(), before + 1, "exactly one answer");
+        received[before].json()
+    }
+}
+
+#[tokio::test]
+async fn create_and_update_check_names_and_delete_nothing() {
+    let s = setup().await;
+    let bucket = s
+        .create_bucket("kept", Some(BucketVersioningStatus::Enabled))
+        .await;
+    s.put(&bucket, "a.json", 2).await;
+    s.emulator.reset_calls(s.region).await.expect("reset");
+
+    let created = s
+        .cfn("Create", json!([bucket]), Duration::from_secs(60))
+        .await;
+    assert_eq!(created["Status"], "SUCCESS");
+    assert_eq!(created["PhysicalResourceId"], "central-BucketCleanup");
+    // A changed bucket list is still the same resource: same id, nothing emptied.
+    let updated = s
+        .cfn(
+            "Update",
+            json!(format!("{bucket}, other-bucket")),
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_eq!(updated["Status"], "SUCCESS");
+    assert_eq!(
+        updated["PhysicalResourceId"], "central-BucketCleanup",
+        "never a replacement"
+    );
+    assert_eq!(s.versions_left(&bucket).await, 2);
+    let calls = s.emulator.calls(s.region).await.expect("calls");
+    assert_eq!(
+        calls
+            .keys()
+            .filter(|k| !k.contains("ListObjectVersions"))
+            .count(),
+        0,
+        "{calls:?}"
+    );
+
+    let bad = s
+        .cfn("Create", json!(["Bad_Bucket"]), Duration::from_secs(60))
+        .await;
+    assert_eq!(bad["Status"], "FAILED");
+    assert!(
+        bad["Reason"]
+            .as_str()
+            .expect("reason")
+            .contains("property `BucketNames` is invalid")
+    );
+}
+
+#[tokio::test]
+async fn delete_empties_versioned_suspended_and_unversioned_buckets() {
+    let s = setup().await;
+    let versioned = s
+        .create_bucket("versioned", Some(BucketVersioningStatus::Enabled))
+        .await;
+    s.put(&versioned, "a.json", 3).await;
+    s.put(&versioned, "b.json", 1).await;
+    s.delete_marker(&versioned, "b.json").await;
+    let upload =
+        s.s3.create_multipart_upload()
+            .bucket(&versioned)
+            .key("big.bin")
+            .send()
+            .await
+            .expect("CreateMultipartUpload");
+    assert!(upload.upload_id().is_some());
+
+    let suspended = s
+        .create_bucket("suspended", Some(BucketVersioningStatus::Enabled))
+        .await;
+    s.put(&suspended, "a.json", 2).await;
+    s.s3.put_bucket_versioning()
+        .bucket(&suspended)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Suspended)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("suspend");
+    s.put(&suspended, "a.json", 1).await;
+    s.put(&suspended, "c.json", 1).await;
+
+    let plain = s.create_bucket("plain", None).await;
+    s.put(&plain, "x.json", 1).await;
+    s.put(&plain, "y.json", 1).await;
+
+    let answer = s
+        .cfn(
+            "Delete",
+            json!([versioned, suspended, plain, s.bucket("never-existed")]),
+            Duration::from_secs(120),
+        )
+        .await;
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(answer["Data"]["UploadsAborted"], "1");
+    for bucket in [&versioned, &suspended, &plain] {
+        assert_eq!(s.versions_left(bucket).await, 0, "{bucket} is empty");
+    }
+    assert_eq!(s.uploads_left(&versioned).await, 0);
+    // Every version counted: 3 + 1 + a marker; 2 from before the suspension + "null" + 1; 2.
+    assert_eq!(answer["Data"]["ObjectVersionsDeleted"], "11");
+
+    // A repeated Delete finds nothing to do.
+    let again = s
+        .cfn("Delete", json!([versioned]), Duration::from_secs(60))
+        .await;
+    assert_eq!(again["Data"]["ObjectVersionsDeleted"], "0");
+}
+
+#[tokio::test]
+async fn running_short_of_time_answers_with_progress() {
+    let s = setup().await;
+    let bucket = s
+        .create_bucket("slow", Some(BucketVersioningStatus::Enabled))
+        .await;
+    s.put(&bucket, "a.json", 5).await;
+    // A 4-second function leaves less than the reserve before the work deadline: the cleanup
+    // stops before deleting and says how much is left, instead of being killed without an answer.
+    let answer = s
+        .cfn("Delete", json!([bucket]), Duration::from_secs(4))
+        .await;
+    assert_eq!(answer["Status"], "FAILED");
+    let reason = answer["Reason"].as_str().expect("reason");
+    assert!(
+        reason.starts_with(&format!(
+            "deleted 0 object versions from {bucket}, about 5 remain"
+        )),
+        "{reason}"
+    );
+    assert_eq!(
+        s.versions_left(&bucket).await,
+        5,
+        "nothing lost, nothing half-done"
+    );
+}
+
+#[tokio::test]
+async fn keys_an_answer_reports_as_failed_are_retried_alone() {
+    let s = setup().await;
+    let bucket = s
+        .create_bucket("flaky", Some(BucketVersioningStatus::Enabled))
+        .await;
+    s.put(&bucket, "a.json", 2).await;
+    s.put(&bucket, "b.json", 1).await;
+    s.emulator
+        .s3_delete_fault(
+            &bucket,
+            &["a.json"],
+            "InternalError",
+            "We encountered an internal error",
+        )
+        .await
+        .expect("fault");
+    s.emulator.reset_calls(s.region).await.expect("reset");
+    let answer = s
+        .cfn("Delete", json!([bucket]), Duration::from_secs(60))
+        .await;
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(s.versions_left(&bucket).await, 0);
+    let calls = s.emulator.calls(s.region).await.expect("calls");
+    assert_eq!(
+        calls.get("s3:DeleteObjects"),
+        Some(&2),
+        "one batch, one retry of the failed key: {calls:?}"
+    );
+}
