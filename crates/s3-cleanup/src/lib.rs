@@ -53,8 +53,10 @@ use tracing::{info, warn};
 pub const DELETE_BATCH: usize = 1000;
 /// `DeleteObjects` calls in flight per bucket.
 pub const DELETES_IN_FLIGHT: usize = 4;
-/// Versions listed before deleting them, bounding memory for buckets of any size.
-pub const ROUND_LIMIT: usize = 100_000;
+/// Versions listed before deleting them, bounding memory for buckets of any size (25,000
+/// identifiers are a few MiB; listing again after a round costs no extra call, because the deleted
+/// versions are gone from the listing).
+pub const ROUND_LIMIT: usize = 25_000;
 /// Attempts for keys an answer reports as failed.
 pub const KEY_ATTEMPTS: u32 = 3;
 /// Stop starting new work when less than this is left before the work deadline.
