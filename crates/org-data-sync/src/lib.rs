@@ -268,9 +268,6 @@ pub enum SyncError {
         /// `<code>: <message>`.
         source: AwsError,
     },
-    /// The request could not be built.
-    #[error("cannot build the S3 destination: {0}")]
-    Build(#[from] aws_sdk_ssm::error::BuildError),
 }
 
 /// An existing sync as `ListResourceDataSync` reports it.
@@ -334,19 +331,25 @@ impl DataSync {
         }
     }
 
-    /// Creates the sync; an identical existing one is success, a different one a conflict.
-    async fn create_sync(&self, spec: &SyncSpec) -> Result<(), SyncError> {
-        let result = self
-            .ssm
+    async fn send_create(&self, spec: &SyncSpec) -> Result<(), AwsError> {
+        self.ssm
             .create_resource_data_sync()
             .sync_name(&spec.name)
             .sync_type(SYNC_TYPE)
-            .s3_destination(spec.destination.to_s3()?)
+            .s3_destination(spec.destination.to_s3().map_err(|e| AwsError {
+                code: "InvalidDestination".into(),
+                message: e.to_string(),
+            })?)
             .send()
             .await
-            .map_err(AwsError::from);
-        match result {
-            Ok(_) => {
+            .map(drop)
+            .map_err(AwsError::from)
+    }
+
+    /// Creates the sync; an identical existing one is success, a different one a conflict.
+    async fn create_sync(&self, spec: &SyncSpec) -> Result<(), SyncError> {
+        match self.send_create(spec).await {
+            Ok(()) => {
                 info!(sync = %spec.name, destination = %spec.destination, "created the resource data sync");
                 Ok(())
             }
@@ -363,23 +366,14 @@ impl DataSync {
                     }),
                     Existing::OtherType => Err(SyncError::OtherType(spec.name.clone())),
                     // Deleted between the two calls: try once more.
-                    Existing::None => self.create_again(spec).await,
+                    Existing::None => self
+                        .send_create(spec)
+                        .await
+                        .map_err(|e| Self::aws("CreateResourceDataSync", &spec.name, e)),
                 }
             }
             Err(e) => Err(Self::aws("CreateResourceDataSync", &spec.name, e)),
         }
-    }
-
-    async fn create_again(&self, spec: &SyncSpec) -> Result<(), SyncError> {
-        self.ssm
-            .create_resource_data_sync()
-            .sync_name(&spec.name)
-            .sync_type(SYNC_TYPE)
-            .s3_destination(spec.destination.to_s3()?)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| Self::aws("CreateResourceDataSync", &spec.name, AwsError::from(e)))
     }
 
     /// Deletes the sync; "not found" is success.
