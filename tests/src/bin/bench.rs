@@ -171,6 +171,33 @@ fn artifact(dist: &Path, function: &str) -> anyhow::Result<PathBuf> {
     Ok(binary)
 }
 
+/// Starts a custom resource's binary, sends it `request` (its ResponseURL pointing at a local
+/// server), and returns the running function, the invocation and CloudFormation's SUCCESS answer.
+async fn custom_resource(
+    binary: &Path,
+    name: &str,
+    env: &[(String, String)],
+    mut request: Value,
+) -> anyhow::Result<(LocalFunction, Invoked, Value)> {
+    let server = ResponseServer::start().await?;
+    request["ResponseURL"] = json!(server.url("bench"));
+    let function = LocalFunction::start(binary, name, env, Duration::from_secs(30)).await?;
+    let invoked = function.invoke(&request, Duration::from_secs(900)).await?;
+    let answer = server
+        .wait_for(1, Duration::from_secs(5))
+        .await
+        .first()
+        .map(|r| r.json());
+    match answer {
+        Some(answer) if answer["Status"] == "SUCCESS" => Ok((function, invoked, answer)),
+        other => bail!(
+            "{name} did not succeed: {other:?} / {:?}\n{}",
+            invoked.outcome,
+            function.logs().join("\n")
+        ),
+    }
+}
+
 fn get(calls: &BTreeMap<String, u64>, operation: &str) -> u64 {
     calls.get(operation).copied().unwrap_or(0)
 }
@@ -202,36 +229,21 @@ async fn tagger_scenario(args: &Args) -> anyhow::Result<bool> {
     );
     emulator.reset_calls(region).await?;
 
-    let server = ResponseServer::start().await?;
-    let function = LocalFunction::start(
-        &binary,
-        "ec2-os-tagger",
-        &emulator.function_env(region),
-        Duration::from_secs(30),
-    )
-    .await?;
     let request = json!({
         "RequestType": "Create",
-        "ResponseURL": server.url("bench"),
         "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/bench/0",
         "RequestId": "bench-1",
         "ResourceType": "Custom::Ec2OsTagger",
         "LogicalResourceId": "OsTagger",
         "ResourceProperties": {}
     });
-    let invoked = function.invoke(&request, Duration::from_secs(900)).await?;
-    let answer = server
-        .wait_for(1, Duration::from_secs(5))
-        .await
-        .first()
-        .map(|r| r.json());
-    let Some(answer) = answer.filter(|a| a["Status"] == "SUCCESS") else {
-        bail!(
-            "the Create did not succeed: {:?}\n{}",
-            invoked.outcome,
-            function.logs().join("\n")
-        );
-    };
+    let (function, invoked, answer) = custom_resource(
+        &binary,
+        "ec2-os-tagger",
+        &emulator.function_env(region),
+        request,
+    )
+    .await?;
     let calls = emulator.calls(region).await?;
 
     let nodes = (args.ec2 + args.hybrid) as u64;
@@ -468,33 +480,19 @@ async fn cleanup_scenario(args: &Args) -> anyhow::Result<bool> {
     );
     emulator.reset_calls(region).await?;
 
-    let server = ResponseServer::start().await?;
-    let function = LocalFunction::start(
-        &binary,
-        "s3-cleanup",
-        &emulator.function_env(region),
-        Duration::from_secs(30),
-    )
-    .await?;
     let request = json!({
-        "RequestType": "Delete", "ResponseURL": server.url("bench"),
+        "RequestType": "Delete",
         "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/central/0", "RequestId": "bench-2",
         "ResourceType": "Custom::S3Cleanup", "LogicalResourceId": "BucketCleanup",
         "PhysicalResourceId": "central-BucketCleanup", "ResourceProperties": {"BucketNames": [bucket]}
     });
-    let invoked = function.invoke(&request, Duration::from_secs(900)).await?;
-    let answer = server
-        .wait_for(1, Duration::from_secs(5))
-        .await
-        .first()
-        .map(|r| r.json());
-    let Some(answer) = answer.filter(|a| a["Status"] == "SUCCESS") else {
-        bail!(
-            "the Delete did not succeed: {:?}\n{}",
-            server.received().first().map(|r| r.body.clone()),
-            function.logs().join("\n")
-        );
-    };
+    let (function, invoked, answer) = custom_resource(
+        &binary,
+        "s3-cleanup",
+        &emulator.function_env(region),
+        request,
+    )
+    .await?;
     let calls = emulator.calls(region).await?;
     let pages = versions.div_ceil(1000);
     let rows = [
