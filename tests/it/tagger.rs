@@ -262,7 +262,6 @@ async fn nodes_terminated_mid_run_are_dropped_and_the_rest_tagged() {
     );
     fleet.push(NodeSpec::ec2("Linux", "Amazon Linux", "2023").without_instance());
     let ids = s.seed(&fleet).await;
-    // A hybrid node deregistered after it was described behaves the same way.
     s.emulator.reset_calls(s.region).await.expect("reset");
 
     let answer = s.cfn("Create", None).await;

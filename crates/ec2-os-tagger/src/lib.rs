@@ -249,15 +249,12 @@ pub enum TaggerError {
     Describe(#[source] AwsError),
     /// Some tagging calls failed; the rest were tagged.
     #[error(
-        "tagged {tagged} EC2 instances and {managed} managed instances, but {} tagging call(s) failed: {}",
+        "tagged {} EC2 instances and {} managed instances, but {} tagging call(s) failed: {}",
+        .report.instances_tagged, .report.managed_instances_tagged,
         .report.failures.len(), summarize(&.report.failures)
     )]
     Partial {
-        /// EC2 instances tagged.
-        tagged: usize,
-        /// Hybrid nodes tagged.
-        managed: usize,
-        /// The full report.
+        /// What was tagged, and the failures.
         report: Box<TagReport>,
     },
     /// The event is neither a custom resource request nor a scheduled event.
@@ -400,8 +397,6 @@ impl Tagger {
             Ok(report)
         } else {
             Err(TaggerError::Partial {
-                tagged: report.instances_tagged,
-                managed: report.managed_instances_tagged,
                 report: Box::new(report),
             })
         }
