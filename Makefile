@@ -13,6 +13,9 @@ CARGO   ?= cargo
 ARCH    ?= x86_64
 DIST    ?= dist/lambda
 EMULATOR_PORT ?= 5000
+# make publish: the Regions to deploy to and the artifact buckets' name prefix.
+REGIONS ?=
+ARTIFACT_BUCKET_PREFIX ?=
 
 # Every crate with a src/main.rs is a Lambda function; its folder, package and binary share a name.
 FUNCTIONS := $(patsubst crates/%/src/main.rs,%,$(wildcard crates/*/src/main.rs))
@@ -23,7 +26,7 @@ export AWS_EC2_METADATA_DISABLED := true
 VENV_STAMP := $(VENV)/.installed
 CARGO_LAMBDA_ARCH := $(if $(filter arm64 aarch64,$(ARCH)),--arm64,--x86-64)
 
-.PHONY: help setup test lint fmt build emulator bench clean
+.PHONY: help setup test lint fmt sql-check build publish emulator bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,10 +45,13 @@ lint: ## Format check and clippy with warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-test: setup lint ## Everything CI runs: lint, unit and integration tests against the emulator
+test: setup lint sql-check ## Everything CI runs: lint, SQL checks, unit and integration tests against the emulator
 	$(CARGO) build --locked --workspace --bins
 	$(CARGO) test --locked --workspace
 	$(VENV)/bin/python -m pytest -q tests/emulator
+
+sql-check: setup ## The SQL we ship: parses as Athena (Trino) SQL and returns the truth in DuckDB
+	$(VENV)/bin/python -m pytest -q tests/sql
 
 # The zip is the deployment artifact; the bare bootstrap beside it is what `make bench` (and the local
 # demo) run. The second cargo-lambda call compiles nothing: it only copies the same binary.
@@ -55,6 +61,11 @@ build: setup ## Release Lambda artifacts: dist/lambda/<function>/bootstrap.zip (
 			--output-format $$format --lambda-dir $(DIST) $(addprefix -p ,$(FUNCTIONS)); \
 	done
 	@for f in $(FUNCTIONS); do ls -l $(DIST)/$$f/bootstrap.zip; done
+
+# A StackSet's functions read their code from a bucket in their own Region: one bucket per Region.
+publish: build ## Upload the zips to <ARTIFACT_BUCKET_PREFIX>-<region> for each of REGIONS (ORG_ID: org read access)
+	$(VENV)/bin/python cfn/publish.py --regions "$(REGIONS)" --bucket-prefix "$(ARTIFACT_BUCKET_PREFIX)" \
+		--dist $(DIST) $(if $(ORG_ID),--org-id $(ORG_ID)) $(if $(VERSION),--version $(VERSION))
 
 emulator: setup ## Run the local AWS emulator on EMULATOR_PORT (default 5000) until Ctrl-C
 	@echo "AWS_ENDPOINT_URL=http://127.0.0.1:$(EMULATOR_PORT) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"

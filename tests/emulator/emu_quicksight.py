@@ -122,7 +122,12 @@ class Store:
 
 
 def _store(account: str, region: str) -> Store:
-    backend = quicksight_backends[account][region]
+    per_account = quicksight_backends[account]
+    if region not in per_account.regions:
+        # moto lists only the Regions where QuickSight is offered; the Rust tests spread over
+        # many Regions (one per test), so every Region gets a backend here.
+        per_account.regions.append(region)
+    backend = per_account[region]
     store = getattr(backend, "_emu_quicksight", None)
     if store is None:
         store = backend._emu_quicksight = Store()

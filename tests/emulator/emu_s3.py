@@ -39,6 +39,14 @@ a body-less 404 from HeadBucket (as AWS).  It differs from AWS here:
   ``POST /_emulator/s3/delete-faults`` arms them; the entry is answered as an
   ``<Error>`` and not deleted, the rest of the request is applied.
 
+* Bucket policies: moto evaluates them for S3 requests but ignores every
+  ``Condition``, so the usual TLS-only statement (Deny ``s3:*`` when
+  ``aws:SecureTransport`` is false) denies everything, and conditional
+  Allows (``aws:PrincipalOrgID``) allow everyone.  We evaluate policies
+  without their conditional statements: the emulator stands for AWS reached
+  over TLS by a principal whose organization and source it cannot know, so a
+  condition neither denies nor grants.
+
 Whole-call faults (SlowDown...) use the generic ``/_emulator/faults``.
 """
 
@@ -54,7 +62,7 @@ import xmltodict
 from moto.core.common_types import TYPE_RESPONSE
 from moto.core.responses import ActionResult
 from moto.s3.exceptions import AccessDeniedByLock, MalformedXML
-from moto.s3.models import (CaseInsensitiveDict, FakeDeleteMarker, FakeKey, FakeMultipart,
+from moto.s3.models import (CaseInsensitiveDict, FakeBucket, FakeDeleteMarker, FakeKey, FakeMultipart,
                              S3Backend, s3_backends)
 from moto.s3.responses import S3Response
 
@@ -370,8 +378,27 @@ def bulk(spec: dict[str, Any]) -> dict[str, Any]:
             "seconds": round(time.monotonic() - t0, 3)}
 
 
+def get_permission(self: FakeBucket, action: str, resource: str) -> Any:
+    """moto's bucket policy check, without the statements that carry a Condition."""
+    import json
+
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    if self.policy is None:
+        return PermissionResult.NEUTRAL
+    policy = json.loads(self.policy)
+    statements = policy.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    policy["Statement"] = [st for st in statements if not st.get("Condition")]
+    if not policy["Statement"]:
+        return PermissionResult.NEUTRAL
+    return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
+
+
 def install() -> None:
     """Patches moto's S3 backend and response."""
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
     S3Backend.list_object_versions = list_object_versions  # type: ignore[method-assign]
     S3Backend.put_object = put_object  # type: ignore[method-assign]
     S3Backend.delete_object = delete_object  # type: ignore[method-assign]

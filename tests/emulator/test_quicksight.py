@@ -126,6 +126,15 @@ def test_data_source_in_another_account_and_region(qs, source, emulator):
     assert out["Arn"] == f"arn:aws:quicksight:{REGION}:210987654321:datasource/{DS_ID}"
 
 
+def test_every_region_has_quicksight(emulator):
+    """moto lists only Regions where QuickSight is offered (not us-west-1); the Rust tests run one
+    test per Region, so every Region must work rather than fail with an HTML 500."""
+    west = client(emulator, "quicksight", region="us-west-1")
+    out = west.create_data_source(AwsAccountId=ACCOUNT, DataSourceId=DS_ID, Name="n", Type="ATHENA")
+    assert out["Arn"] == f"arn:aws:quicksight:us-west-1:{ACCOUNT}:datasource/{DS_ID}"
+    assert west.list_data_sources(AwsAccountId=ACCOUNT)["DataSources"][0]["DataSourceId"] == DS_ID
+
+
 def test_error_wire_format(emulator, source):
     """restJson1: status, x-amzn-ErrorType header, {"Message", "RequestId"} body."""
     req = urllib.request.Request(f"{emulator}/accounts/{ACCOUNT}/data-sets/missing", headers={

@@ -250,3 +250,25 @@ def test_bulk_100k_versions_seed_list_and_delete(emulator):
                                VersionIdMarker=r["NextVersionIdMarker"])
     assert r["IsTruncated"]
     print(f"seed {out['seconds']}s (HTTP {seed:.2f}s), 3 list+delete pages {time.monotonic() - t0:.2f}s")
+
+
+def test_bucket_policy_conditions_neither_deny_nor_grant(emulator):
+    """A TLS-only Deny (conditional) must not block every request, as moto alone would; an
+    unconditional Deny still applies."""
+    import json
+
+    c = s3(emulator)
+    c.create_bucket(Bucket="tls-only")
+    arn = "arn:aws:s3:::tls-only"
+    tls_only = {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    c.put_bucket_policy(Bucket="tls-only", Policy=json.dumps({"Version": "2012-10-17", "Statement": [tls_only]}))
+    c.put_object(Bucket="tls-only", Key="a", Body=b"1")
+    assert c.get_object(Bucket="tls-only", Key="a")["Body"].read() == b"1"
+    deny_puts = {"Sid": "NoPuts", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+                 "Resource": f"{arn}/*"}
+    c.put_bucket_policy(Bucket="tls-only",
+                        Policy=json.dumps({"Version": "2012-10-17", "Statement": [tls_only, deny_puts]}))
+    with pytest.raises(ClientError) as e:
+        c.put_object(Bucket="tls-only", Key="b", Body=b"2")
+    assert error_of(e)[0] == 403

@@ -8,6 +8,7 @@ mod event_binaries;
 mod glue_column_remover;
 mod harness;
 mod org_data_sync;
+mod quicksight_builder;
 mod s3_cleanup;
 mod support;
 mod tagger;

@@ -8,7 +8,7 @@ use integration_tests::{Emulator, isolated};
 use org_data_sync::DataSync;
 use serde_json::{Value, json};
 
-use crate::support::context;
+use crate::support::answer_once;
 
 struct Setup {
     emulator: &'static Emulator,
@@ -59,13 +59,13 @@ impl Setup {
         if let Some(old) = old {
             request["OldResourceProperties"] = old;
         }
-        self.runner
-            .handle_payload(&request, &context(Duration::from_secs(60)))
-            .await
-            .expect("answered");
-        let received = self.server.received();
-        assert_eq!(received.len(), before + 1, "exactly one answer");
-        received[before].json()
+        answer_once(
+            &self.runner,
+            &self.server,
+            &request,
+            Duration::from_secs(60),
+        )
+        .await
     }
 
     /// Sync name → (bucket, prefix, sharing type).

@@ -11,7 +11,7 @@ use integration_tests::{Emulator, isolated};
 use s3_cleanup::Cleanup;
 use serde_json::{Value, json};
 
-use crate::support::context;
+use crate::support::answer_once;
 
 struct Setup {
     emulator: &'static Emulator,
@@ -125,13 +125,7 @@ impl Setup {
         if kind != "Create" {
             request["PhysicalResourceId"] = json!("central-BucketCleanup");
         }
-        self.runner
-            .handle_payload(&request, &context(timeout))
-            .await
-            .expect("answered");
-        let received = self.server.received();
-        assert_eq!(received.len(), before + 1, "exactly one answer");
-        received[before].json()
+        answer_once(&self.runner, &self.server, &request, timeout).await
     }
 }
 

@@ -19,6 +19,24 @@ pub fn context(timeout: Duration) -> Context {
     ctx
 }
 
+/// Runs one custom resource request through `runner` and returns the one answer CloudFormation
+/// received at `server` (the request's ResponseURL must point there).
+pub async fn answer_once<R: cfn_response::CustomResource>(
+    runner: &cfn_response::Runner<R>,
+    server: &cfn_response::testing::ResponseServer,
+    request: &Value,
+    timeout: Duration,
+) -> Value {
+    let before = server.received().len();
+    runner
+        .handle_payload(request, &context(timeout))
+        .await
+        .expect("answered");
+    let received = server.received();
+    assert_eq!(received.len(), before + 1, "exactly one answer");
+    received[before].json()
+}
+
 /// A custom resource request as CloudFormation sends it.
 pub fn cfn_request(kind: &str, response_url: &str, physical_id: Option<&str>) -> Value {
     let mut r = json!({

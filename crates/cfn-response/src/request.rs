@@ -153,6 +153,7 @@ pub struct Request {
     pub raw: Value,
     pub(crate) progress: Progress,
     pub(crate) work_deadline: Option<Instant>,
+    pub(crate) invoked_function_arn: String,
 }
 
 impl Request {
@@ -186,6 +187,7 @@ impl Request {
             raw: payload.clone(),
             progress: Progress::default(),
             work_deadline: None,
+            invoked_function_arn: String::new(),
         })
     }
 
@@ -235,6 +237,32 @@ impl Request {
     pub fn work_deadline(&self) -> Option<Instant> {
         self.work_deadline
     }
+
+    /// The account the function runs in: from the invoked function ARN of the Lambda context, or,
+    /// when that is unavailable (a test calling the handler directly), from the request's
+    /// `ServiceToken`, which is the same function's ARN. `None` when neither is an ARN.
+    pub fn function_account_id(&self) -> Option<&str> {
+        let service_token = self.raw.get("ServiceToken").and_then(Value::as_str);
+        [Some(self.invoked_function_arn.as_str()), service_token]
+            .into_iter()
+            .flatten()
+            .find_map(arn_account)
+    }
+
+    /// Sets the invoked function ARN, as the runner does from the Lambda context.
+    pub fn with_invoked_function_arn(mut self, arn: impl Into<String>) -> Self {
+        self.invoked_function_arn = arn.into();
+        self
+    }
+}
+
+/// The account field of an ARN (`arn:<partition>:<service>:<region>:<account>:...`), when it is
+/// twelve digits.
+fn arn_account(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(6, ':');
+    (parts.next() == Some("arn")).then_some(())?;
+    let account = parts.nth(3)?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
 }
 
 /// The handler's current step, shared with the runner's deadline timer.
@@ -303,6 +331,24 @@ mod tests {
         assert_eq!(req.old_properties.required_str("A"), Ok("0"));
         assert_eq!(req.stable_physical_id(), "my-stack-Thing");
         assert_eq!(req.current_or_stable_physical_id(), "phys-1");
+    }
+
+    #[test]
+    fn function_account_prefers_the_context_then_the_service_token() {
+        let mut p = payload();
+        let parse =
+            |p: &Value| Request::parse(Envelope::from_value(p).expect("env"), p).expect("request");
+        assert_eq!(parse(&p).function_account_id(), None);
+        p["ServiceToken"] = json!("arn:aws:lambda:eu-west-1:111122223333:function:builder");
+        assert_eq!(parse(&p).function_account_id(), Some("111122223333"));
+        let req = parse(&p)
+            .with_invoked_function_arn("arn:aws-cn:lambda:cn-north-1:444455556666:function:b:live");
+        assert_eq!(req.function_account_id(), Some("444455556666"));
+        // A context without a usable ARN falls back to the token; a token that is no ARN gives none.
+        let req = parse(&p).with_invoked_function_arn("not-an-arn");
+        assert_eq!(req.function_account_id(), Some("111122223333"));
+        p["ServiceToken"] = json!("arn:aws:lambda:eu-west-1:12345:function:short");
+        assert_eq!(parse(&p).function_account_id(), None);
     }
 
     #[test]

@@ -128,7 +128,7 @@ impl<R: CustomResource> Runner<R> {
         );
 
         let mut body = self
-            .respond(&envelope, payload, work_deadline, started)
+            .respond(&envelope, payload, ctx, work_deadline, started)
             .await;
         // The log stream tells the person reading the stack events where to look.
         if body.status == Status::Failed
@@ -161,6 +161,7 @@ impl<R: CustomResource> Runner<R> {
         &self,
         envelope: &Envelope,
         payload: &Value,
+        ctx: &Context,
         work_deadline: Option<Instant>,
         started: Instant,
     ) -> ResponseBody {
@@ -172,6 +173,7 @@ impl<R: CustomResource> Runner<R> {
             }
         };
         request.work_deadline = work_deadline;
+        request.invoked_function_arn = ctx.invoked_function_arn.clone();
         if request.request_type == RequestType::Delete
             && request
                 .physical_resource_id()

@@ -111,11 +111,11 @@ struct Row {
 /// Prints the calls table; true when every operation is at or below its floor.
 fn print_calls(rows: &[Row], calls: &BTreeMap<String, u64>) -> bool {
     println!(
-        "| {:<34} | {:>8} | {:>8} | {:<30} | {:<11} |",
+        "| {:<40} | {:>8} | {:>8} | {:<30} | {:<11} |",
         "API calls per operation", "ours", "floor", "reference implementation", ""
     );
     println!(
-        "|{:-<36}|{:->10}|{:->10}|{:-<32}|{:-<13}|",
+        "|{:-<42}|{:->10}|{:->10}|{:-<32}|{:-<13}|",
         "", "", "", "", ""
     );
     let mut at_floor = true;
@@ -127,7 +127,7 @@ fn print_calls(rows: &[Row], calls: &BTreeMap<String, u64>) -> bool {
         };
         at_floor &= r.measured <= r.floor;
         println!(
-            "| {:<34} | {:>8} | {:>8} | {:<30} | {:<11} |",
+            "| {:<40} | {:>8} | {:>8} | {:<30} | {:<11} |",
             r.operation, r.measured, r.floor, r.reference, verdict
         );
     }
@@ -531,6 +531,128 @@ async fn cleanup_scenario(args: &Args) -> anyhow::Result<bool> {
     Ok(at_floor && memory_ok)
 }
 
+async fn quicksight_scenario(args: &Args) -> anyhow::Result<bool> {
+    let binary = artifact(&args.dist, "quicksight-builder")?;
+    let region = "eu-west-1";
+    println!("## quicksight-builder: data source + 4 datasets for 5 principals; Update; Delete\n");
+    let emulator = Emulator::start()?;
+    // QuickSight users live in the identity Region (us-east-1 here), not the stack's.
+    let principals: Vec<String> = (1..=5)
+        .map(|i| format!("arn:aws:quicksight:us-east-1:123456789012:user/default/author{i}"))
+        .collect();
+    let properties = json!({"WorkGroup": "patch-compliance", "Database": "patch_compliance",
+        "PrincipalArns": principals, "ConfigSnapshotTable": "aws_config_snapshot"});
+    let mut request = json!({
+        "RequestType": "Create",
+        "ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:quicksight-builder",
+        "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/quicksight/0", "RequestId": "bench-q1",
+        "ResourceType": "Custom::QuickSightBuilder", "LogicalResourceId": "Datasets",
+        "ResourceProperties": properties
+    });
+    let (function, created, answer) = custom_resource(
+        &binary,
+        "quicksight-builder",
+        &emulator.function_env(region),
+        request.clone(),
+    )
+    .await?;
+    let create_calls = emulator.calls(region).await?;
+    emulator.reset_calls(region).await?;
+
+    // Update: one principal fewer, Config off; then Delete. Same warm function.
+    let server = ResponseServer::start().await?;
+    let physical_id = answer["PhysicalResourceId"].clone();
+    request["RequestType"] = json!("Update");
+    request["RequestId"] = json!("bench-q2");
+    request["ResponseURL"] = json!(server.url("update"));
+    request["PhysicalResourceId"] = physical_id.clone();
+    request["OldResourceProperties"] = properties.clone();
+    request["ResourceProperties"] = json!({"WorkGroup": "patch-compliance",
+        "Database": "patch_compliance", "PrincipalArns": principals[1..]});
+    let updated = function.invoke(&request, Duration::from_secs(60)).await?;
+    let update_calls = emulator.calls(region).await?;
+    emulator.reset_calls(region).await?;
+    request["RequestType"] = json!("Delete");
+    request["RequestId"] = json!("bench-q3");
+    request["ResponseURL"] = json!(server.url("delete"));
+    let deleted = function.invoke(&request, Duration::from_secs(60)).await?;
+    let delete_calls = emulator.calls(region).await?;
+    let answers = server.wait_for(2, Duration::from_secs(5)).await;
+    if answers.len() != 2 || answers.iter().any(|a| a.json()["Status"] != "SUCCESS") {
+        bail!(
+            "quicksight-builder Update/Delete did not succeed: {:?}\n{}",
+            answers.iter().map(|a| a.json()).collect::<Vec<_>>(),
+            function.logs().join("\n")
+        );
+    }
+
+    let row =
+        |calls: &BTreeMap<String, u64>, operation: &'static str, floor: u64, reference: &str| Row {
+            operation,
+            measured: get(calls, operation),
+            floor,
+            reference: reference.to_owned(),
+        };
+    println!("Create (4 datasets):");
+    let mut at_floor = print_calls(
+        &[
+            row(
+                &create_calls,
+                "quicksight:CreateDataSource",
+                1,
+                "1 + 16 unawaited Athena DDL",
+            ),
+            row(&create_calls, "quicksight:CreateDataSet", 4, "2"),
+        ],
+        &create_calls,
+    );
+    println!("\nUpdate (principal removed, Config dataset no longer wanted):");
+    at_floor &= print_calls(
+        &[
+            row(
+                &update_calls,
+                "quicksight:UpdateDataSource",
+                1,
+                "(Update not handled)",
+            ),
+            row(
+                &update_calls,
+                "quicksight:UpdateDataSourcePermissions",
+                1,
+                "",
+            ),
+            row(&update_calls, "quicksight:UpdateDataSet", 3, ""),
+            row(&update_calls, "quicksight:UpdateDataSetPermissions", 3, ""),
+            row(&update_calls, "quicksight:DeleteDataSet", 1, ""),
+        ],
+        &update_calls,
+    );
+    println!("\nDelete:");
+    at_floor &= print_calls(
+        &[
+            row(
+                &delete_calls,
+                "quicksight:DeleteDataSet",
+                4,
+                "(fails when gone)",
+            ),
+            row(&delete_calls, "quicksight:DeleteDataSource", 1, ""),
+        ],
+        &delete_calls,
+    );
+    println!();
+    let mut memory_ok = print_function("Create", &created, &function);
+    for (label, invoked) in [("Update", &updated), ("Delete", &deleted)] {
+        println!(
+            "wall time ({label}): {:.2} s",
+            invoked.duration.as_secs_f64()
+        );
+        memory_ok &= matches!(invoked.outcome, Outcome::Response(_));
+    }
+    println!();
+    Ok(at_floor && memory_ok)
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = match parse_args() {
@@ -548,6 +670,7 @@ async fn main() -> ExitCode {
         ("ec2-os-tagger", tagger_scenario(&args).await),
         ("config-partitioner", partitioner_scenario(&args).await),
         ("s3-cleanup", cleanup_scenario(&args).await),
+        ("quicksight-builder", quicksight_scenario(&args).await),
     ] {
         match result {
             Ok(true) => {}

@@ -1,0 +1,384 @@
+"""Checks of the QuickSight datasets' SQL (crates/quicksight-builder/sql/*.sql).
+
+Each file must parse as Athena (Trino) SQL, return exactly the columns its header declares, and,
+transpiled to DuckDB, return the right rows from small tables laid out as the Glue crawler lays
+them out (lower-case string columns, partitions as columns). The rows are chosen so that each
+defect of the public samples (../shared/reference/reference-implementations.md) changes the answer:
+a stale Active row of a terminated node, an older capture's items and tags, Association items
+beside Patch items, a node never scanned, a deleted instance in an older Config snapshot, a rule
+deployed twice. The mutation tests rewrite a query into a known-wrong form and require the check
+to notice.
+
+    .venv/bin/python -m pytest tests/sql -q
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+
+import duckdb
+import pytest
+import sqlglot
+from sqlglot import exp
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SQL_DIR = ROOT / "crates" / "quicksight-builder" / "sql"
+NAMES = {"database": "inv", "config_database": "cfg", "config_table": "aws_config_snapshot"}
+
+A, B = "111111111111", "222222222222"
+EU, US = "eu-west-1", "us-east-1"
+T0, T1, T2 = "2026-11-20T06:00:00Z", "2026-11-21T06:00:00Z", "2026-11-21T18:00:00Z"
+
+
+# --------------------------------------------------------------------------
+# The SQL files
+# --------------------------------------------------------------------------
+
+
+def header(text: str) -> tuple[str, list[str]]:
+    key = re.search(r"^-- dataset: (\S+)$", text, re.M)
+    columns = re.findall(r"^-- column: (\S+) \S+$", text, re.M)
+    assert key and columns
+    return key.group(1), columns
+
+
+def render(text: str) -> str:
+    for name, value in NAMES.items():
+        text = text.replace("${" + name + "}", value)
+    assert "${" not in text
+    return text
+
+
+SQL_FILES = sorted(SQL_DIR.glob("*.sql"))
+
+
+def load(key: str) -> str:
+    for path in SQL_FILES:
+        if header(path.read_text())[0] == key:
+            return path.read_text()
+    raise KeyError(key)
+
+
+@pytest.mark.parametrize("path", SQL_FILES, ids=lambda p: p.name)
+def test_parses_as_trino_with_the_declared_columns(path: pathlib.Path) -> None:
+    text = path.read_text()
+    _, declared = header(text)
+    tree = sqlglot.parse_one(render(text), read="trino")
+    assert isinstance(tree, exp.Select), "one SELECT statement"
+    assert [s.alias_or_name for s in tree.selects] == declared
+    assert not any(isinstance(s, exp.Star) for s in tree.selects), "no SELECT * in the output"
+
+
+# --------------------------------------------------------------------------
+# A small organization, as the crawler and the Config table present it
+# --------------------------------------------------------------------------
+
+INVENTORY_COLUMNS = {
+    "aws_instanceinformation": ["agenttype", "agentversion", "computername", "instanceid", "ipaddress",
+                                "platformname", "platformtype", "platformversion", "agentstatus",
+                                "instancestatus"],
+    "aws_patchsummary": ["patchgroup", "baselineid", "snapshotid", "ownerinformation", "operationtype",
+                         "operationstarttime", "operationendtime", "installoverridelist", "rebootoption",
+                         "executionid", "noncompliantseverity", "installedcount", "installedothercount",
+                         "installedpendingrebootcount", "installedrejectedcount", "notapplicablecount",
+                         "unreportednotapplicablecount", "missingcount", "failedcount",
+                         "criticalnoncompliantcount", "securitynoncompliantcount", "othernoncompliantcount"],
+    "aws_complianceitem": ["compliancetype", "executionid", "executiontype", "executiontime", "id", "title",
+                           "status", "severity", "documentname", "documentversion", "classification",
+                           "patchbaselineid", "patchseverity", "patchstate", "patchgroup", "installedtime"],
+    "aws_compliancesummary": ["compliancetype", "patchgroup", "patchbaselineid", "status", "overallseverity",
+                              "executionid", "executiontype", "executiontime"]
+    + [f"{k}{s}count" for k in ("compliant", "noncompliant")
+       for s in ("critical", "high", "medium", "low", "informational", "unspecified")],
+    "aws_tag": ["key", "value"],
+}
+SYNC_FIELDS = ["resourceid", "capturetime", "schemaversion"]
+PARTITIONS = ["accountid", "region", "resourcetype"]
+
+
+def info(acct, region, node, status, captured, platform=("Linux", "Amazon Linux", "2023")):
+    return {"accountid": acct, "region": region, "resourceid": node, "capturetime": captured,
+            "instanceid": node, "computername": f"{node}.corp", "ipaddress": "10.0.0.1",
+            "platformtype": platform[0], "platformname": platform[1], "platformversion": platform[2],
+            "agentversion": "3.3.1", "instancestatus": status}
+
+
+def summary(acct, region, node, captured, missing, critical, status):
+    return {"accountid": acct, "region": region, "resourceid": node, "capturetime": captured,
+            "patchgroup": "prod", "baselineid": "pb-0123", "operationtype": "Scan",
+            "operationendtime": captured, "installedcount": "40", "installedothercount": "1",
+            "installedpendingrebootcount": "0", "installedrejectedcount": "0", "missingcount": str(missing),
+            "failedcount": "0", "notapplicablecount": "300", "criticalnoncompliantcount": str(critical),
+            "securitynoncompliantcount": str(critical), "othernoncompliantcount": str(missing - critical)}
+
+
+def compliance(acct, region, node, captured, ctype, status, critical=0, high=0):
+    return {"accountid": acct, "region": region, "resourceid": node, "capturetime": captured,
+            "compliancetype": ctype, "status": status, "overallseverity": "CRITICAL" if critical else "UNSPECIFIED",
+            "executiontime": captured, "noncompliantcriticalcount": str(critical),
+            "noncomplianthighcount": str(high), "noncompliantmediumcount": "0", "noncompliantlowcount": "0",
+            "noncompliantinformationalcount": "0", "noncompliantunspecifiedcount": "0"}
+
+
+def item(acct, region, node, captured, patch, state, severity="", ctype="Patch"):
+    status = "NON_COMPLIANT" if state in ("Missing", "Failed", "InstalledPendingReboot",
+                                          "InstalledRejected") else "COMPLIANT"
+    return {"accountid": acct, "region": region, "resourceid": node, "capturetime": captured,
+            "compliancetype": ctype, "id": patch, "title": f"{patch} update", "status": status,
+            "severity": severity, "patchseverity": severity.title(), "patchstate": state,
+            "classification": "Security" if severity else "", "executiontime": captured,
+            "installedtime": "" if state == "Missing" else "2026-10-01T00:00:00Z",
+            "patchbaselineid": "pb-0123", "patchgroup": "prod"}
+
+
+def tag(acct, region, node, captured, key, value):
+    return {"accountid": acct, "region": region, "resourceid": node, "capturetime": captured,
+            "key": key, "value": value}
+
+
+INVENTORY = {
+    "aws_instanceinformation": [
+        info(A, EU, "i-live", "Active", T2),
+        # Terminated now; a stale object elsewhere still says Active. Filtering before taking the
+        # latest row would count it as live.
+        info(A, EU, "i-term", "Active", T0),
+        info(A, EU, "i-term", "Terminated", T2),
+        info(A, EU, "i-never", "Active", T1),
+        info(A, EU, "i-lost", "ConnectionLost", T1),
+        info(B, US, "mi-hybrid", "Active", T2, ("Windows", "Microsoft Windows Server 2022", "10.0.20348")),
+        # The same id in another account and Region is another node.
+        info(B, US, "i-live", "Active", T2),
+    ],
+    "aws_patchsummary": [
+        summary(A, EU, "i-live", T0, 9, 5, "NON_COMPLIANT"),
+        summary(A, EU, "i-live", T2, 2, 2, "NON_COMPLIANT"),
+        summary(A, EU, "i-term", T2, 7, 7, "NON_COMPLIANT"),
+        summary(A, EU, "i-lost", T1, 0, 0, "COMPLIANT"),
+        summary(B, US, "mi-hybrid", T2, 0, 0, "COMPLIANT"),
+        summary(B, US, "i-live", T2, 1, 0, "NON_COMPLIANT"),
+    ],
+    "aws_compliancesummary": [
+        compliance(A, EU, "i-live", T2, "Patch", "NON_COMPLIANT", critical=2),
+        # Another compliance type of the same node: must not decide its patch status.
+        compliance(A, EU, "i-live", T2, "Association", "COMPLIANT"),
+        compliance(A, EU, "i-live", T0, "Patch", "NON_COMPLIANT", critical=5, high=4),
+        compliance(A, EU, "i-term", T2, "Patch", "NON_COMPLIANT", critical=7),
+        compliance(A, EU, "i-lost", T1, "Patch", "COMPLIANT"),
+        compliance(B, US, "mi-hybrid", T2, "Patch", "COMPLIANT"),
+        compliance(B, US, "i-live", T2, "Patch", "NON_COMPLIANT", high=1),
+    ],
+    "aws_complianceitem": [
+        item(A, EU, "i-live", T2, "openssl", "Missing", "CRITICAL"),
+        item(A, EU, "i-live", T2, "kernel", "Missing", "CRITICAL"),
+        item(A, EU, "i-live", T2, "bash", "Installed", "MEDIUM"),
+        item(A, EU, "i-live", T2, "emacs", "NotApplicable"),
+        item(A, EU, "i-live", T2, "9b7f-association", "", ctype="Association"),
+        item(A, EU, "i-live", T0, "old-package", "Missing", "HIGH"),
+        item(A, EU, "i-term", T2, "openssl", "Missing", "CRITICAL"),
+        item(A, EU, "i-lost", T1, "bash", "Installed", "MEDIUM"),
+        item(B, US, "mi-hybrid", T2, "KB5031364", "Installed", "CRITICAL"),
+        item(B, US, "i-live", T2, "curl", "Missing", "HIGH"),
+    ],
+    "aws_tag": [
+        tag(A, EU, "i-live", T2, "Environment", "prod"),
+        tag(A, EU, "i-live", T2, "Owner", "team-a"),
+        tag(A, EU, "i-live", T0, "Owner", "team-old"),
+        tag(A, EU, "i-term", T2, "Environment", "prod"),
+        tag(B, US, "mi-hybrid", T2, "Environment", "dev"),
+    ],
+}
+
+
+def ci(resource_type, resource_id, captured, configuration, status="OK", tags=None):
+    return {"configurationitemcapturetime": captured, "configurationitemstatus": status,
+            "resourcetype": resource_type, "resourceid": resource_id, "awsaccountid": A, "awsregion": EU,
+            "configuration": json.dumps(configuration), "tags": tags or {}}
+
+
+def ec2(node, state, captured, name=None):
+    return ci("AWS::EC2::Instance", node, captured,
+              {"instanceId": node, "instanceType": "t3.micro", "platformDetails": "Linux/UNIX",
+               "state": {"code": 16, "name": state}}, tags={"Name": name} if name else {})
+
+
+def rule(target_type, target_id, captured, *results):
+    return ci("AWS::Config::ResourceCompliance", f"{target_type}/{target_id}", captured,
+              {"complianceType": results[0][1], "targetResourceId": target_id,
+               "targetResourceType": target_type,
+               "configRuleList": [{"configRuleArn": f"arn:aws:config:{EU}:{A}:config-rule/{n}",
+                                   "configRuleId": "config-rule-x", "configRuleName": n,
+                                   "complianceType": c} for n, c in results]})
+
+
+MANAGED = "ec2-instance-managed-by-systems-manager"
+ORG_PATCH = "OrgConfigRule-ec2-managedinstance-patch-compliance-status-check-k3j2"
+PATCH = "ec2-managedinstance-patch-compliance-status-check"
+INV = "AWS::SSM::ManagedInstanceInventory"
+
+
+def evening_items(captured_last):
+    return [
+        ec2("i-run", "running", "2026-11-21T05:00:00.000Z", name="web-1"),
+        ec2("i-stop", "stopped", "2026-11-21T07:00:00.000Z"),
+        ec2("i-unmanaged", "running", "2026-11-20T09:00:00.000Z"),
+        ec2("i-term", "terminated", captured_last),
+        ci("AWS::SSM::ManagedInstanceInventory", "mi-hyb", "2026-11-21T05:00:00.000Z", {}),
+        rule("AWS::EC2::Instance", "i-run", "2026-11-21T05:00:00.000Z", (MANAGED, "COMPLIANT")),
+        rule("AWS::EC2::Instance", "i-stop", "2026-11-21T05:00:00.000Z", (MANAGED, "COMPLIANT")),
+        rule("AWS::EC2::Instance", "i-unmanaged", "2026-11-21T05:00:00.000Z", (MANAGED, "NON_COMPLIANT"),
+             ("ec2-instance-no-public-ip", "COMPLIANT")),
+        rule("AWS::SSM::PatchCompliance", f"{INV}/i-run", "2026-11-21T05:00:00.000Z", (ORG_PATCH, "NON_COMPLIANT")),
+        # Deployed twice (an organization rule and an account rule): the worst result wins.
+        rule("AWS::SSM::PatchCompliance", f"{INV}/i-stop", "2026-11-21T05:00:00.000Z",
+             (ORG_PATCH, "COMPLIANT"), (PATCH, "NON_COMPLIANT")),
+        rule("AWS::SSM::PatchCompliance", f"{INV}/mi-hyb", "2026-11-21T05:00:00.000Z", (PATCH, "COMPLIANT")),
+    ]
+
+
+CONFIG_SNAPSHOTS = [
+    # An older day: i-gone has been deleted since.
+    (A, EU, "2026-11-20", "snap-old", [ec2("i-gone", "running", "2026-11-19T10:00:00.000Z"),
+                                       ec2("i-run", "running", "2026-11-19T10:00:00.000Z")]),
+    # Two snapshots of the newest day: the morning one still lists i-deleted.
+    (A, EU, "2026-11-21", "snap-morning", [ec2("i-deleted", "running", "2026-11-21T01:00:00.000Z")]
+     + evening_items("2026-11-21T02:00:00.000Z")[:4]),
+    (A, EU, "2026-11-21", "snap-evening", evening_items("2026-11-21T17:00:00.000Z")),
+]
+
+CONFIG_TYPE = ("STRUCT(configurationitemcapturetime VARCHAR, configurationitemstatus VARCHAR, "
+               "resourcetype VARCHAR, resourceid VARCHAR, awsaccountid VARCHAR, awsregion VARCHAR, "
+               "configuration VARCHAR, tags MAP(VARCHAR, VARCHAR))[]")
+
+
+def database(inventory=INVENTORY, snapshots=CONFIG_SNAPSHOTS) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("CREATE SCHEMA inv")
+    con.execute("CREATE SCHEMA cfg")
+    for table, attributes in INVENTORY_COLUMNS.items():
+        columns = attributes + SYNC_FIELDS + PARTITIONS
+        con.execute(f"CREATE TABLE inv.{table} ({', '.join(c + ' VARCHAR' for c in columns)})")
+        for row in inventory[table]:
+            row = {"schemaversion": "1.0", "resourcetype": "ManagedInstanceInventory", **row}
+            con.execute(f"INSERT INTO inv.{table} VALUES ({', '.join('?' for _ in columns)})",
+                        [row.get(c, "") for c in columns])
+    con.execute(f"CREATE TABLE cfg.aws_config_snapshot (fileversion VARCHAR, configsnapshotid VARCHAR, "
+                f"configurationitems {CONFIG_TYPE}, accountid VARCHAR, region VARCHAR, dt VARCHAR)")
+    for acct, region, day, snapshot_id, items in snapshots:
+        con.execute(f"INSERT INTO cfg.aws_config_snapshot VALUES ('1.0', ?, CAST(CAST(? AS JSON) AS {CONFIG_TYPE}), "
+                    "?, ?, ?)", [snapshot_id, json.dumps(items), acct, region, day])
+    return con
+
+
+def run(text: str, con: duckdb.DuckDBPyConnection | None = None) -> list[dict]:
+    con = con or database()
+    sql = sqlglot.transpile(render(text), read="trino", write="duckdb")[0]
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def by_node(rows: list[dict]) -> dict[tuple[str, str, str], dict]:
+    keyed = {(r["account_id"], r["region"], r["node_id"]): r for r in rows}
+    assert len(keyed) == len(rows), "one row per node"
+    return keyed
+
+
+# --------------------------------------------------------------------------
+# Each dataset against the truth
+# --------------------------------------------------------------------------
+
+
+def test_nodes_latest_state_per_live_node() -> None:
+    rows = by_node(run(load("nodes")))
+    assert set(rows) == {(A, EU, "i-live"), (A, EU, "i-never"), (A, EU, "i-lost"),
+                         (B, US, "mi-hybrid"), (B, US, "i-live")}
+    live = rows[(A, EU, "i-live")]
+    assert (live["patch_status"], live["missing_count"], live["critical_noncompliant_count"],
+            live["noncompliant_critical"], live["noncompliant_high"]) == ("NON_COMPLIANT", 2, 2, 2, 0)
+    assert str(live["last_seen"]) == "2026-11-21 18:00:00"
+    assert rows[(A, EU, "i-never")]["patch_status"] == "NOT_SCANNED"
+    assert rows[(A, EU, "i-never")]["missing_count"] is None
+    assert rows[(A, EU, "i-lost")]["instance_status"] == "ConnectionLost"
+    assert rows[(B, US, "mi-hybrid")]["node_type"] == "Hybrid"
+    assert rows[(B, US, "mi-hybrid")]["platform_type"] == "Windows"
+    assert rows[(B, US, "i-live")]["noncompliant_high"] == 1
+
+
+def test_patches_latest_scan_patch_items_only() -> None:
+    rows = run(load("patches"))
+    got = sorted((r["account_id"], r["node_id"], r["patch_id"], r["patch_state"]) for r in rows)
+    assert got == [
+        (A, "i-live", "bash", "Installed"), (A, "i-live", "emacs", "NotApplicable"),
+        (A, "i-live", "kernel", "Missing"), (A, "i-live", "openssl", "Missing"),
+        (A, "i-lost", "bash", "Installed"),
+        (B, "i-live", "curl", "Missing"), (B, "mi-hybrid", "KB5031364", "Installed"),
+    ]
+    openssl = next(r for r in rows if r["patch_id"] == "openssl")
+    assert (openssl["severity"], openssl["status"], openssl["installed_time"],
+            openssl["platform_name"]) == ("CRITICAL", "NON_COMPLIANT", None, "Amazon Linux")
+    emacs = next(r for r in rows if r["patch_id"] == "emacs")
+    assert emacs["severity"] is None and emacs["classification"] is None
+
+
+def test_node_tags_one_row_per_live_node_and_current_tag() -> None:
+    rows = run(load("node-tags"))
+    got = sorted((r["account_id"], r["node_id"], r["tag_key"], r["tag_value"], r["patch_status"],
+                  r["noncompliant_count"]) for r in rows)
+    assert got == [
+        (A, "i-live", "Environment", "prod", "NON_COMPLIANT", 2),
+        (A, "i-live", "Owner", "team-a", "NON_COMPLIANT", 2),
+        (B, "mi-hybrid", "Environment", "dev", "COMPLIANT", 0),
+    ]
+
+
+def test_config_compliance_from_the_newest_snapshot() -> None:
+    rows = by_node(run(load("config-compliance")))
+    got = {k[2]: (r["node_type"], r["instance_state"], r["managed_by_ssm"], r["patch_compliance"])
+           for k, r in rows.items()}
+    assert got == {
+        "i-run": ("EC2", "running", "YES", "NON_COMPLIANT"),
+        "i-stop": ("EC2", "stopped", "YES", "NON_COMPLIANT"),
+        "i-unmanaged": ("EC2", "running", "NO", "NOT_EVALUATED"),
+        "mi-hyb": ("Hybrid", None, "YES", "COMPLIANT"),
+    }
+    assert rows[(A, EU, "i-run")]["name"] == "web-1"
+    assert str(rows[(A, EU, "i-run")]["config_captured"]) == "2026-11-21 05:00:00"
+
+
+# --------------------------------------------------------------------------
+# Known-wrong forms must fail the checks above
+# --------------------------------------------------------------------------
+
+MUTATIONS = [
+    # Filter terminated nodes before taking the latest row: the stale Active row of i-term returns.
+    ("nodes", "FROM \"${database}\".aws_instanceinformation\n),",
+     "FROM \"${database}\".aws_instanceinformation WHERE instancestatus <> 'Terminated'\n),",
+     test_nodes_latest_state_per_live_node),
+    # No latest-row filter on the patch summary: i-live appears twice.
+    ("nodes", "AND p.rn = 1", "", test_nodes_latest_state_per_live_node),
+    # Every compliance type instead of Patch: Association items appear as patches.
+    ("patches", "WHERE compliancetype = 'Patch'", "", test_patches_latest_scan_patch_items_only),
+    # Items of every capture: the old package returns.
+    ("patches", "WHERE c.rk = 1", "WHERE true", test_patches_latest_scan_patch_items_only),
+    # Tags of every capture: the old owner returns.
+    ("node-tags", "WHERE t.rk = 1", "WHERE true", test_node_tags_one_row_per_live_node_and_current_tag),
+    # Every snapshot of the day instead of the newest: the instance deleted since the morning returns.
+    ("config-compliance", "AND n.configsnapshotid = i.configsnapshotid AND n.rn = 1", "",
+     test_config_compliance_from_the_newest_snapshot),
+    # The first rule result instead of the worst.
+    ("config-compliance", "WHEN bool_or(compliance = 'NON_COMPLIANT') THEN 'NON_COMPLIANT'", "",
+     test_config_compliance_from_the_newest_snapshot),
+]
+
+
+@pytest.mark.parametrize("key,old,new,check", MUTATIONS, ids=lambda v: v if isinstance(v, str) and len(v) < 20 else None)
+def test_a_wrong_query_fails_the_check(monkeypatch, key, old, new, check) -> None:
+    real_load = load
+    original = real_load(key)
+    assert old in original, f"mutation anchor {old!r} not in {key}"
+    monkeypatch.setitem(globals(), "load", lambda k: original.replace(old, new) if k == key else real_load(k))
+    with pytest.raises((AssertionError, duckdb.Error)):
+        check()
