@@ -26,7 +26,7 @@ export AWS_EC2_METADATA_DISABLED := true
 VENV_STAMP := $(VENV)/.installed
 CARGO_LAMBDA_ARCH := $(if $(filter arm64 aarch64,$(ARCH)),--arm64,--x86-64)
 
-.PHONY: help setup test lint fmt sql-check build publish emulator bench clean
+.PHONY: help setup test lint fmt sql-check cfn-check build publish emulator bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,10 +45,20 @@ lint: ## Format check and clippy with warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-test: setup lint sql-check ## Everything CI runs: lint, SQL checks, unit and integration tests against the emulator
+test: setup lint sql-check cfn-check ## Everything CI runs: lint, SQL and template checks, unit and integration tests against the emulator
 	$(CARGO) build --locked --workspace --bins
 	$(CARGO) test --locked --workspace
 	$(VENV)/bin/python -m pytest -q tests/emulator
+
+CHECKOV_VENV ?= .venv-checkov
+
+cfn-check: setup $(CHECKOV_VENV)/.installed ## Templates: cfn-lint, checkov, templates vs code, least privilege, named queries
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/python -m pytest -q tests/cfn
+
+$(CHECKOV_VENV)/.installed: tests/cfn/requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/cfn/requirements-checkov.txt
+	@touch $@
 
 sql-check: setup ## The SQL we ship: parses as Athena (Trino) SQL and returns the truth in DuckDB
 	$(VENV)/bin/python -m pytest -q tests/sql
@@ -76,4 +86,4 @@ bench: build ## Benchmarks at realistic size: API calls per operation, wall time
 
 clean: ## Remove build outputs and the Python environment
 	$(CARGO) clean
-	rm -rf $(VENV) dist
+	rm -rf $(VENV) $(CHECKOV_VENV) dist

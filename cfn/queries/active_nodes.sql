@@ -1,0 +1,30 @@
+-- name: Active managed nodes
+-- description: Managed nodes (EC2 and hybrid) whose latest instance information says Active,
+-- with their platform, agent and last capture time.
+-- Latest state: the newest row per node (row_number over capturetime per accountid, region,
+-- resourceid) is taken before filtering on status, so a stale Active row of a node that has since
+-- stopped, lost its connection or been terminated never counts.
+WITH info AS (
+    SELECT
+        accountid, region, resourceid, computername, ipaddress, platformtype, platformname,
+        platformversion, agenttype, agentversion, instancestatus, capturetime,
+        row_number() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rn
+    FROM "${Database}".aws_instanceinformation
+)
+SELECT
+    accountid AS account_id,
+    region,
+    resourceid AS node_id,
+    CASE WHEN resourceid LIKE 'mi-%' THEN 'Hybrid' ELSE 'EC2' END AS node_type,
+    computername AS computer_name,
+    ipaddress AS ip_address,
+    platformtype AS platform_type,
+    platformname AS platform_name,
+    platformversion AS platform_version,
+    agenttype AS agent_type,
+    agentversion AS agent_version,
+    capturetime AS last_seen
+FROM info
+WHERE rn = 1
+    AND instancestatus = 'Active'
+ORDER BY account_id, region, node_id

@@ -1,0 +1,67 @@
+-- name: Patch compliance summary by account, Region and severity
+-- description: For each account, Region and severity: how many live managed nodes have compliant
+-- and non-compliant patches of that severity, and how many such patches there are. Counts come
+-- from each node's latest Patch compliance summary.
+-- Latest state: instance information and the summary are reduced to the node's newest row before
+-- any filter; terminated nodes are left out; nodes never scanned have no summary and no row here.
+WITH info AS (
+    SELECT
+        accountid, region, resourceid, instancestatus,
+        row_number() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rn
+    FROM "${Database}".aws_instanceinformation
+),
+summary AS (
+    SELECT
+        accountid, region, resourceid,
+        compliantcriticalcount, complianthighcount, compliantmediumcount, compliantlowcount,
+        compliantinformationalcount, compliantunspecifiedcount,
+        noncompliantcriticalcount, noncomplianthighcount, noncompliantmediumcount,
+        noncompliantlowcount, noncompliantinformationalcount, noncompliantunspecifiedcount,
+        row_number() OVER (
+            PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC, executiontime DESC
+        ) AS rn
+    FROM "${Database}".aws_compliancesummary
+    WHERE compliancetype = 'Patch'
+),
+severities AS (
+    SELECT severity
+    FROM (VALUES 'CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFORMATIONAL', 'UNSPECIFIED') AS v (severity)
+),
+counts AS (
+    SELECT
+        i.accountid, i.region, i.resourceid, v.severity,
+        COALESCE(TRY_CAST(CASE v.severity
+            WHEN 'CRITICAL' THEN s.compliantcriticalcount
+            WHEN 'HIGH' THEN s.complianthighcount
+            WHEN 'MEDIUM' THEN s.compliantmediumcount
+            WHEN 'LOW' THEN s.compliantlowcount
+            WHEN 'INFORMATIONAL' THEN s.compliantinformationalcount
+            ELSE s.compliantunspecifiedcount
+        END AS integer), 0) AS compliant,
+        COALESCE(TRY_CAST(CASE v.severity
+            WHEN 'CRITICAL' THEN s.noncompliantcriticalcount
+            WHEN 'HIGH' THEN s.noncomplianthighcount
+            WHEN 'MEDIUM' THEN s.noncompliantmediumcount
+            WHEN 'LOW' THEN s.noncompliantlowcount
+            WHEN 'INFORMATIONAL' THEN s.noncompliantinformationalcount
+            ELSE s.noncompliantunspecifiedcount
+        END AS integer), 0) AS noncompliant
+    FROM info AS i
+    JOIN summary AS s
+        ON s.accountid = i.accountid AND s.region = i.region AND s.resourceid = i.resourceid AND s.rn = 1
+    CROSS JOIN severities AS v
+    WHERE i.rn = 1
+        AND COALESCE(i.instancestatus, '') <> 'Terminated'
+)
+SELECT
+    accountid AS account_id,
+    region,
+    severity,
+    count_if(noncompliant > 0) AS noncompliant_nodes,
+    count_if(compliant > 0 AND noncompliant = 0) AS compliant_nodes,
+    sum(noncompliant) AS noncompliant_patches,
+    sum(compliant) AS compliant_patches
+FROM counts
+GROUP BY accountid, region, severity
+HAVING sum(noncompliant) > 0 OR sum(compliant) > 0
+ORDER BY account_id, region, severity

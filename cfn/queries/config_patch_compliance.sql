@@ -1,0 +1,119 @@
+-- name: Patch compliance from AWS Config, stopped instances included
+-- description: Every live EC2 instance (running or stopped, managed or not) and every hybrid mi-
+-- node that the rule ec2-managedinstance-patch-compliance-status-check evaluates, with that rule's
+-- result (NOT_EVALUATED when it has none) and whether the instance is managed by Systems Manager.
+-- Config keeps reporting stopped instances, which the resource data sync does not.
+-- Latest state: the newest snapshot of each account and Region (newest day, then the snapshot
+-- holding the most recent change) is the current state; older snapshots would resurrect deleted
+-- instances. Each snapshot is unnested once; terminated and shutting-down instances are left out.
+-- Rules match by name containing the managed rule's name, so organization rules match too, and
+-- when a rule is deployed twice the worst result wins.
+WITH latest_day AS (
+    SELECT accountid, region, max(dt) AS dt
+    FROM "${ConfigDatabase}"."${ConfigTable}"
+    GROUP BY accountid, region
+),
+items AS (
+    SELECT
+        s.accountid, s.region, s.configsnapshotid,
+        ci.resourcetype AS resource_type,
+        ci.resourceid AS resource_id,
+        ci.configurationitemstatus AS item_status,
+        ci.configurationitemcapturetime AS captured,
+        ci.configuration AS configuration,
+        ci.tags AS tags
+    FROM "${ConfigDatabase}"."${ConfigTable}" AS s
+    JOIN latest_day AS d ON d.accountid = s.accountid AND d.region = s.region AND d.dt = s.dt
+    CROSS JOIN UNNEST(s.configurationitems) AS t (ci)
+),
+newest AS (
+    SELECT
+        accountid, region, configsnapshotid,
+        row_number() OVER (
+            PARTITION BY accountid, region ORDER BY max(captured) DESC, configsnapshotid DESC
+        ) AS rn
+    FROM items
+    GROUP BY accountid, region, configsnapshotid
+),
+current_items AS (
+    SELECT i.*
+    FROM items AS i
+    JOIN newest AS n
+        ON n.accountid = i.accountid AND n.region = i.region
+        AND n.configsnapshotid = i.configsnapshotid AND n.rn = 1
+    WHERE i.item_status IN ('OK', 'ResourceDiscovered')
+),
+instances AS (
+    SELECT
+        accountid, region, resource_id AS node_id,
+        json_extract_scalar(configuration, '$.state.name') AS instance_state,
+        json_extract_scalar(configuration, '$.instanceType') AS instance_type,
+        json_extract_scalar(configuration, '$.platformDetails') AS platform,
+        element_at(tags, 'Name') AS name,
+        captured
+    FROM current_items
+    WHERE resource_type = 'AWS::EC2::Instance'
+),
+rule_results AS (
+    SELECT
+        c.accountid, c.region,
+        regexp_extract(json_extract_scalar(c.configuration, '$.targetResourceId'), '[^/]+$') AS node_id,
+        element_at(r, 'configRuleName') AS rule_name,
+        element_at(r, 'complianceType') AS compliance
+    FROM current_items AS c
+    CROSS JOIN UNNEST(
+        CAST(json_extract(c.configuration, '$.configRuleList') AS array(map(varchar, varchar)))
+    ) AS t (r)
+    WHERE c.resource_type = 'AWS::Config::ResourceCompliance'
+),
+rule_status AS (
+    SELECT
+        accountid, region, node_id,
+        CASE
+            WHEN rule_name LIKE '%ec2-instance-managed-by-systems-manager%' THEN 'managed'
+            ELSE 'patch'
+        END AS rule,
+        CASE
+            WHEN bool_or(compliance = 'NON_COMPLIANT') THEN 'NON_COMPLIANT'
+            WHEN bool_or(compliance = 'INSUFFICIENT_DATA') THEN 'INSUFFICIENT_DATA'
+            WHEN bool_or(compliance = 'COMPLIANT') THEN 'COMPLIANT'
+            ELSE max(compliance)
+        END AS compliance
+    FROM rule_results
+    WHERE rule_name LIKE '%ec2-instance-managed-by-systems-manager%'
+        OR rule_name LIKE '%ec2-managedinstance-patch-compliance-status-check%'
+    GROUP BY 1, 2, 3, 4
+),
+nodes AS (
+    SELECT accountid, region, node_id
+    FROM instances
+    WHERE COALESCE(instance_state, '') NOT IN ('terminated', 'shutting-down')
+    UNION
+    SELECT accountid, region, node_id
+    FROM rule_status
+    WHERE rule = 'patch' AND node_id LIKE 'mi-%'
+)
+SELECT
+    n.accountid AS account_id,
+    n.region AS region,
+    n.node_id AS node_id,
+    CASE WHEN n.node_id LIKE 'mi-%' THEN 'Hybrid' ELSE 'EC2' END AS node_type,
+    i.name AS name,
+    i.instance_state AS instance_state,
+    i.platform AS platform,
+    CASE
+        WHEN n.node_id LIKE 'mi-%' THEN 'YES'
+        WHEN m.compliance = 'COMPLIANT' THEN 'YES'
+        WHEN m.compliance = 'NON_COMPLIANT' THEN 'NO'
+        ELSE 'UNKNOWN'
+    END AS managed_by_ssm,
+    COALESCE(p.compliance, 'NOT_EVALUATED') AS patch_compliance,
+    i.captured AS config_captured
+FROM nodes AS n
+LEFT JOIN instances AS i
+    ON i.accountid = n.accountid AND i.region = n.region AND i.node_id = n.node_id
+LEFT JOIN rule_status AS m
+    ON m.accountid = n.accountid AND m.region = n.region AND m.node_id = n.node_id AND m.rule = 'managed'
+LEFT JOIN rule_status AS p
+    ON p.accountid = n.accountid AND p.region = n.region AND p.node_id = n.node_id AND p.rule = 'patch'
+ORDER BY patch_compliance DESC, account_id, region, node_id

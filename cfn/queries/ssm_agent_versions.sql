@@ -1,0 +1,23 @@
+-- name: SSM Agent versions
+-- description: How many live managed nodes run each SSM Agent version, per account, Region and
+-- platform type, with the newest capture seen for each version.
+-- Latest state: the newest instance information row per node is taken before filtering, so a
+-- node counts once, with the agent it runs now; terminated nodes are left out.
+WITH info AS (
+    SELECT
+        accountid, region, resourceid, platformtype, agentversion, instancestatus, capturetime,
+        row_number() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rn
+    FROM "${Database}".aws_instanceinformation
+)
+SELECT
+    accountid AS account_id,
+    region,
+    platformtype AS platform_type,
+    agentversion AS agent_version,
+    count(*) AS nodes,
+    max(capturetime) AS last_seen
+FROM info
+WHERE rn = 1
+    AND COALESCE(instancestatus, '') <> 'Terminated'
+GROUP BY accountid, region, platformtype, agentversion
+ORDER BY agent_version, account_id, region, platform_type

@@ -1,0 +1,241 @@
+"""The Athena named queries: the template's text is the file's text, every query parses as Athena
+(Trino) SQL and, transpiled to DuckDB over crawler-shaped tables, returns the truth: the newest row
+per node is taken before any status filter, terminated nodes are left out, one row per node where
+the query promises it. The CloudTrail Lake queries parse as Trino SQL."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+
+import duckdb
+import pytest
+import sqlglot
+
+from cfn import CFN, QUERIES, load, resources
+
+CENTRAL = load(CFN / "central-reporting.yaml")
+NAMED = resources(CENTRAL, "AWS::Athena::NamedQuery")
+FILES = sorted(QUERIES.glob("*.sql"))
+VALUES = {"Database": "inv", "ConfigDatabase": "cfg", "ConfigTable": "aws_config_snapshot"}
+
+
+def text_of(res: dict) -> tuple[str, dict]:
+    sub = res["Properties"]["QueryString"]["Fn::Sub"]
+    return (sub, {}) if isinstance(sub, str) else (sub[0], sub[1])
+
+
+def test_every_named_query_is_a_file_and_every_file_a_named_query() -> None:
+    texts = {path.name: path.read_text() for path in FILES}
+    used = []
+    for name, res in NAMED.items():
+        text, variables = text_of(res)
+        match = [f for f, t in texts.items() if t == text]
+        assert len(match) == 1, f"{name}: QueryString differs from every cfn/queries/*.sql"
+        used += match
+        placeholders = set(re.findall(r"\$\{(\w+)\}", text))
+        assert placeholders == set(variables), f"{name}: {placeholders} vs {set(variables)}"
+        assert placeholders <= set(VALUES)
+        assert res["Properties"]["WorkGroup"] == {"Ref": "AthenaWorkGroup"}
+        assert res["Properties"]["Database"] == {"Ref": "GlueDatabase"}
+        if "ConfigTable" in placeholders:
+            assert res.get("Condition") == "EnableConfig"
+    assert sorted(used) == sorted(texts), "each file used exactly once"
+    assert len(NAMED) == 9
+
+
+def render(text: str) -> str:
+    for k, v in VALUES.items():
+        text = text.replace("${" + k + "}", v)
+    assert "${" not in text
+    return text
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_parses_as_trino(path: pathlib.Path) -> None:
+    tree = sqlglot.parse_one(render(path.read_text()), read="trino")
+    assert tree.selects and not any(isinstance(s, sqlglot.exp.Star) for s in tree.selects)
+    text = path.read_text()
+    assert re.search(r"^-- name: .+", text, re.M) and re.search(r"^-- description: .+", text, re.M)
+    if "aws_instanceinformation" in text:
+        assert "row_number() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC)" in text
+        assert "aws_tag" not in text, "never multiply rows by tags"
+
+
+@pytest.mark.parametrize("path", sorted((CFN / "cloudtrail-lake").glob("*.sql")), ids=lambda p: p.name)
+def test_cloudtrail_lake_queries_parse_as_trino(path: pathlib.Path) -> None:
+    text = path.read_text()
+    assert "${EventDataStoreId}" in text
+    for k, v in {"EventDataStoreId": "eds0123", "StartTime": "2026-01-01 00:00:00",
+                 "EndTime": "2026-02-01 00:00:00", "AsOf": "2026-01-15 00:00:00"}.items():
+        text = text.replace("${" + k + "}", v)
+    assert "${" not in text
+    sqlglot.parse_one(text, read="trino")
+    assert "AWS::SSM::PatchCompliance" in text
+
+
+# --------------------------------------------------------------------------------------------
+# Truth in DuckDB
+# --------------------------------------------------------------------------------------------
+
+A, EU = "111111111111", "eu-west-1"
+T0, T1 = "2026-11-20T06:00:00Z", "2026-11-21T06:00:00Z"
+COLUMNS = {
+    "aws_instanceinformation": ["computername", "ipaddress", "platformtype", "platformname",
+                                "platformversion", "agenttype", "agentversion", "instancestatus"],
+    "aws_compliancesummary": ["compliancetype", "status", "overallseverity", "patchgroup", "patchbaselineid",
+                              "executiontime"] + [f"{k}{s}count" for k in ("compliant", "noncompliant")
+                                                  for s in ("critical", "high", "medium", "low",
+                                                            "informational", "unspecified")],
+    "aws_complianceitem": ["compliancetype", "id", "status", "patchstate", "severity", "executiontime"],
+    "aws_patchsummary": ["patchgroup", "baselineid", "operationtype", "operationendtime", "installedcount",
+                         "installedothercount", "installedpendingrebootcount", "installedrejectedcount",
+                         "missingcount", "failedcount", "notapplicablecount"],
+    "aws_application": ["name", "version", "publisher", "architecture", "installedtime"],
+}
+
+
+def row(node, captured, **values):
+    return {"accountid": A, "region": EU, "resourceid": node, "capturetime": captured, **values}
+
+
+DATA = {
+    "aws_instanceinformation": [
+        row("i-live", T1, instancestatus="Active", agentversion="3.3.1", platformtype="Linux"),
+        row("i-term", T0, instancestatus="Active", agentversion="3.2.0", platformtype="Linux"),
+        row("i-term", T1, instancestatus="Terminated", agentversion="3.2.0", platformtype="Linux"),
+        row("i-stop", T0, instancestatus="Active", agentversion="3.3.1", platformtype="Linux"),
+        row("i-stop", T1, instancestatus="Stopped", agentversion="3.3.1", platformtype="Linux"),
+    ],
+    "aws_compliancesummary": [
+        row("i-live", T1, compliancetype="Patch", status="NON_COMPLIANT", noncompliantcriticalcount="2",
+            compliantcriticalcount="5", executiontime=T1),
+        row("i-live", T0, compliancetype="Patch", status="COMPLIANT", compliantcriticalcount="7", executiontime=T0),
+        row("i-live", T1, compliancetype="Association", status="COMPLIANT", executiontime=T1),
+        row("i-term", T1, compliancetype="Patch", status="COMPLIANT", compliantcriticalcount="1", executiontime=T1),
+        row("i-stop", T1, compliancetype="Patch", status="COMPLIANT", compliantcriticalcount="3", executiontime=T1),
+    ],
+    "aws_complianceitem": [
+        row("i-live", T1, compliancetype="Patch", id="openssl", status="NON_COMPLIANT", patchstate="Missing", severity="CRITICAL"),
+        row("i-live", T1, compliancetype="Patch", id="kernel", status="NON_COMPLIANT", patchstate="Failed", severity="CRITICAL"),
+        row("i-live", T1, compliancetype="Patch", id="bash", status="COMPLIANT", patchstate="Installed", severity="MEDIUM"),
+        row("i-live", T0, compliancetype="Patch", id="old", status="NON_COMPLIANT", patchstate="Missing", severity="HIGH"),
+        row("i-live", T1, compliancetype="Association", id="assoc", status="NON_COMPLIANT"),
+        row("i-term", T1, compliancetype="Patch", id="curl", status="NON_COMPLIANT", patchstate="Missing", severity="HIGH"),
+    ],
+    "aws_patchsummary": [
+        row("i-live", T0, missingcount="9", operationtype="Scan"),
+        row("i-live", T1, missingcount="1", operationtype="Scan"),
+        row("i-term", T1, missingcount="4", operationtype="Scan"),
+    ],
+    "aws_application": [
+        row("i-live", T1, name="bash", version="5.2"),
+        row("i-live", T0, name="removed-app", version="1.0"),
+        row("i-term", T1, name="bash", version="5.1"),
+    ],
+}
+
+
+def database() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA inv")
+    con.execute("CREATE SCHEMA cfg")
+    for table, attributes in COLUMNS.items():
+        cols = attributes + ["resourceid", "capturetime", "accountid", "region", "resourcetype"]
+        con.execute(f"CREATE TABLE inv.{table} ({', '.join(c + ' VARCHAR' for c in cols)})")
+        for r in DATA[table]:
+            con.execute(f"INSERT INTO inv.{table} VALUES ({', '.join('?' for _ in cols)})",
+                        [r.get(c, "") if c != "resourcetype" else "ManagedInstanceInventory" for c in cols])
+    item_type = ("STRUCT(configurationitemcapturetime VARCHAR, configurationitemstatus VARCHAR, resourcetype VARCHAR, "
+                 "resourceid VARCHAR, configuration VARCHAR, tags MAP(VARCHAR, VARCHAR))[]")
+    con.execute(f"CREATE TABLE cfg.aws_config_snapshot (fileversion VARCHAR, configsnapshotid VARCHAR, "
+                f"configurationitems {item_type}, accountid VARCHAR, region VARCHAR, dt VARCHAR)")
+
+    def ec2(node, state):
+        return {"configurationitemcapturetime": "2026-11-21T05:00:00.000Z", "configurationitemstatus": "OK",
+                "resourcetype": "AWS::EC2::Instance", "resourceid": node, "tags": {},
+                "configuration": json.dumps({"instanceId": node, "state": {"name": state}})}
+
+    def rule(target_type, target, name, result):
+        return {"configurationitemcapturetime": "2026-11-21T05:00:00.000Z", "configurationitemstatus": "OK",
+                "resourcetype": "AWS::Config::ResourceCompliance", "resourceid": f"{target_type}/{target}", "tags": {},
+                "configuration": json.dumps({"targetResourceId": target, "configRuleList": [
+                    {"configRuleName": name, "complianceType": result}]})}
+
+    managed, patch = "x-ec2-instance-managed-by-systems-manager", "x-ec2-managedinstance-patch-compliance-status-check"
+    inv = "AWS::SSM::ManagedInstanceInventory"
+    snapshots = [
+        ("old", "2026-11-20", [ec2("i-gone", "running"), rule("AWS::EC2::Instance", "i-gone", managed, "NON_COMPLIANT")]),
+        ("new", "2026-11-21", [
+            ec2("i-run", "running"), ec2("i-stop", "stopped"), ec2("i-wild", "running"), ec2("i-dead", "terminated"),
+            rule("AWS::EC2::Instance", "i-run", managed, "COMPLIANT"),
+            rule("AWS::EC2::Instance", "i-stop", managed, "COMPLIANT"),
+            rule("AWS::EC2::Instance", "i-wild", managed, "NON_COMPLIANT"),
+            rule("AWS::EC2::Instance", "i-dead", managed, "NON_COMPLIANT"),
+            rule("AWS::SSM::PatchCompliance", f"{inv}/i-run", patch, "COMPLIANT"),
+            rule("AWS::SSM::PatchCompliance", f"{inv}/i-stop", patch, "NON_COMPLIANT"),
+        ]),
+    ]
+    for snap, day, items in snapshots:
+        con.execute(f"INSERT INTO cfg.aws_config_snapshot VALUES ('1.0', ?, CAST(CAST(? AS JSON) AS {item_type}), ?, ?, ?)",
+                    [snap, json.dumps(items), A, EU, day])
+    return con
+
+
+def run(name: str) -> list[dict]:
+    sql = sqlglot.transpile(render((QUERIES / f"{name}.sql").read_text()), read="trino", write="duckdb")[0]
+    cursor = database().execute(sql)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+
+def nodes(rows: list[dict], key: str = "node_id") -> list[str]:
+    return sorted(r[key] for r in rows)
+
+
+def test_compliant_nodes_use_the_latest_summary_and_skip_terminated() -> None:
+    # i-live was COMPLIANT yesterday, NON_COMPLIANT now; i-term is compliant but terminated.
+    assert nodes(run("compliant_nodes")) == ["i-stop"]
+
+
+def test_noncompliant_nodes_one_row_with_the_latest_patches() -> None:
+    rows = run("noncompliant_nodes")
+    assert nodes(rows) == ["i-live"]
+    assert rows[0]["patches"] == "kernel, openssl" and rows[0]["noncompliant_patches"] == 2
+    assert rows[0]["critical_patches"] == 2
+
+
+def test_compliance_summary_counts_live_nodes_latest_summary() -> None:
+    rows = {r["severity"]: r for r in run("compliance_summary")}
+    assert rows["CRITICAL"]["noncompliant_nodes"] == 1 and rows["CRITICAL"]["noncompliant_patches"] == 2
+    assert rows["CRITICAL"]["compliant_nodes"] == 1 and rows["CRITICAL"]["compliant_patches"] == 8
+    assert set(rows) == {"CRITICAL"}
+
+
+def test_patch_summary_latest_per_live_node() -> None:
+    rows = run("patch_summary")
+    assert [(r["node_id"], r["missing"]) for r in rows] == [("i-live", 1)]
+
+
+def test_active_nodes_take_the_latest_row_before_filtering() -> None:
+    assert nodes(run("active_nodes")) == ["i-live"]
+
+
+def test_installed_applications_of_the_latest_inventory() -> None:
+    assert [(r["node_id"], r["application"]) for r in run("installed_applications")] == [("i-live", "bash")]
+
+
+def test_agent_versions_count_each_live_node_once() -> None:
+    assert [(r["agent_version"], r["nodes"]) for r in run("ssm_agent_versions")] == [("3.3.1", 2)]
+
+
+def test_ec2_not_managed_from_the_newest_snapshot() -> None:
+    assert nodes(run("ec2_not_managed"), "instance_id") == ["i-wild"]
+
+
+def test_config_patch_compliance_includes_stopped_instances() -> None:
+    got = {r["node_id"]: (r["instance_state"], r["managed_by_ssm"], r["patch_compliance"])
+           for r in run("config_patch_compliance")}
+    assert got == {"i-run": ("running", "YES", "COMPLIANT"), "i-stop": ("stopped", "YES", "NON_COMPLIANT"),
+                   "i-wild": ("running", "NO", "NOT_EVALUATED")}
