@@ -32,7 +32,10 @@ from botocore.exceptions import ClientError
 
 KEY_PREFIX = "patch-compliance"
 REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$")
+# The templates' AllowedPattern of OrganizationId, ArtifactBucketPrefix and ArtifactVersion: what
+# is published here must be what a stack can then be given.
 ORG_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
+PREFIX_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,40}[a-z0-9]$")
 VERSION_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -63,16 +66,8 @@ def artifacts(dist: pathlib.Path) -> dict[str, pathlib.Path]:
     return found
 
 
-def partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
-def bucket_policy(bucket: str, region: str, org_id: str | None) -> dict:
-    arn = f"arn:{partition(region)}:s3:::{bucket}"
+def bucket_policy(bucket: str, partition: str, org_id: str | None) -> dict:
+    arn = f"arn:{partition}:s3:::{bucket}"
     statements = [{
         "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
         "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}},
@@ -108,7 +103,7 @@ def ensure_bucket(s3, bucket: str, region: str, org_id: str | None) -> bool:
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
         "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
-    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(bucket_policy(bucket, region, org_id)))
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(bucket_policy(bucket, s3.meta.partition, org_id)))
     return True
 
 
@@ -120,25 +115,26 @@ def publish(regions: list[str], prefix: str, version: str, dist: pathlib.Path,
             raise PublishError(f"{region!r} is not a Region name such as eu-west-1 (REGIONS)")
     if not regions:
         raise PublishError('name at least one Region: REGIONS="us-east-1 eu-west-1"')
-    if not re.match(r"^[a-z0-9][a-z0-9.-]{1,40}$", prefix or ""):
-        raise PublishError(f"ARTIFACT_BUCKET_PREFIX {prefix!r} must be 2 to 41 lowercase letters, digits, "
-                           "'.' or '-' (the bucket names are <prefix>-<region>)")
+    if not PREFIX_RE.match(prefix or ""):
+        raise PublishError(f"ARTIFACT_BUCKET_PREFIX {prefix!r} must be 3 to 42 lowercase letters, digits, "
+                           "'.' or '-', starting and ending with a letter or digit (the bucket names are "
+                           "<prefix>-<region>)")
     if not VERSION_RE.match(version):
         raise PublishError(f"version {version!r} must be 1 to 64 letters, digits, '.', '_' or '-'")
     if org_id is not None and not ORG_RE.match(org_id):
         raise PublishError(f"ORG_ID {org_id!r} is not an organization id such as o-a1b2c3d4e5")
-    files = artifacts(dist)
+    # Read and hashed once, uploaded to every Region.
+    bodies = {function: path.read_bytes() for function, path in artifacts(dist).items()}
+    digests = {function: hashlib.sha256(body).hexdigest() for function, body in bodies.items()}
     session = session or boto3.session.Session()
     done = []
     for region in regions:
         s3 = session.client("s3", region_name=region)
         bucket = f"{prefix}-{region}"
         created = ensure_bucket(s3, bucket, region, org_id)
-        for function, path in files.items():
-            body = path.read_bytes()
+        for function, body in bodies.items():
             key = f"{KEY_PREFIX}/{version}/{function}.zip"
-            s3.put_object(Bucket=bucket, Key=key, Body=body,
-                          Metadata={"sha256": hashlib.sha256(body).hexdigest()})
+            s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"sha256": digests[function]})
             done.append({"region": region, "bucket": bucket, "key": key, "bytes": len(body),
                          "bucket_created": created})
     return done

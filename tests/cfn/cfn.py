@@ -16,7 +16,7 @@ QUERIES = CFN / "queries"
 
 # The action a function's role may hold beyond the ones its code calls: Lambda itself needs them to
 # write the function's logs and to hand a failed asynchronous event to its dead-letter queue. Each
-# must be scoped to that function's own log group or queue (checked in test_iam.py).
+# must be scoped to that function's own log group or queue (test_role_resources_are_scoped).
 RUNTIME_ACTIONS = {
     "logs:CreateLogStream": "Lambda writes the function's logs (its own log group only)",
     "logs:PutLogEvents": "Lambda writes the function's logs (its own log group only)",

@@ -88,11 +88,12 @@ def flipped(path: pathlib.Path) -> str:
 
 
 def test_checkov_no_failed_check(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "defaults").mkdir()
+    (tmp_path / "flipped").mkdir()
     for path in TEMPLATES:
-        (tmp_path / "defaults").mkdir(exist_ok=True)
-        (tmp_path / "flipped").mkdir(exist_ok=True)
         shutil.copy(path, tmp_path / "defaults" / path.name)
         (tmp_path / "flipped" / path.name).write_text(flipped(path))
+    resource_count = sum(len(load(path)["Resources"]) for path in TEMPLATES)
     failures = []
     for variant in ("defaults", "flipped"):
         result = subprocess.run(
@@ -102,10 +103,15 @@ def test_checkov_no_failed_check(tmp_path: pathlib.Path) -> None:
             env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"})
         assert result.stdout.strip(), result.stderr[-2000:]
         reports = json.loads(result.stdout)
-        for report in reports if isinstance(reports, list) else [reports]:
-            if not isinstance(report, dict) or "results" not in report:
-                continue
-            for check in report["results"].get("failed_checks", []):
+        reports = [r for r in (reports if isinstance(reports, list) else [reports])
+                   if isinstance(r, dict) and r.get("check_type") == "cloudformation"]
+        # A run that parsed nothing reports no failure either: make sure it read every template.
+        assert reports, f"{variant}: checkov scanned no CloudFormation template\n{result.stdout[-2000:]}"
+        for report in reports:
+            summary = report["summary"]
+            assert summary["parsing_errors"] == 0 and summary["resource_count"] == resource_count, \
+                f"{variant}: {summary}, {resource_count} resources in the templates"
+            for check in report.get("results", {}).get("failed_checks", []):
                 failures.append(f"{variant}{check['file_path']}: {check['check_id']} {check['check_name']} "
                                 f"({check['resource']})")
     assert not failures, "\n".join(failures)

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 import sqlglot
 
-from cfn import CFN, QUERIES, load, resources
+from cfn import CFN, CRATES, QUERIES, load, resources
 
 CENTRAL = load(CFN / "central-reporting.yaml")
 NAMED = resources(CENTRAL, "AWS::Athena::NamedQuery")
@@ -43,6 +43,26 @@ def test_every_named_query_is_a_file_and_every_file_a_named_query() -> None:
             assert res.get("Condition") == "EnableConfig"
     assert sorted(used) == sorted(texts), "each file used exactly once"
     assert len(NAMED) == 9
+
+
+def config_item_chain(text: str) -> str:
+    """The CTEs that turn the newest Config snapshot into instances and rule results (latest_day
+    through rule_status), comments dropped and placeholders named as in the templates."""
+    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    text = text.replace("${config_database}", "${ConfigDatabase}").replace("${config_table}", "${ConfigTable}")
+    match = re.search(r"^WITH latest_day AS \(.*?^    GROUP BY 1, 2, 3, 4\n\)", text, re.M | re.S)
+    assert match, "no latest_day ... rule_status chain"
+    return match.group(0)
+
+
+def test_config_queries_share_one_snapshot_chain() -> None:
+    # Named queries cannot call each other and the dataset SQL ships inside quicksight-builder, so
+    # the chain is copied: the copies must not drift (newest snapshot, unnested once, worst result).
+    chains = {path: config_item_chain(path.read_text()) for path in (
+        QUERIES / "config_patch_compliance.sql", QUERIES / "ec2_not_managed.sql",
+        CRATES / "quicksight-builder" / "sql" / "config_compliance.sql")}
+    assert len(set(chains.values())) == 1, "the Config query chains differ"
+    assert "CROSS JOIN UNNEST(s.configurationitems)" in next(iter(chains.values()))
 
 
 def render(text: str) -> str:

@@ -36,6 +36,7 @@ from xml.sax.saxutils import escape
 import emu_glue
 import emu_s3
 import emu_ssm
+from emu_faults import Faults
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -268,52 +269,12 @@ class Calls:
                 del self.counts[key]
 
 
-class Faults:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.items: list[dict[str, Any]] = []
-
-    def add(self, spec: dict[str, Any]) -> dict[str, Any]:
-        for req in ("service", "operation", "code"):
-            if not spec.get(req):
-                raise ValueError(f"fault needs '{req}'")
-        fault = {
-            "id": str(uuid.uuid4()),
-            "service": spec["service"],
-            "operation": spec["operation"],
-            "region": spec.get("region"),
-            "status": int(spec.get("status", 400)),
-            "code": spec["code"],
-            "message": spec.get("message", spec["code"]),
-            "times": int(spec.get("times", 1)),
-            "protocol": spec.get("protocol"),
-        }
-        if fault["times"] == 0 or fault["times"] < -1:
-            raise ValueError("times must be a positive count or -1 (forever)")
-        with self.lock:
-            self.items.append(fault)
-        return fault
-
-    def take(self, region: str, service: str, operation: str) -> dict[str, Any] | None:
-        """The first armed fault matching the call, consuming one use."""
-        with self.lock:
-            for fault in self.items:
-                if (fault["service"] == service and fault["operation"] == operation
-                        and fault["region"] in (None, region)):
-                    if fault["times"] > 0:
-                        fault["times"] -= 1
-                        if fault["times"] == 0:
-                            self.items.remove(fault)
-                    return dict(fault)
-        return None
-
-    def clear(self) -> None:
-        with self.lock:
-            self.items.clear()
-
-    def snapshot(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return [dict(f) for f in self.items]
+def _call_fault_fields(spec: dict[str, Any]) -> dict[str, Any]:
+    for req in ("service", "operation"):
+        if not spec.get(req):
+            raise ValueError(f"fault needs '{req}'")
+    return {"service": spec["service"], "operation": spec["operation"], "region": spec.get("region"),
+            "status": int(spec.get("status", 400)), "protocol": spec.get("protocol")}
 
 
 # --------------------------------------------------------------------------
@@ -345,7 +306,11 @@ class EmulatorMiddleware:
     def __init__(self, app: Callable[..., Any]) -> None:
         self.app = app
         self.calls = Calls()
-        self.faults = Faults()
+        self.faults = Faults(_call_fault_fields)
+        # Every fault store of the control API, by endpoint: same verbs, same reset.
+        self.fault_stores = {"/_emulator/faults": self.faults,
+                             "/_emulator/glue/entry-faults": emu_glue.ENTRY_FAULTS,
+                             "/_emulator/s3/delete-faults": emu_s3.DELETE_FAULTS}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -375,7 +340,8 @@ class EmulatorMiddleware:
             region, service, operation = DEFAULT_REGION, "unknown", "unknown"
         self.calls.add((region, service, operation))
 
-        fault = self.faults.take(region, service, operation)
+        fault = self.faults.take(lambda f: f["service"] == service and f["operation"] == operation
+                                 and f["region"] in (None, region))
         if fault is not None:
             status, headers, err_body = render_error(
                 environ, service, fault["status"], fault["code"], fault["message"], fault["protocol"])
@@ -426,41 +392,19 @@ class EmulatorMiddleware:
                                               q.get("ec2", "false").lower() in ("1", "true", "yes"))
                 return _json_response(start_response, 200 if removed else 404, {"removed": removed})
 
-        if path == "/_emulator/faults":
+        store = self.fault_stores.get(path)
+        if store is not None:
             if method == "POST":
-                specs = body if isinstance(body, list) else [body]
-                added = [self.faults.add(s) for s in specs]
+                added = store.add_all(body if isinstance(body, list) else [body])
                 return _json_response(start_response, 200, {"faults": added})
             if method == "DELETE":
-                self.faults.clear()
+                store.clear()
                 return _json_response(start_response, 200, {"faults": []})
             if method == "GET":
-                return _json_response(start_response, 200, {"faults": self.faults.snapshot()})
-
-        if path == "/_emulator/glue/entry-faults":
-            if method == "POST":
-                specs = body if isinstance(body, list) else [body]
-                added = [emu_glue.add_entry_fault(s) for s in specs]
-                return _json_response(start_response, 200, {"faults": added})
-            if method == "DELETE":
-                emu_glue.clear_entry_faults()
-                return _json_response(start_response, 200, {"faults": []})
-            if method == "GET":
-                return _json_response(start_response, 200, {"faults": emu_glue.list_entry_faults()})
+                return _json_response(start_response, 200, {"faults": store.snapshot()})
 
         if path == "/_emulator/s3/bulk" and method == "POST":
             return _json_response(start_response, 200, emu_s3.bulk(body))
-
-        if path == "/_emulator/s3/delete-faults":
-            if method == "POST":
-                specs = body if isinstance(body, list) else [body]
-                added = [emu_s3.add_delete_fault(s) for s in specs]
-                return _json_response(start_response, 200, {"faults": added})
-            if method == "DELETE":
-                emu_s3.clear_delete_faults()
-                return _json_response(start_response, 200, {"faults": []})
-            if method == "GET":
-                return _json_response(start_response, 200, {"faults": emu_s3.list_delete_faults()})
 
         if path == "/_emulator/calls":
             if method == "GET":
@@ -473,9 +417,8 @@ class EmulatorMiddleware:
             from moto.moto_api._internal.models import moto_api_backend
 
             moto_api_backend.reset()  # drops every moto backend, and our SSM state with them
-            self.faults.clear()
-            emu_glue.clear_entry_faults()
-            emu_s3.clear_delete_faults()
+            for store in self.fault_stores.values():
+                store.clear()
             self.calls.reset(None)
             return _json_response(start_response, 200, {"status": "ok"})
 

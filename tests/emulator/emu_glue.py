@@ -27,6 +27,7 @@ right (CreateDatabase/CreateTable/GetTable/DeleteTable/GetPartition, whole-call
   (``InvalidInputException`` for a bad one), in creation order, so a
   partition updated between pages keeps its place.  ``ExcludeColumnSchema``
   drops ``StorageDescriptor.Columns``.  moto's ``Expression`` filtering is kept.
+  GetPartitions and GetPartition add the ``CatalogId`` AWS returns (moto omits it).
 * ``BatchCreatePartition``: moto accepts any number of inputs and partitions
   whose value count differs from the table's partition keys.  AWS limits the
   list to 100 (``ValidationException``) and rejects a value-count mismatch
@@ -66,6 +67,8 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.glue.exceptions import GlueClientError
 from moto.glue.models import FakePartition, FakeTable
 from moto.glue.responses import GlueResponse
+
+from emu_faults import Faults
 
 LOCK = threading.RLock()
 
@@ -128,55 +131,25 @@ def _partition_keys(table: FakeTable) -> list[dict[str, Any]]:
 # Per-entry faults
 # --------------------------------------------------------------------------
 
-ENTRY_FAULTS: list[dict[str, Any]] = []
 ENTRY_OPERATIONS = ("BatchCreatePartition", "BatchUpdatePartition")
 
 
-def add_entry_fault(spec: dict[str, Any]) -> dict[str, Any]:
+def _entry_fault_fields(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("operation") not in ENTRY_OPERATIONS:
         raise ValueError(f"operation must be one of {', '.join(ENTRY_OPERATIONS)}")
     if not isinstance(spec.get("values"), list):
         raise ValueError("entry fault needs 'values': [...] (the partition's values)")
-    if not spec.get("code"):
-        raise ValueError("entry fault needs 'code'")
-    fault = {
-        "operation": spec["operation"],
-        "values": [str(v) for v in spec["values"]],
-        "database": spec.get("database"),
-        "table": spec.get("table"),
-        "code": spec["code"],
-        "message": spec.get("message", spec["code"]),
-        "times": int(spec.get("times", 1)),
-    }
-    if fault["times"] == 0 or fault["times"] < -1:
-        raise ValueError("times must be a positive count or -1 (forever)")
-    with LOCK:
-        ENTRY_FAULTS.append(fault)
-    return dict(fault)
+    return {"operation": spec["operation"], "values": [str(v) for v in spec["values"]],
+            "database": spec.get("database"), "table": spec.get("table")}
 
 
-def list_entry_faults() -> list[dict[str, Any]]:
-    with LOCK:
-        return [dict(f) for f in ENTRY_FAULTS]
-
-
-def clear_entry_faults() -> None:
-    with LOCK:
-        ENTRY_FAULTS.clear()
+ENTRY_FAULTS = Faults(_entry_fault_fields)
 
 
 def _take_entry_fault(operation: str, database: str, table: str,
                       values: list[str]) -> dict[str, Any] | None:
-    with LOCK:
-        for fault in ENTRY_FAULTS:
-            if (fault["operation"] == operation and fault["values"] == list(values)
-                    and fault["database"] in (None, database) and fault["table"] in (None, table)):
-                if fault["times"] > 0:
-                    fault["times"] -= 1
-                    if fault["times"] == 0:
-                        ENTRY_FAULTS.remove(fault)
-                return fault
-    return None
+    return ENTRY_FAULTS.take(lambda f: f["operation"] == operation and f["values"] == list(values)
+                             and f["database"] in (None, database) and f["table"] in (None, table))
 
 
 def _entry_error(values_key: str, values: list[str], code: str, message: str) -> dict[str, Any]:

@@ -68,10 +68,12 @@ import time
 import uuid
 from collections import OrderedDict
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from moto.quicksight import urls as qs_urls
 from moto.quicksight.models import quicksight_backends
 from moto.quicksight.responses import QuickSightResponse
+from moto.utilities.utils import get_partition
 
 LOCK = threading.RLock()
 
@@ -90,6 +92,8 @@ ACTION_RE = re.compile(r"^quicksight:[A-Za-z]+$")
 ID_RE = re.compile(r"^[^/]{1,2048}$")  # "ResourceId": the model has no pattern; "/" cannot route
 
 _seq = itertools.count()
+
+Response = tuple[int, dict[str, Any], str]  # status, headers, body: what a moto action returns
 
 
 class QSError(Exception):
@@ -134,16 +138,8 @@ def _store(account: str, region: str) -> Store:
     return store
 
 
-def _partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
 def _arn(region: str, account: str, kind: str, resource_id: str) -> str:
-    return f"arn:{_partition(region)}:quicksight:{region}:{account}:{kind}/{resource_id}"
+    return f"arn:{get_partition(region)}:quicksight:{region}:{account}:{kind}/{resource_id}"
 
 
 # --------------------------------------------------------------------------
@@ -175,12 +171,14 @@ def _check_permissions(perms: Any, where: str) -> list[dict[str, Any]]:
     return perms
 
 
-def _merge_grants(current: OrderedDict[str, list[str]], perms: list[dict[str, Any]]) -> None:
+def _merge_grants(current: OrderedDict[str, list[str]],
+                  perms: list[dict[str, Any]]) -> OrderedDict[str, list[str]]:
     for p in perms:
         actions = current.setdefault(p["Principal"], [])
         for a in p["Actions"]:
             if a not in actions:
                 actions.append(a)
+    return current
 
 
 def _apply_revokes(current: OrderedDict[str, list[str]], perms: list[dict[str, Any]]) -> None:
@@ -197,9 +195,21 @@ def _perm_list(current: OrderedDict[str, list[str]]) -> list[dict[str, Any]]:
     return [{"Principal": p, "Actions": list(a)} for p, a in current.items()]
 
 
-def _check_columns(columns: Any, where: str, required: bool) -> None:
-    if columns is None and not required:
-        return
+def _update_permissions(resource: dict[str, Any], label: str, body: dict[str, Any]) -> Response:
+    """Update{DataSource,DataSet}Permissions: grants merged per principal, then revokes."""
+    grants = _check_permissions(body.get("GrantPermissions"), "GrantPermissions")
+    revokes = _check_permissions(body.get("RevokePermissions"), "RevokePermissions")
+    _merge_grants(resource["permissions"], grants)
+    _apply_revokes(resource["permissions"], revokes)
+    return _respond(200, {f"{label}Arn": resource["Arn"], f"{label}Id": resource[f"{label}Id"]})
+
+
+def _describe_permissions(resource: dict[str, Any], label: str) -> Response:
+    return _respond(200, {f"{label}Arn": resource["Arn"], f"{label}Id": resource[f"{label}Id"],
+                          "Permissions": _perm_list(resource["permissions"])})
+
+
+def _check_columns(columns: Any, where: str) -> None:
     if not isinstance(columns, list) or not columns:
         raise invalid(f"{where} must list at least one column.")
     if len(columns) > 2048:
@@ -218,18 +228,18 @@ def _check_physical_tables(store: Store, account: str, region: str, ptm: Any) ->
         raise invalid("PhysicalTableMap must have at least one physical table.")
     if len(ptm) > MAX_PHYSICAL_TABLES:
         raise invalid(f"PhysicalTableMap can have at most {MAX_PHYSICAL_TABLES} physical tables.")
+    source_prefix = _arn(region, account, "datasource", "")
     for table_id, table in ptm.items():
         if not re.match(r"^[0-9a-zA-Z-]{1,64}$", table_id):
             raise invalid(f"Physical table id {table_id!r} must be 1 to 64 letters, digits or '-'.")
         kinds = [k for k in PHYSICAL_KINDS if isinstance(table, dict) and table.get(k) is not None]
         if len(kinds) != 1:
-            raise invalid(f"Physical table {table_id} must have exactly one of "
-                          "RelationalTable, CustomSql, S3Source.")
+            raise invalid(f"Physical table {table_id} must have exactly one of {', '.join(PHYSICAL_KINDS)}.")
         spec = table[kinds[0]]
         where = f"PhysicalTableMap.{table_id}.{kinds[0]}"
         arn = spec.get("DataSourceArn")
-        prefix = _arn(region, account, "datasource", "")
-        if not isinstance(arn, str) or not arn.startswith(prefix) or arn[len(prefix):] not in store.data_sources:
+        if (not isinstance(arn, str) or not arn.startswith(source_prefix)
+                or arn[len(source_prefix):] not in store.data_sources):
             raise invalid(f"{where}.DataSourceArn {arn!r} does not name a data source of account "
                           f"{account} in {region}.")
         if kinds[0] == "CustomSql":
@@ -239,12 +249,12 @@ def _check_physical_tables(store: Store, account: str, region: str, ptm: Any) ->
                 raise invalid(f"{where}.SqlQuery must not be empty.")
             if len(sql) > MAX_SQL:
                 raise invalid(f"{where}.SqlQuery must be at most {MAX_SQL} characters.")
-            _check_columns(spec.get("Columns"), f"{where}.Columns", required=True)
+            _check_columns(spec.get("Columns"), f"{where}.Columns")
         elif kinds[0] == "RelationalTable":
             _check_name(spec.get("Name"), f"{where}.Name")
-            _check_columns(spec.get("InputColumns"), f"{where}.InputColumns", required=True)
+            _check_columns(spec.get("InputColumns"), f"{where}.InputColumns")
         else:
-            _check_columns(spec.get("InputColumns"), f"{where}.InputColumns", required=True)
+            _check_columns(spec.get("InputColumns"), f"{where}.InputColumns")
 
 
 def _check_logical_tables(ltm: Any, ptm: dict[str, Any]) -> None:
@@ -293,8 +303,6 @@ PATH_RE = re.compile(r"/accounts/(?P<account>[^/]+)/(?P<kind>data-sources|data-s
 
 
 def _request(self: QuickSightResponse) -> tuple[str, str, str | None, dict[str, Any]]:
-    from urllib.parse import unquote, urlparse
-
     path = urlparse(self.uri).path
     m = PATH_RE.search(path)
     account = m.group("account") if m else self.current_account
@@ -308,14 +316,14 @@ def _request(self: QuickSightResponse) -> tuple[str, str, str | None, dict[str, 
     return account, self.region, resource_id, body
 
 
-def _respond(status: int, payload: dict[str, Any]) -> tuple[int, dict[str, Any], str]:
+def _respond(status: int, payload: dict[str, Any]) -> Response:
     request_id = str(uuid.uuid4())
     body = dict(payload, RequestId=request_id, Status=status)
     return status, {"status": status, "Content-Type": "application/json",
                     "x-amzn-RequestId": request_id}, json.dumps(body)
 
 
-def _error(e: QSError) -> tuple[int, dict[str, Any], str]:
+def _error(e: QSError) -> Response:
     request_id = str(uuid.uuid4())
     body = {"Message": e.message, **e.members, "RequestId": request_id}
     return e.status, {"status": e.status, "Content-Type": "application/json",
@@ -325,7 +333,7 @@ def _error(e: QSError) -> tuple[int, dict[str, Any], str]:
 def _action(fn):  # type: ignore[no-untyped-def]
     """Runs an action under the lock, rendering QSErrors in restJson1 form."""
 
-    def wrapper(self: QuickSightResponse) -> tuple[int, dict[str, Any], str]:
+    def wrapper(self: QuickSightResponse) -> Response:
         try:
             with LOCK:
                 account, region, resource_id, body = _request(self)
@@ -366,6 +374,22 @@ def _page(self: QuickSightResponse, items: list[dict[str, Any]], kind: str) -> t
     return page, next_token
 
 
+def _list(self: QuickSightResponse, items: OrderedDict[str, dict[str, Any]], kind: str, member: str,
+          view: Any) -> Response:
+    page, token = _page(self, list(items.values()), kind)
+    out: dict[str, Any] = {member: [view(i) for i in page]}
+    if token:
+        out["NextToken"] = token
+    return _respond(200, out)
+
+
+def _get(items: OrderedDict[str, dict[str, Any]], kind: str, resource_id: str | None) -> dict[str, Any]:
+    found = items.get(resource_id or "")
+    if found is None:
+        raise not_found(kind, resource_id or "")
+    return found
+
+
 # --------------------------------------------------------------------------
 # Data sources
 # --------------------------------------------------------------------------
@@ -394,10 +418,7 @@ def _data_source_view(ds: dict[str, Any]) -> dict[str, Any]:
 
 
 def _get_data_source(account: str, region: str, resource_id: str | None) -> dict[str, Any]:
-    ds = _store(account, region).data_sources.get(resource_id or "")
-    if ds is None:
-        raise not_found("DATA_SOURCE", resource_id or "")
-    return ds
+    return _get(_store(account, region).data_sources, "DATA_SOURCE", resource_id)
 
 
 @_action
@@ -415,15 +436,13 @@ def create_data_source(self, account, region, _id, body):  # type: ignore[no-unt
         raise QSError("ResourceExistsException", 409, f"DataSource {ds_id} already exists.",
                       ResourceType="DATA_SOURCE")
     now = time.time()
-    permissions: OrderedDict[str, list[str]] = OrderedDict()
-    _merge_grants(permissions, perms)
     ds = {
         "seq": next(_seq), "Arn": _arn(region, account, "datasource", ds_id), "DataSourceId": ds_id,
         "Name": body["Name"], "Type": body["Type"], "Status": "CREATION_SUCCESSFUL",
         "CreatedTime": now, "LastUpdatedTime": now,
         "DataSourceParameters": body.get("DataSourceParameters"),
         "VpcConnectionProperties": body.get("VpcConnectionProperties"),
-        "SslProperties": body.get("SslProperties"), "permissions": permissions,
+        "SslProperties": body.get("SslProperties"), "permissions": _merge_grants(OrderedDict(), perms),
     }
     store.data_sources[ds_id] = ds
     return _respond(202, {"Arn": ds["Arn"], "DataSourceId": ds_id, "CreationStatus": ds["Status"]})
@@ -457,28 +476,17 @@ def delete_data_source(self, account, region, ds_id, body):  # type: ignore[no-u
 
 @_action
 def list_data_sources(self, account, region, _id, body):  # type: ignore[no-untyped-def]
-    page, token = _page(self, list(_store(account, region).data_sources.values()), "data-sources")
-    out: dict[str, Any] = {"DataSources": [_data_source_view(ds) for ds in page]}
-    if token:
-        out["NextToken"] = token
-    return _respond(200, out)
+    return _list(self, _store(account, region).data_sources, "data-sources", "DataSources", _data_source_view)
 
 
 @_action
 def update_data_source_permissions(self, account, region, ds_id, body):  # type: ignore[no-untyped-def]
-    ds = _get_data_source(account, region, ds_id)
-    grants = _check_permissions(body.get("GrantPermissions"), "GrantPermissions")
-    revokes = _check_permissions(body.get("RevokePermissions"), "RevokePermissions")
-    _merge_grants(ds["permissions"], grants)
-    _apply_revokes(ds["permissions"], revokes)
-    return _respond(200, {"DataSourceArn": ds["Arn"], "DataSourceId": ds["DataSourceId"]})
+    return _update_permissions(_get_data_source(account, region, ds_id), "DataSource", body)
 
 
 @_action
 def describe_data_source_permissions(self, account, region, ds_id, body):  # type: ignore[no-untyped-def]
-    ds = _get_data_source(account, region, ds_id)
-    return _respond(200, {"DataSourceArn": ds["Arn"], "DataSourceId": ds["DataSourceId"],
-                          "Permissions": _perm_list(ds["permissions"])})
+    return _describe_permissions(_get_data_source(account, region, ds_id), "DataSource")
 
 
 # --------------------------------------------------------------------------
@@ -487,10 +495,7 @@ def describe_data_source_permissions(self, account, region, ds_id, body):  # typ
 
 
 def _get_data_set(account: str, region: str, resource_id: str | None) -> dict[str, Any]:
-    ds = _store(account, region).data_sets.get(resource_id or "")
-    if ds is None:
-        raise not_found("DATA_SET", resource_id or "")
-    return ds
+    return _get(_store(account, region).data_sets, "DATA_SET", resource_id)
 
 
 def _check_data_set_definition(store: Store, account: str, region: str, body: dict[str, Any]) -> None:
@@ -525,6 +530,13 @@ def _data_set_view(ds: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _data_set_summary(ds: dict[str, Any]) -> dict[str, Any]:
+    return {"Arn": ds["Arn"], "DataSetId": ds["DataSetId"], "Name": ds["Name"],
+            "CreatedTime": ds["CreatedTime"], "LastUpdatedTime": ds["LastUpdatedTime"],
+            "ImportMode": ds["ImportMode"], "RowLevelPermissionTagConfigurationApplied": False,
+            "ColumnLevelPermissionRulesApplied": False}
+
+
 @_action
 def create_data_set(self, account, region, _id, body):  # type: ignore[no-untyped-def]
     ds_id = body.get("DataSetId")
@@ -537,11 +549,9 @@ def create_data_set(self, account, region, _id, body):  # type: ignore[no-untype
         raise QSError("ResourceExistsException", 409, f"DataSet {ds_id} already exists.",
                       ResourceType="DATA_SET")
     now = time.time()
-    permissions: OrderedDict[str, list[str]] = OrderedDict()
-    _merge_grants(permissions, perms)
     ds: dict[str, Any] = {"seq": next(_seq), "Arn": _arn(region, account, "dataset", ds_id),
                           "DataSetId": ds_id, "CreatedTime": now, "LastUpdatedTime": now,
-                          "permissions": permissions}
+                          "permissions": _merge_grants(OrderedDict(), perms)}
     _set_definition(ds, body)
     store.data_sets[ds_id] = ds
     return _respond(201, {"Arn": ds["Arn"], "DataSetId": ds_id, **_ingestion(ds)})
@@ -570,32 +580,17 @@ def delete_data_set(self, account, region, ds_id, body):  # type: ignore[no-unty
 
 @_action
 def list_data_sets(self, account, region, _id, body):  # type: ignore[no-untyped-def]
-    page, token = _page(self, list(_store(account, region).data_sets.values()), "data-sets")
-    summaries = [{"Arn": d["Arn"], "DataSetId": d["DataSetId"], "Name": d["Name"],
-                  "CreatedTime": d["CreatedTime"], "LastUpdatedTime": d["LastUpdatedTime"],
-                  "ImportMode": d["ImportMode"], "RowLevelPermissionTagConfigurationApplied": False,
-                  "ColumnLevelPermissionRulesApplied": False} for d in page]
-    out: dict[str, Any] = {"DataSetSummaries": summaries}
-    if token:
-        out["NextToken"] = token
-    return _respond(200, out)
+    return _list(self, _store(account, region).data_sets, "data-sets", "DataSetSummaries", _data_set_summary)
 
 
 @_action
 def update_data_set_permissions(self, account, region, ds_id, body):  # type: ignore[no-untyped-def]
-    ds = _get_data_set(account, region, ds_id)
-    grants = _check_permissions(body.get("GrantPermissions"), "GrantPermissions")
-    revokes = _check_permissions(body.get("RevokePermissions"), "RevokePermissions")
-    _merge_grants(ds["permissions"], grants)
-    _apply_revokes(ds["permissions"], revokes)
-    return _respond(200, {"DataSetArn": ds["Arn"], "DataSetId": ds["DataSetId"]})
+    return _update_permissions(_get_data_set(account, region, ds_id), "DataSet", body)
 
 
 @_action
 def describe_data_set_permissions(self, account, region, ds_id, body):  # type: ignore[no-untyped-def]
-    ds = _get_data_set(account, region, ds_id)
-    return _respond(200, {"DataSetArn": ds["Arn"], "DataSetId": ds["DataSetId"],
-                          "Permissions": _perm_list(ds["permissions"])})
+    return _describe_permissions(_get_data_set(account, region, ds_id), "DataSet")
 
 
 # --------------------------------------------------------------------------

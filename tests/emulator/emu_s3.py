@@ -52,7 +52,9 @@ Whole-call faults (SlowDown...) use the generic ``/_emulator/faults``.
 
 from __future__ import annotations
 
+import functools
 import heapq
+import json
 import threading
 import time
 import uuid
@@ -61,14 +63,16 @@ from typing import Any
 import xmltodict
 from moto.core.common_types import TYPE_RESPONSE
 from moto.core.responses import ActionResult
-from moto.s3.exceptions import AccessDeniedByLock, MalformedXML
+from moto.iam.access_control import IAMPolicy, PermissionResult
+from moto.s3.exceptions import AccessDeniedByLock, MalformedXML, MissingBucket
 from moto.s3.models import (CaseInsensitiveDict, FakeBucket, FakeDeleteMarker, FakeKey, FakeMultipart,
                              S3Backend, s3_backends)
 from moto.s3.responses import S3Response
 
+from emu_faults import Faults
+
 LOCK = threading.RLock()
 MAX_DELETE_OBJECTS = 1000
-MAX_UPLOADS = 1000
 
 _orig_list_object_versions = S3Backend.list_object_versions
 _orig_put_object = S3Backend.put_object
@@ -78,50 +82,28 @@ _orig_delete_object = S3Backend.delete_object
 # Per-key DeleteObjects faults
 # ---------------------------------------------------------------------------
 
-_faults: list[dict[str, Any]] = []
+
+def _delete_fault_fields(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"bucket": spec["bucket"], "key": spec["key"]}
 
 
-def add_delete_fault(spec: dict[str, Any]) -> dict[str, Any]:
-    keys = spec.get("keys")
-    if not spec.get("bucket") or not isinstance(keys, list) or not keys or not spec.get("code"):
-        raise ValueError("delete fault needs 'bucket', 'keys': [...] and 'code'")
-    fault = {"id": str(uuid.uuid4()), "bucket": spec["bucket"], "keys": [str(k) for k in keys],
-             "code": spec["code"], "message": spec.get("message", spec["code"]),
-             "times": int(spec.get("times", 1))}
-    if fault["times"] == 0 or fault["times"] < -1:
-        raise ValueError("times must be a positive count or -1 (forever)")
-    # one counter per key: "the next `times` entries for those keys"
-    fault["left"] = {k: fault["times"] for k in fault["keys"]}
-    with LOCK:
-        _faults.append(fault)
-    return _public(fault)
+class _DeleteFaults(Faults):
+    def add_all(self, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One fault per key: "the next `times` entries for each of those keys"."""
+        added = []
+        for spec in specs:
+            if (not isinstance(spec, dict) or not spec.get("bucket") or not isinstance(spec.get("keys"), list)
+                    or not spec["keys"] or not spec.get("code")):
+                raise ValueError("delete fault needs 'bucket', 'keys': [...] and 'code'")
+            added += [self.add({**spec, "key": str(k)}) for k in spec["keys"]]
+        return added
 
 
-def _public(fault: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in fault.items() if k != "left"} | {"left": dict(fault["left"])}
-
-
-def list_delete_faults() -> list[dict[str, Any]]:
-    with LOCK:
-        return [_public(f) for f in _faults]
-
-
-def clear_delete_faults() -> None:
-    with LOCK:
-        _faults.clear()
+DELETE_FAULTS = _DeleteFaults(_delete_fault_fields)
 
 
 def _take_fault(bucket: str, key: str) -> dict[str, Any] | None:
-    with LOCK:
-        for fault in _faults:
-            left = fault["left"].get(key)
-            if fault["bucket"] == bucket and left is not None and left != 0:
-                if left > 0:
-                    fault["left"][key] = left - 1
-                    if not any(v != 0 for v in fault["left"].values()):
-                        _faults.remove(fault)
-                return fault
-    return None
+    return DELETE_FAULTS.take(lambda f: f["bucket"] == bucket and f["key"] == key)
 
 
 # ---------------------------------------------------------------------------
@@ -144,13 +126,10 @@ def list_object_versions(self: S3Backend, bucket_name: str, delimiter: str | Non
     markers: list[Any] = []
     next_key = next_version = None
     with LOCK:
-        if key_marker and version_id_marker:
-            names = (n for n in dict.keys(store) if n >= key_marker and n.startswith(prefix))
-        elif key_marker:
-            names = (n for n in dict.keys(store) if n > key_marker and n.startswith(prefix))
-        else:
-            names = (n for n in dict.keys(store) if n.startswith(prefix))
-        names_list = list(names)
+        # After the marker key; at it too when resuming inside its versions.
+        marker, inclusive = key_marker or "", bool(key_marker and version_id_marker)
+        names_list = [n for n in dict.keys(store)
+                      if n.startswith(prefix) and (n > marker or (inclusive and n == marker))]
         limit = max_keys + 2
         while True:
             candidates = heapq.nsmallest(limit, names_list)
@@ -280,8 +259,6 @@ def _bucket_response_delete_keys(self: S3Response, bucket_name: str,
             errors.append({"Key": key, "VersionId": version_id, "Code": "AccessDenied",
                            "Message": "Access Denied"})
             continue
-        from moto.iam.access_control import PermissionResult
-
         if bucket.get_permission("s3:DeleteObject",
                                  f"arn:aws:s3:::{bucket_name}/{key}") == PermissionResult.DENIED:
             errors.append({"Key": key, "VersionId": version_id, "Code": "AccessDenied",
@@ -337,8 +314,6 @@ def bulk(spec: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("an unversioned bucket holds 1 version per object and no delete markers")
 
     backend = s3_backends[account]["global"]
-    from moto.s3.exceptions import MissingBucket
-
     try:
         bucket = backend.get_bucket(name)
     except MissingBucket:
@@ -359,10 +334,11 @@ def bulk(spec: dict[str, Any]) -> dict[str, Any]:
                                        is_versioned=not null,
                                        version_id="null" if null else str(uuid.uuid4())))
             if i < m:
-                marker = FakeDeleteMarker(key=entries[-1])
                 if versioning == "Suspended":
-                    marker._version_id = "null"
+                    marker = _null_marker(entries[-1])
                     entries = [e for e in entries if str(e.version_id) != "null"]
+                else:
+                    marker = FakeDeleteMarker(key=entries[-1])
                 entries.append(marker)
             dict.__setitem__(bucket.keys, key_name, entries)
         for i in range(u):
@@ -378,22 +354,24 @@ def bulk(spec: dict[str, Any]) -> dict[str, Any]:
             "seconds": round(time.monotonic() - t0, 3)}
 
 
-def get_permission(self: FakeBucket, action: str, resource: str) -> Any:
-    """moto's bucket policy check, without the statements that carry a Condition."""
-    import json
-
-    from moto.iam.access_control import IAMPolicy, PermissionResult
-
-    if self.policy is None:
-        return PermissionResult.NEUTRAL
-    policy = json.loads(self.policy)
-    statements = policy.get("Statement", [])
+@functools.lru_cache(maxsize=64)
+def _unconditional(policy: bytes) -> IAMPolicy | None:
+    """The policy without its conditional statements (None if nothing is left), parsed once per
+    policy document rather than once per key of a DeleteObjects request."""
+    doc = json.loads(policy)
+    statements = doc.get("Statement", [])
     if isinstance(statements, dict):
         statements = [statements]
-    policy["Statement"] = [st for st in statements if not st.get("Condition")]
-    if not policy["Statement"]:
+    doc["Statement"] = [st for st in statements if not st.get("Condition")]
+    return IAMPolicy(json.dumps(doc)) if doc["Statement"] else None
+
+
+def get_permission(self: FakeBucket, action: str, resource: str) -> Any:
+    """moto's bucket policy check, without the statements that carry a Condition."""
+    policy = None if self.policy is None else _unconditional(self.policy)
+    if policy is None:
         return PermissionResult.NEUTRAL
-    return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
+    return policy.is_action_permitted(action, resource)
 
 
 def install() -> None:

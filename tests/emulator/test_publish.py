@@ -7,8 +7,8 @@ input refused before any call.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 import pathlib
 import sys
 
@@ -53,6 +53,15 @@ def test_publishes_every_artifact_to_every_region(session, dist, emulator) -> No
     read = next(s for s in policy["Statement"] if s["Sid"] == "OrganizationReadsArtifacts")
     assert read["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}
     assert read["Resource"] == "arn:aws:s3:::acme-artifacts-eu-west-1/patch-compliance/*"
+    tls = next(s for s in policy["Statement"] if s["Sid"] == "DenyInsecureTransport")
+    assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    block = s3.get_public_access_block(Bucket="acme-artifacts-eu-west-1")["PublicAccessBlockConfiguration"]
+    assert all(block[k] for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
+                                  "RestrictPublicBuckets"))
+    sse = s3.get_bucket_encryption(Bucket="acme-artifacts-eu-west-1")["ServerSideEncryptionConfiguration"]
+    assert sse["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    head = s3.head_object(Bucket="acme-artifacts-eu-west-1", Key="patch-compliance/0.1.0-abc/org-data-sync.zip")
+    assert head["Metadata"]["sha256"] == hashlib.sha256(b"zip of org-data-sync").hexdigest()
 
     # Publishing again (a new version) reuses the buckets.
     again = publish.publish(["eu-west-1"], "acme-artifacts", "0.1.1", dist, None, session=session)
@@ -60,18 +69,27 @@ def test_publishes_every_artifact_to_every_region(session, dist, emulator) -> No
 
 
 @pytest.mark.parametrize("args,message", [
-    ((["eu-west"], "acme", "1"), "is not a Region name"),
-    (([], "acme", "1"), "at least one Region"),
-    ((["eu-west-1"], "Acme_Artifacts", "1"), "ARTIFACT_BUCKET_PREFIX"),
-    ((["eu-west-1"], "acme", "1/2"), "version"),
+    ((["eu-west"], "acme", "1", None), "is not a Region name"),
+    (([], "acme", "1", None), "at least one Region"),
+    ((["eu-west-1"], "Acme_Artifacts", "1", None), "ARTIFACT_BUCKET_PREFIX"),
+    # The templates' ArtifactBucketPrefix pattern: 3 to 42 characters, ending with a letter or digit.
+    ((["eu-west-1"], "ab", "1", None), "ARTIFACT_BUCKET_PREFIX"),
+    ((["eu-west-1"], "acme-", "1", None), "ARTIFACT_BUCKET_PREFIX"),
+    ((["eu-west-1"], "acme", "1/2", None), "version"),
+    ((["eu-west-1"], "acme", "1", "org-1"), "ORG_ID"),
 ])
 def test_bad_input_is_refused_before_any_call(session, dist, emulator, args, message) -> None:
     control(emulator, "DELETE", "/_emulator/calls")
+    regions, prefix, version, org_id = args
     with pytest.raises(publish.PublishError, match=message):
-        publish.publish(*args, dist, None, session=session)
-    with pytest.raises(publish.PublishError, match="ORG_ID"):
-        publish.publish(["eu-west-1"], "acme", "1", dist, "org-1", session=session)
+        publish.publish(regions, prefix, version, dist, org_id, session=session)
     assert control(emulator, "GET", "/_emulator/calls")[1]["calls"] == []
+
+
+def test_longest_prefix_the_templates_accept_is_published(session, dist) -> None:
+    prefix = "a" * 42
+    done = publish.publish(["ap-southeast-2"], prefix, "1", dist, None, session=session)
+    assert {d["bucket"] for d in done} == {f"{prefix}-ap-southeast-2"}
 
 
 def test_missing_artifacts_say_make_build(session, tmp_path) -> None:

@@ -227,8 +227,9 @@ def test_data_set_validation(qs, source, change, fragment):
     status, code, message = error_of(e)
     assert (status, code) == (400, "InvalidParameterValueException")
     assert fragment in message
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError) as e:
         qs.describe_data_set(AwsAccountId=ACCOUNT, DataSetId="bad")
+    assert error_of(e)[:2] == (404, "ResourceNotFoundException")  # nothing was created
 
 
 def test_update_data_set_is_validated_and_atomic(qs, source):
@@ -360,8 +361,9 @@ def test_call_counter_names_quicksight_operations(qs, source, emulator):
                                       GrantPermissions=[{"Principal": ALICE, "Actions": READ}])
     qs.describe_data_source_permissions(AwsAccountId=ACCOUNT, DataSourceId=DS_ID)
     qs.delete_data_source(AwsAccountId=ACCOUNT, DataSourceId=DS_ID)
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError) as e:
         qs.describe_data_set(AwsAccountId=ACCOUNT, DataSetId="missing")
+    assert error_of(e)[:2] == (404, "ResourceNotFoundException")
     qs.create_data_source(AwsAccountId=ACCOUNT, DataSourceId=DS_ID, Name="n", Type="ATHENA")
     _, out = control(emulator, "GET", "/_emulator/calls")
     counts = {c["operation"]: c["count"] for c in out["calls"] if c["service"] == "quicksight"}

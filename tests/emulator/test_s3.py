@@ -181,8 +181,23 @@ def test_delete_faults_per_key(emulator):
     assert len(control(emulator, "GET", "/_emulator/s3/delete-faults")[1]["faults"]) == 1
     control(emulator, "DELETE", "/_emulator/s3/delete-faults")
     assert control(emulator, "GET", "/_emulator/s3/delete-faults")[1]["faults"] == []
-    control(emulator, "POST", "/_emulator/s3/delete-faults", {"bucket": b, "keys": ["z"], "code": "X"})
+    st, _ = control(emulator, "POST", "/_emulator/s3/delete-faults", {"bucket": b, "keys": ["z"], "code": "X"})
+    assert st == 200 and len(control(emulator, "GET", "/_emulator/s3/delete-faults")[1]["faults"]) == 1
     control(emulator, "POST", "/_emulator/reset")
+    assert control(emulator, "GET", "/_emulator/s3/delete-faults")[1]["faults"] == []
+
+
+def test_delete_fault_times_count_per_key(emulator):
+    c = s3(emulator)
+    b = versioned(c)
+    for k in ("a", "b"):
+        c.put_object(Bucket=b, Key=k, Body=b"x")
+    st, _ = control(emulator, "POST", "/_emulator/s3/delete-faults",
+                    {"bucket": b, "keys": ["a", "b"], "code": "InternalError", "times": 1})
+    assert st == 200
+    objs = {"Objects": [{"Key": "a"}, {"Key": "b"}], "Quiet": True}
+    assert sorted(e["Key"] for e in c.delete_objects(Bucket=b, Delete=objs)["Errors"]) == ["a", "b"]
+    assert "Errors" not in c.delete_objects(Bucket=b, Delete=objs)  # each key's one use is spent
     assert control(emulator, "GET", "/_emulator/s3/delete-faults")[1]["faults"] == []
 
 

@@ -1,34 +1,34 @@
 //! `org-data-sync` against the emulator's resource data syncs, answering a real local HTTP server.
 
-use std::time::Duration;
-
-use cfn_response::Runner;
-use cfn_response::testing::ResponseServer;
-use integration_tests::{Emulator, isolated};
+use integration_tests::{CustomResourceRequests, Emulator, isolated};
 use org_data_sync::DataSync;
 use serde_json::{Value, json};
 
-use crate::support::answer_once;
+use crate::support::Cfn;
 
 struct Setup {
     emulator: &'static Emulator,
     region: &'static str,
     ssm: aws_sdk_ssm::Client,
-    runner: Runner<DataSync>,
-    server: ResponseServer,
+    cr: Cfn<DataSync>,
 }
 
 async fn setup() -> Setup {
     let (emulator, region) = isolated();
     let ssm = aws_sdk_ssm::Client::new(&emulator.sdk_config(region, 2).await);
-    let runner = Runner::new(DataSync::new(ssm.clone())).expect("runner");
-    let server = ResponseServer::start().await.expect("server");
+    let requests = CustomResourceRequests::new(
+        "Custom::OrgDataSync",
+        "DataSync",
+        "us-east-1",
+        "111122223333",
+        "StackSet-sync-abc",
+        "org-data-sync",
+    );
     Setup {
         emulator,
         region,
+        cr: Cfn::start(DataSync::new(ssm.clone()), requests).await,
         ssm,
-        runner,
-        server,
     }
 }
 
@@ -46,26 +46,7 @@ impl Setup {
         properties: Value,
         old: Option<Value>,
     ) -> Value {
-        let before = self.server.received().len();
-        let mut request = json!({
-            "RequestType": kind, "ResponseURL": self.server.url(&format!("r{before}")),
-            "StackId": "arn:aws:cloudformation:us-east-1:111122223333:stack/StackSet-sync-abc/0",
-            "RequestId": format!("req-{before}"), "ResourceType": "Custom::OrgDataSync",
-            "LogicalResourceId": "DataSync", "ResourceProperties": properties,
-        });
-        if let Some(id) = physical_id {
-            request["PhysicalResourceId"] = json!(id);
-        }
-        if let Some(old) = old {
-            request["OldResourceProperties"] = old;
-        }
-        answer_once(
-            &self.runner,
-            &self.server,
-            &request,
-            Duration::from_secs(60),
-        )
-        .await
+        self.cr.send(kind, physical_id, properties, old).await
     }
 
     /// Sync name → (bucket, prefix, sharing type).

@@ -4,14 +4,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_quicksight::types::{DataSourceParameters, DataSourceType, PhysicalTable};
-use cfn_response::Runner;
 use cfn_response::testing::ResponseServer;
 use integration_tests::lambda::{LocalFunction, Outcome};
-use integration_tests::{Emulator, Fault, isolated};
+use integration_tests::{CustomResourceRequests, Emulator, Fault, isolated};
 use quicksight_builder::QuickSightBuilder;
 use serde_json::{Value, json};
 
-use crate::support::{answer_once, workspace_binary};
+use crate::support::{Cfn, workspace_binary};
 
 const ACCOUNT: &str = "111122223333";
 /// QuickSight's identity Region (us-east-1) differs from the stack's Region on purpose.
@@ -22,21 +21,25 @@ struct Setup {
     emulator: &'static Emulator,
     region: &'static str,
     qs: aws_sdk_quicksight::Client,
-    runner: Runner<QuickSightBuilder>,
-    server: ResponseServer,
+    cr: Cfn<QuickSightBuilder>,
 }
 
 async fn setup() -> Setup {
     let (emulator, region) = isolated();
     let qs = aws_sdk_quicksight::Client::new(&emulator.sdk_config(region, 1).await);
-    let runner = Runner::new(QuickSightBuilder::new(qs.clone(), region)).expect("runner");
-    let server = ResponseServer::start().await.expect("server");
+    let requests = CustomResourceRequests::new(
+        "Custom::QuickSightBuilder",
+        "Datasets",
+        region,
+        ACCOUNT,
+        "quicksight",
+        "quicksight-builder",
+    );
     Setup {
         emulator,
         region,
+        cr: Cfn::start(QuickSightBuilder::new(qs.clone(), region), requests).await,
         qs,
-        runner,
-        server,
     }
 }
 
@@ -60,27 +63,7 @@ impl Setup {
         properties: Value,
         old: Option<Value>,
     ) -> Value {
-        let n = self.server.received().len();
-        let mut request = json!({
-            "RequestType": kind, "ResponseURL": self.server.url(&format!("r{n}")),
-            "ServiceToken": format!("arn:aws:lambda:{}:{ACCOUNT}:function:quicksight-builder", self.region),
-            "StackId": format!("arn:aws:cloudformation:{}:{ACCOUNT}:stack/quicksight/0", self.region),
-            "RequestId": format!("req-{n}"), "ResourceType": "Custom::QuickSightBuilder",
-            "LogicalResourceId": "Datasets", "ResourceProperties": properties,
-        });
-        if let Some(id) = physical_id {
-            request["PhysicalResourceId"] = json!(id);
-        }
-        if let Some(old) = old {
-            request["OldResourceProperties"] = old;
-        }
-        answer_once(
-            &self.runner,
-            &self.server,
-            &request,
-            Duration::from_secs(60),
-        )
-        .await
+        self.cr.send(kind, physical_id, properties, old).await
     }
 
     async fn calls(&self) -> BTreeMap<String, u64> {
@@ -460,19 +443,20 @@ async fn binary_takes_its_account_from_the_lambda_context() {
     )
     .await
     .expect("function starts");
-    // LocalFunction's context names account 123456789012.
+    // LocalFunction's context names account 123456789012; the request carries no ServiceToken.
+    let requests = CustomResourceRequests::new(
+        "Custom::QuickSightBuilder",
+        "Datasets",
+        region,
+        "123456789012",
+        "quicksight",
+        "quicksight-builder",
+    );
     let request = |kind: &str, url: String, physical_id: Option<&str>| {
-        let mut r = json!({
-            "RequestType": kind, "ResponseURL": url,
-            "StackId": format!("arn:aws:cloudformation:{region}:123456789012:stack/quicksight/0"),
-            "RequestId": format!("req-{kind}"), "ResourceType": "Custom::QuickSightBuilder",
-            "LogicalResourceId": "Datasets",
-            "ResourceProperties": {"WorkGroup": "primary", "Database": "patch_compliance",
-                "PrincipalArns": "arn:aws:quicksight:us-east-1:123456789012:user/default/alice"}
-        });
-        if let Some(id) = physical_id {
-            r["PhysicalResourceId"] = json!(id);
-        }
+        let properties = json!({"WorkGroup": "primary", "Database": "patch_compliance",
+            "PrincipalArns": "arn:aws:quicksight:us-east-1:123456789012:user/default/alice"});
+        let mut r = requests.request(kind, &url, physical_id, properties, None);
+        r.as_object_mut().map(|o| o.remove("ServiceToken"));
         r
     };
     let invoked = function

@@ -5,33 +5,35 @@ use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-use cfn_response::Runner;
-use cfn_response::testing::ResponseServer;
-use integration_tests::{Emulator, isolated};
+use integration_tests::{CustomResourceRequests, Emulator, isolated};
 use s3_cleanup::Cleanup;
 use serde_json::{Value, json};
 
-use crate::support::answer_once;
+use crate::support::Cfn;
 
 struct Setup {
     emulator: &'static Emulator,
     region: &'static str,
     s3: aws_sdk_s3::Client,
-    runner: Runner<Cleanup>,
-    server: ResponseServer,
+    cr: Cfn<Cleanup>,
 }
 
 async fn setup() -> Setup {
     let (emulator, region) = isolated();
     let s3 = aws_setup::s3_client(&emulator.sdk_config(region, 2).await);
-    let runner = Runner::new(Cleanup::new(s3.clone())).expect("runner");
-    let server = ResponseServer::start().await.expect("server");
+    let requests = CustomResourceRequests::new(
+        "Custom::S3Cleanup",
+        "BucketCleanup",
+        "us-east-1",
+        "123456789012",
+        "central",
+        "s3-cleanup",
+    );
     Setup {
         emulator,
         region,
+        cr: Cfn::start(Cleanup::new(s3.clone()), requests).await,
         s3,
-        runner,
-        server,
     }
 }
 
@@ -115,17 +117,11 @@ impl Setup {
     }
 
     async fn cfn(&self, kind: &str, buckets: Value, timeout: Duration) -> Value {
-        let before = self.server.received().len();
-        let mut request = json!({
-            "RequestType": kind, "ResponseURL": self.server.url(&format!("r{before}")),
-            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/central/0", "RequestId": format!("q{before}"),
-            "ResourceType": "Custom::S3Cleanup", "LogicalResourceId": "BucketCleanup",
-            "ResourceProperties": {"BucketNames": buckets},
-        });
-        if kind != "Create" {
-            request["PhysicalResourceId"] = json!("central-BucketCleanup");
-        }
-        answer_once(&self.runner, &self.server, &request, timeout).await
+        let physical_id = (kind != "Create").then_some("central-BucketCleanup");
+        let request = self
+            .cr
+            .request(kind, physical_id, json!({"BucketNames": buckets}), None);
+        self.cr.send_raw(&request, timeout).await
     }
 }
 

@@ -19,43 +19,81 @@ pub fn context(timeout: Duration) -> Context {
     ctx
 }
 
-/// Runs one custom resource request through `runner` and returns the one answer CloudFormation
-/// received at `server` (the request's ResponseURL must point there).
-pub async fn answer_once<R: cfn_response::CustomResource>(
-    runner: &cfn_response::Runner<R>,
-    server: &cfn_response::testing::ResponseServer,
-    request: &Value,
-    timeout: Duration,
-) -> Value {
-    let before = server.received().len();
-    runner
-        .handle_payload(request, &context(timeout))
-        .await
-        .expect("answered");
-    let received = server.received();
-    assert_eq!(received.len(), before + 1, "exactly one answer");
-    received[before].json()
+/// A custom resource handler answering a real local ResponseURL server: send a request, get the
+/// one answer CloudFormation would receive.
+pub struct Cfn<R> {
+    runner: cfn_response::Runner<R>,
+    server: cfn_response::testing::ResponseServer,
+    requests: integration_tests::CustomResourceRequests,
 }
 
-/// A custom resource request as CloudFormation sends it.
+impl<R: cfn_response::CustomResource> Cfn<R> {
+    /// `resource` behind a runner, with requests shaped by `requests`.
+    pub async fn start(resource: R, requests: integration_tests::CustomResourceRequests) -> Self {
+        Self {
+            runner: cfn_response::Runner::new(resource).expect("runner"),
+            server: cfn_response::testing::ResponseServer::start()
+                .await
+                .expect("response server"),
+            requests,
+        }
+    }
+
+    /// Sends one request with a 60-second deadline and returns the answer.
+    pub async fn send(
+        &self,
+        kind: &str,
+        physical_id: Option<&str>,
+        properties: Value,
+        old: Option<Value>,
+    ) -> Value {
+        let request = self.request(kind, physical_id, properties, old);
+        self.send_raw(&request, Duration::from_secs(60)).await
+    }
+
+    /// A request addressed to this server.
+    pub fn request(
+        &self,
+        kind: &str,
+        physical_id: Option<&str>,
+        properties: Value,
+        old: Option<Value>,
+    ) -> Value {
+        let url = self
+            .server
+            .url(&format!("r{}", self.server.received().len()));
+        self.requests
+            .request(kind, &url, physical_id, properties, old)
+    }
+
+    /// Runs `request` with `timeout` left before the deadline; asserts exactly one answer arrived
+    /// and returns it.
+    pub async fn send_raw(&self, request: &Value, timeout: Duration) -> Value {
+        let before = self.server.received().len();
+        self.runner
+            .handle_payload(request, &context(timeout))
+            .await
+            .expect("answered");
+        let received = self.server.received();
+        assert_eq!(received.len(), before + 1, "exactly one answer");
+        received[before].json()
+    }
+}
+
+/// A tagger custom resource request as CloudFormation sends it (an Update repeats the properties
+/// as the old ones).
 pub fn cfn_request(kind: &str, response_url: &str, physical_id: Option<&str>) -> Value {
-    let mut r = json!({
-        "RequestType": kind,
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:ec2-os-tagger",
-        "ResponseURL": response_url,
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/patching/0a1b2c3d",
-        "RequestId": format!("req-{kind}"),
-        "ResourceType": "Custom::Ec2OsTagger",
-        "LogicalResourceId": "OsTagger",
-        "ResourceProperties": {"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:ec2-os-tagger"}
-    });
-    if let Some(id) = physical_id {
-        r["PhysicalResourceId"] = json!(id);
-    }
-    if kind == "Update" {
-        r["OldResourceProperties"] = r["ResourceProperties"].clone();
-    }
-    r
+    let requests = integration_tests::CustomResourceRequests::new(
+        "Custom::Ec2OsTagger",
+        "OsTagger",
+        "us-east-1",
+        "123456789012",
+        "patching",
+        "ec2-os-tagger",
+    );
+    let properties = json!({"ServiceToken": requests.service_token});
+    let old = (kind == "Update").then(|| properties.clone());
+    requests.request(kind, response_url, physical_id, properties, old)
 }
 
 /// An EventBridge scheduled event.

@@ -123,6 +123,21 @@ pub fn from_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// The first `shown` failures joined with `; `, and how many more there are: a Reason or an error
+/// message that stays readable (and within CloudFormation's 4 KB) however many items failed.
+pub fn summarize(failures: &[String], shown: usize) -> String {
+    let mut text = failures
+        .iter()
+        .take(shown)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if failures.len() > shown {
+        text.push_str(&format!("; and {} more", failures.len() - shown));
+    }
+    text
+}
+
 /// An AWS SDK failure as `<code>: <message>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsError {
@@ -251,6 +266,14 @@ mod tests {
             AwsError::from(err).to_string(),
             "UnknownError: service error"
         );
+    }
+
+    #[test]
+    fn summaries_show_the_first_failures_and_count_the_rest() {
+        let failures: Vec<String> = (1..=4).map(|i| format!("f{i}")).collect();
+        assert_eq!(summarize(&failures, 5), "f1; f2; f3; f4");
+        assert_eq!(summarize(&failures, 2), "f1; f2; and 2 more");
+        assert_eq!(summarize(&[], 3), "");
     }
 
     #[test]

@@ -16,6 +16,70 @@ pub fn is_region(s: &str) -> bool {
         && number.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The partition of a Region: `aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, `aws-iso-b`.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else {
+        "aws"
+    }
+}
+
+/// An ARN taken apart: `arn:<partition>:<service>:<region>:<account>:<resource>`. The resource keeps
+/// its own separators (`key/1234`, `user/default/alice`, `function:name:alias`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arn<'a> {
+    /// `aws`, `aws-cn`, ...
+    pub partition: &'a str,
+    /// `kms`, `quicksight`, ...
+    pub service: &'a str,
+    /// Empty for global resources.
+    pub region: &'a str,
+    /// Empty for resources without an account (S3 buckets).
+    pub account: &'a str,
+    /// Everything after the fifth colon.
+    pub resource: &'a str,
+}
+
+impl<'a> Arn<'a> {
+    /// Parses the six fields; `None` when `s` does not start with `arn:aws` or has fewer fields.
+    /// Field contents are not checked: callers check what they rely on.
+    pub fn parse(s: &'a str) -> Option<Self> {
+        let mut parts = s.splitn(6, ':');
+        let (
+            Some("arn"),
+            Some(partition),
+            Some(service),
+            Some(region),
+            Some(account),
+            Some(resource),
+        ) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        )
+        else {
+            return None;
+        };
+        partition.starts_with("aws").then_some(Self {
+            partition,
+            service,
+            region,
+            account,
+            resource,
+        })
+    }
+}
+
 /// True for a 12-digit account id.
 pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
@@ -95,6 +159,46 @@ mod tests {
         ] {
             assert!(!is_region(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn arns_and_partitions() {
+        let arn = Arn::parse("arn:aws:quicksight:us-east-1:111122223333:user/default/a:b")
+            .expect("an ARN");
+        assert_eq!(
+            (
+                arn.partition,
+                arn.service,
+                arn.region,
+                arn.account,
+                arn.resource
+            ),
+            (
+                "aws",
+                "quicksight",
+                "us-east-1",
+                "111122223333",
+                "user/default/a:b"
+            )
+        );
+        assert_eq!(
+            Arn::parse("arn:aws:s3:::bucket").map(|a| a.account),
+            Some("")
+        );
+        for bad in [
+            "",
+            "alice",
+            "arn:aws:kms:us-east-1:1",
+            "urn:aws:kms:r:1:key/x",
+            "arn:gcp:kms:r:1:key/x",
+        ] {
+            assert_eq!(Arn::parse(bad), None, "{bad}");
+        }
+        assert_eq!(partition("eu-west-1"), "aws");
+        assert_eq!(partition("cn-north-1"), "aws-cn");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(partition("us-iso-east-1"), "aws-iso");
+        assert_eq!(partition("us-isob-east-1"), "aws-iso-b");
     }
 
     #[test]

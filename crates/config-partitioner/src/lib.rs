@@ -172,12 +172,6 @@ pub struct CreatedObject {
 // `aws_lambda_events::s3::S3Event`, which requires every field of every record: one odd record must
 // not make the whole event unreadable.
 #[derive(Deserialize)]
-struct Notification {
-    #[serde(rename = "Records")]
-    records: Vec<Value>,
-}
-
-#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct NotificationRecord {
     #[serde(default)]
@@ -228,15 +222,17 @@ pub struct MalformedEvent(pub String);
 
 /// Reads the created objects from an S3 notification or an EventBridge event.
 pub fn objects_in(payload: &Value) -> Result<EventObjects, MalformedEvent> {
-    if payload.get("Records").is_some() {
-        let notification: Notification = serde_json::from_value(payload.clone())
-            .map_err(|e| MalformedEvent(format!("Records is not a list ({e})")))?;
+    if let Some(records) = payload.get("Records") {
+        // Read in place: an event of 1,000 records is not copied.
+        let records = records
+            .as_array()
+            .ok_or_else(|| MalformedEvent("Records is not a list".to_owned()))?;
         let mut out = EventObjects {
-            records: notification.records.len(),
+            records: records.len(),
             ..EventObjects::default()
         };
-        for record in notification.records {
-            match serde_json::from_value::<NotificationRecord>(record) {
+        for record in records {
+            match NotificationRecord::deserialize(record) {
                 Ok(r) if r.event_name.starts_with("ObjectCreated:") => {
                     out.created.push(CreatedObject {
                         bucket: r.s3.bucket.name,
@@ -259,7 +255,7 @@ pub fn objects_in(payload: &Value) -> Result<EventObjects, MalformedEvent> {
         info!("S3 test event; nothing to do");
         return Ok(EventObjects::default());
     }
-    let event: EventBridgeEvent<Value> = serde_json::from_value(payload.clone())
+    let event = EventBridgeEvent::<Value>::deserialize(payload)
         .map_err(|e| MalformedEvent(format!("it is neither ({e})")))?;
     if event.source != "aws.s3" || event.detail_type != "Object Created" {
         debug!(detail_type = %event.detail_type, source = %event.source, "not an S3 object creation; skipped");
@@ -269,7 +265,7 @@ pub fn objects_in(payload: &Value) -> Result<EventObjects, MalformedEvent> {
             ..EventObjects::default()
         });
     }
-    let detail: BridgeDetail = serde_json::from_value(event.detail)
+    let detail = BridgeDetail::deserialize(&event.detail)
         .map_err(|e| MalformedEvent(format!("its detail lacks bucket.name or object.key ({e})")))?;
     Ok(EventObjects {
         created: vec![CreatedObject {
@@ -348,7 +344,7 @@ pub enum PartitionerError {
     Partitions {
         /// How many.
         count: usize,
-        /// The first failures: table, values, `<code>: <message>`.
+        /// The first failures (table, values, `<code>: <message>`) and how many more.
         details: String,
     },
 }
@@ -514,24 +510,26 @@ impl Partitioner {
         let mut failures = Vec::new();
         for (table, partitions) in wanted {
             let shape = self.shape(&table).await?;
-            let inputs: Vec<PartitionInput> = partitions
-                .into_iter()
-                .map(|(values, location)| {
-                    let mut sd = shape.storage_descriptor.clone();
-                    sd.location = Some(location);
-                    PartitionInput::builder()
-                        .set_values(Some(values))
-                        .storage_descriptor(sd)
-                        .build()
-                })
-                .collect();
-            for chunk in inputs.chunks(CREATE_BATCH) {
+            let mut inputs = partitions.into_iter().map(|(values, location)| {
+                let mut sd = shape.storage_descriptor.clone();
+                sd.location = Some(location);
+                PartitionInput::builder()
+                    .set_values(Some(values))
+                    .storage_descriptor(sd)
+                    .build()
+            });
+            loop {
+                let chunk: Vec<PartitionInput> = inputs.by_ref().take(CREATE_BATCH).collect();
+                if chunk.is_empty() {
+                    break;
+                }
+                let sent = chunk.len();
                 let out = self
                     .glue
                     .batch_create_partition()
                     .database_name(&self.settings.database)
                     .table_name(&table)
-                    .set_partition_input_list(Some(chunk.to_vec()))
+                    .set_partition_input_list(Some(chunk))
                     .send()
                     .await
                     .map_err(|e| PartitionerError::Aws {
@@ -561,19 +559,14 @@ impl Partitioner {
                 }
                 let failed_here = out.errors().len() - existed;
                 report.already_existed += existed;
-                report.created += chunk.len() - out.errors().len();
-                info!(%table, sent = chunk.len(), existed, failed = failed_here, "BatchCreatePartition");
+                report.created += sent - out.errors().len();
+                info!(%table, sent, existed, failed = failed_here, "BatchCreatePartition");
             }
         }
         if !failures.is_empty() {
             return Err(PartitionerError::Partitions {
                 count: failures.len(),
-                details: failures
-                    .iter()
-                    .take(5)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                details: aws_setup::summarize(&failures, 5),
             });
         }
         info!(

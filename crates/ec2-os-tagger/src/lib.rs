@@ -251,7 +251,7 @@ pub enum TaggerError {
     #[error(
         "tagged {} EC2 instances and {} managed instances, but {} tagging call(s) failed: {}",
         .report.instances_tagged, .report.managed_instances_tagged,
-        .report.failures.len(), summarize(&.report.failures)
+        .report.failures.len(), aws_setup::summarize(&.report.failures, 3)
     )]
     Partial {
         /// What was tagged, and the failures.
@@ -281,21 +281,6 @@ impl From<TaggerError> for Diagnostic {
             error_message: cfn_response::error_chain(&e),
         }
     }
-}
-
-/// The first failures, then a count: a Reason must stay short.
-fn summarize(failures: &[String]) -> String {
-    const SHOWN: usize = 3;
-    let mut text = failures
-        .iter()
-        .take(SHOWN)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("; ");
-    if failures.len() > SHOWN {
-        text.push_str(&format!("; and {} more", failures.len() - SHOWN));
-    }
-    text
 }
 
 /// The tagger, holding its clients. Build once per process.

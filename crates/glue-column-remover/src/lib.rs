@@ -140,7 +140,7 @@ pub enum RemoverError {
         table: String,
         /// How many failed.
         count: usize,
-        /// The first failures: values and `<code>: <message>`.
+        /// The first failures (values, `<code>: <message>`) and how many more.
         details: String,
     },
 }
@@ -266,10 +266,15 @@ impl Remover {
         Self { glue, settings }
     }
 
+    /// `database.table`, for messages.
+    fn qualified(&self) -> String {
+        format!("{}.{}", self.settings.database, self.settings.table)
+    }
+
     fn aws(&self, operation: &'static str, source: AwsError) -> RemoverError {
         RemoverError::Aws {
             operation,
-            target: format!("{}.{}", self.settings.database, self.settings.table),
+            target: self.qualified(),
             source,
         }
     }
@@ -374,10 +379,7 @@ impl Remover {
                 Err(e) => return Err(self.aws("UpdateTable", e)),
             }
         }
-        Err(RemoverError::Contended(format!(
-            "{}.{}",
-            self.settings.database, self.settings.table
-        )))
+        Err(RemoverError::Contended(self.qualified()))
     }
 
     /// Returns how many partitions this run changed.
@@ -432,14 +434,9 @@ impl Remover {
             Ok(updated)
         } else {
             Err(RemoverError::Partitions {
-                table: format!("{}.{}", self.settings.database, self.settings.table),
+                table: self.qualified(),
                 count: failures.len(),
-                details: failures
-                    .iter()
-                    .take(5)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                details: aws_setup::summarize(&failures, 5),
             })
         }
     }

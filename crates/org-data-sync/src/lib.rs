@@ -53,7 +53,7 @@ use aws_sdk_ssm::types::{
     ResourceDataSyncDestinationDataSharing, ResourceDataSyncS3Destination, ResourceDataSyncS3Format,
 };
 use aws_setup::AwsError;
-use aws_setup::names::{check_bucket_name, is_account_id, is_region};
+use aws_setup::names::{Arn, check_bucket_name, is_account_id, is_region};
 use cfn_response::{CustomResource, Outcome, Properties, PropertyError, Request};
 use tracing::info;
 
@@ -166,25 +166,25 @@ fn check_prefix(prefix: &str) -> Result<(), String> {
 
 fn check_kms_key_arn(arn: &str, bucket_region: &str) -> Result<(), String> {
     let shape = "expected arn:<partition>:kms:<region>:<account>:key/<key-id>";
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [scheme, partition, service, region, account, resource] = parts.as_slice() else {
+    let Some(parsed) = Arn::parse(arn) else {
         return Err(format!("{arn:?} is not an ARN; {shape}"));
     };
-    if *scheme != "arn"
-        || !partition.starts_with("aws")
-        || *service != "kms"
-        || !is_account_id(account)
-    {
+    if parsed.service != "kms" || !is_account_id(parsed.account) {
         return Err(format!("{arn:?} is not a KMS ARN; {shape}"));
     }
-    if resource.strip_prefix("key/").is_none_or(str::is_empty) {
+    if parsed
+        .resource
+        .strip_prefix("key/")
+        .is_none_or(str::is_empty)
+    {
         return Err(format!(
             "{arn:?} is not a key ARN (an alias will not do); {shape}"
         ));
     }
-    if *region != bucket_region {
+    if parsed.region != bucket_region {
         return Err(format!(
-            "the key is in {region} but the bucket is in {bucket_region}: the key must be in the bucket's Region"
+            "the key is in {} but the bucket is in {bucket_region}: the key must be in the bucket's Region",
+            parsed.region
         ));
     }
     Ok(())

@@ -77,7 +77,7 @@ use aws_sdk_quicksight::types::{
     InputColumn, PhysicalTable, ResourcePermission, ResourceStatus,
 };
 use aws_setup::AwsError;
-use aws_setup::names::{is_account_id, is_region};
+use aws_setup::names::{Arn, is_account_id, is_region, partition};
 use cfn_response::{CustomResource, Outcome, Properties, PropertyError, Request};
 use tracing::{info, warn};
 
@@ -117,21 +117,6 @@ pub const DATA_SET_ACTIONS: [&str; 10] = [
 /// How long to wait between `DescribeDataSource` calls while a data source is being created.
 const POLL_START: Duration = Duration::from_millis(500);
 const POLL_MAX: Duration = Duration::from_secs(5);
-
-/// The partition of a Region.
-pub fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else if region.starts_with("us-iso-") {
-        "aws-iso"
-    } else if region.starts_with("us-isob-") {
-        "aws-iso-b"
-    } else {
-        "aws"
-    }
-}
 
 /// The Config snapshot table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,24 +181,24 @@ fn check_glue_name(value: &str) -> Result<(), String> {
 /// Checks a principal ARN: `arn:<partition>:quicksight:<region>:<account>:(user|group)/<namespace>/<name>`.
 fn check_principal(arn: &str, account: &str, namespace: &str) -> Result<(), String> {
     let shape = "expected arn:<partition>:quicksight:<identity region>:<account>:user/<namespace>/<user name> or …:group/<namespace>/<group name>";
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [scheme, part, service, region, principal_account, resource] = parts.as_slice() else {
+    let Some(parsed) = Arn::parse(arn) else {
         return Err(format!("{arn:?} is not an ARN; {shape}"));
     };
-    if *scheme != "arn" || !part.starts_with("aws") || *service != "quicksight" {
+    if parsed.service != "quicksight" {
         return Err(format!("{arn:?} is not a QuickSight ARN; {shape}"));
     }
-    if !is_region(region) {
+    if !is_region(parsed.region) {
         return Err(format!(
             "{arn:?} has no Region; use the ARN QuickSight shows (the Region is QuickSight's identity Region)"
         ));
     }
-    if *principal_account != account {
+    if parsed.account != account {
         return Err(format!(
-            "{arn:?} belongs to account {principal_account}, but the data source is in {account}: QuickSight grants only principals of its own account"
+            "{arn:?} belongs to account {}, but the data source is in {account}: QuickSight grants only principals of its own account",
+            parsed.account
         ));
     }
-    let mut segments = resource.splitn(3, '/');
+    let mut segments = parsed.resource.splitn(3, '/');
     match (segments.next(), segments.next(), segments.next()) {
         (Some("user" | "group"), Some(ns), Some(name)) if !name.is_empty() => {
             if ns != namespace {
@@ -390,13 +375,10 @@ pub fn data_key(key: &str) -> String {
 
 /// A data source ARN made by [`BuilderSpec::data_source_arn`], taken apart: (account, data source id).
 pub fn parse_data_source_arn(arn: &str) -> Option<(&str, &str)> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [scheme, _, service, _, account, resource] = parts.as_slice() else {
-        return None;
-    };
-    let id = resource.strip_prefix("datasource/")?;
-    (*scheme == "arn" && *service == "quicksight" && is_account_id(account) && !id.is_empty())
-        .then_some((*account, id))
+    let parsed = Arn::parse(arn)?;
+    let id = parsed.resource.strip_prefix("datasource/")?;
+    (parsed.service == "quicksight" && is_account_id(parsed.account) && !id.is_empty())
+        .then_some((parsed.account, id))
 }
 
 /// Why a request fails.

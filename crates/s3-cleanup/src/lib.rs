@@ -215,7 +215,9 @@ impl Cleanup {
         }
     }
 
-    /// One `DeleteObjects`; returns the identifiers that failed, with the last error seen.
+    /// One `DeleteObjects`; returns the identifiers that failed, with the last error seen. Each
+    /// error names its key and version, which is all an identifier holds: the batch is sent, not
+    /// kept.
     async fn delete_batch(
         &self,
         bucket: &str,
@@ -227,7 +229,7 @@ impl Cleanup {
             .bucket(bucket)
             .delete(
                 Delete::builder()
-                    .set_objects(Some(batch.clone()))
+                    .set_objects(Some(batch))
                     .quiet(true)
                     .build()?,
             )
@@ -237,19 +239,20 @@ impl Cleanup {
         let mut failed = Vec::new();
         let mut last = None;
         for error in out.errors() {
-            let (key, version) = (error.key().unwrap_or_default(), error.version_id());
+            let Some(key) = error.key() else { continue };
+            let version = error.version_id();
             last = Some(format!(
                 "{key} (version {}): {}: {}",
                 version.unwrap_or("null"),
                 error.code().unwrap_or("UnknownError"),
                 error.message().unwrap_or("")
             ));
-            if let Some(id) = batch
-                .iter()
-                .find(|o| o.key() == key && o.version_id() == version)
-            {
-                failed.push(id.clone());
-            }
+            failed.push(
+                ObjectIdentifier::builder()
+                    .key(key)
+                    .set_version_id(version.map(str::to_owned))
+                    .build()?,
+            );
         }
         Ok((failed, last))
     }
@@ -274,8 +277,11 @@ impl Cleanup {
                     remaining: pending.len().to_string(),
                 });
             }
-            let batches: Vec<Vec<ObjectIdentifier>> =
-                pending.chunks(DELETE_BATCH).map(<[_]>::to_vec).collect();
+            let mut ids = std::mem::take(&mut pending).into_iter();
+            let batches = std::iter::from_fn(|| {
+                let batch: Vec<ObjectIdentifier> = ids.by_ref().take(DELETE_BATCH).collect();
+                (!batch.is_empty()).then_some(batch)
+            });
             let results: Vec<_> = stream::iter(batches)
                 .map(|batch| async move {
                     let sent = batch.len();

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use cfn_response::testing::ResponseServer;
 use integration_tests::lambda::{Invoked, LocalFunction, Outcome};
-use integration_tests::{BulkBucket, Emulator, NodeSpec, workspace_root};
+use integration_tests::{BulkBucket, CustomResourceRequests, Emulator, NodeSpec, workspace_root};
 use serde_json::{Value, json};
 
 /// An OS variant: platform type, name, version, and its share of the fleet in per mille.
@@ -229,14 +229,15 @@ async fn tagger_scenario(args: &Args) -> anyhow::Result<bool> {
     );
     emulator.reset_calls(region).await?;
 
-    let request = json!({
-        "RequestType": "Create",
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/bench/0",
-        "RequestId": "bench-1",
-        "ResourceType": "Custom::Ec2OsTagger",
-        "LogicalResourceId": "OsTagger",
-        "ResourceProperties": {}
-    });
+    let request = CustomResourceRequests::new(
+        "Custom::Ec2OsTagger",
+        "OsTagger",
+        region,
+        "123456789012",
+        "bench",
+        "ec2-os-tagger",
+    )
+    .request("Create", "", None, json!({}), None);
     let (function, invoked, answer) = custom_resource(
         &binary,
         "ec2-os-tagger",
@@ -480,12 +481,21 @@ async fn cleanup_scenario(args: &Args) -> anyhow::Result<bool> {
     );
     emulator.reset_calls(region).await?;
 
-    let request = json!({
-        "RequestType": "Delete",
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/central/0", "RequestId": "bench-2",
-        "ResourceType": "Custom::S3Cleanup", "LogicalResourceId": "BucketCleanup",
-        "PhysicalResourceId": "central-BucketCleanup", "ResourceProperties": {"BucketNames": [bucket]}
-    });
+    let request = CustomResourceRequests::new(
+        "Custom::S3Cleanup",
+        "BucketCleanup",
+        region,
+        "123456789012",
+        "central",
+        "s3-cleanup",
+    )
+    .request(
+        "Delete",
+        "",
+        Some("central-BucketCleanup"),
+        json!({"BucketNames": [bucket]}),
+        None,
+    );
     let (function, invoked, answer) = custom_resource(
         &binary,
         "s3-cleanup",
@@ -542,18 +552,19 @@ async fn quicksight_scenario(args: &Args) -> anyhow::Result<bool> {
         .collect();
     let properties = json!({"WorkGroup": "patch-compliance", "Database": "patch_compliance",
         "PrincipalArns": principals, "ConfigSnapshotTable": "aws_config_snapshot"});
-    let mut request = json!({
-        "RequestType": "Create",
-        "ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:quicksight-builder",
-        "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/quicksight/0", "RequestId": "bench-q1",
-        "ResourceType": "Custom::QuickSightBuilder", "LogicalResourceId": "Datasets",
-        "ResourceProperties": properties
-    });
+    let requests = CustomResourceRequests::new(
+        "Custom::QuickSightBuilder",
+        "Datasets",
+        region,
+        "123456789012",
+        "quicksight",
+        "quicksight-builder",
+    );
     let (function, created, answer) = custom_resource(
         &binary,
         "quicksight-builder",
         &emulator.function_env(region),
-        request.clone(),
+        requests.request("Create", "", None, properties.clone(), None),
     )
     .await?;
     let create_calls = emulator.calls(region).await?;
@@ -561,20 +572,26 @@ async fn quicksight_scenario(args: &Args) -> anyhow::Result<bool> {
 
     // Update: one principal fewer, Config off; then Delete. Same warm function.
     let server = ResponseServer::start().await?;
-    let physical_id = answer["PhysicalResourceId"].clone();
-    request["RequestType"] = json!("Update");
-    request["RequestId"] = json!("bench-q2");
-    request["ResponseURL"] = json!(server.url("update"));
-    request["PhysicalResourceId"] = physical_id.clone();
-    request["OldResourceProperties"] = properties.clone();
-    request["ResourceProperties"] = json!({"WorkGroup": "patch-compliance",
-        "Database": "patch_compliance", "PrincipalArns": principals[1..]});
+    let physical_id = answer["PhysicalResourceId"].as_str().unwrap_or_default();
+    let smaller = json!({"WorkGroup": "patch-compliance", "Database": "patch_compliance",
+        "PrincipalArns": principals[1..]});
+    let request = requests.request(
+        "Update",
+        &server.url("update"),
+        Some(physical_id),
+        smaller.clone(),
+        Some(properties),
+    );
     let updated = function.invoke(&request, Duration::from_secs(60)).await?;
     let update_calls = emulator.calls(region).await?;
     emulator.reset_calls(region).await?;
-    request["RequestType"] = json!("Delete");
-    request["RequestId"] = json!("bench-q3");
-    request["ResponseURL"] = json!(server.url("delete"));
+    let request = requests.request(
+        "Delete",
+        &server.url("delete"),
+        Some(physical_id),
+        smaller,
+        None,
+    );
     let deleted = function.invoke(&request, Duration::from_secs(60)).await?;
     let delete_calls = emulator.calls(region).await?;
     let answers = server.wait_for(2, Duration::from_secs(5)).await;
