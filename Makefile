@@ -13,12 +13,24 @@ CARGO   ?= cargo
 ARCH    ?= x86_64
 DIST    ?= dist/lambda
 EMULATOR_PORT ?= 5000
+# Where Cargo puts binaries (CI points CARGO_TARGET_DIR outside the clone).
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+# make demo: the simulated organization, and where the report goes. RELEASE=1 runs the release
+# artifacts of `make build` (the ones Lambda would run) instead of the debug build `make test` shares.
+NODES ?= 300
+ACCOUNTS ?= 3
+DEMO_REGIONS ?= us-east-1,eu-west-1
+SEED ?= 1
+DEMO_OUT ?= demo-output
+CHROMIUM ?= /usr/bin/chromium
 # make publish: the Regions to deploy to and the artifact buckets' name prefix.
 REGIONS ?=
 ARTIFACT_BUCKET_PREFIX ?=
 
-# Every crate with a src/main.rs is a Lambda function; its folder, package and binary share a name.
-FUNCTIONS := $(patsubst crates/%/src/main.rs,%,$(wildcard crates/*/src/main.rs))
+# Every crate with a src/main.rs on the Lambda runtime is a Lambda function; its folder, package and
+# binary share a name. fleet-sim (a binary without the runtime) is a tool, not a function.
+FUNCTIONS := $(shell for m in crates/*/src/main.rs; do c=$$(dirname $$(dirname $$m)); \
+	if grep -q '^lambda_runtime' $$c/Cargo.toml; then basename $$c; fi; done)
 
 # Never let the SDK probe the EC2 instance metadata endpoint on a developer machine or in CI.
 export AWS_EC2_METADATA_DISABLED := true
@@ -26,10 +38,22 @@ export AWS_EC2_METADATA_DISABLED := true
 VENV_STAMP := $(VENV)/.installed
 CARGO_LAMBDA_ARCH := $(if $(filter arm64 aarch64,$(ARCH)),--arm64,--x86-64)
 
-.PHONY: help setup test lint fmt sql-check cfn-check build publish emulator bench clean
+.PHONY: help demo setup test lint fmt sql-check cfn-check browser build publish emulator bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+demo: setup ## The whole system locally, ending in report.html (NODES=300 ACCOUNTS=3 DEMO_REGIONS=... RELEASE=1)
+ifeq ($(RELEASE),1)
+	$(MAKE) build
+	$(CARGO) build --locked --release -p fleet-sim -p integration-tests --bin fleet-sim --bin demo
+	$(TARGET_DIR)/release/demo --bin-dir $(DIST) --fleet-sim $(TARGET_DIR)/release/fleet-sim \
+		--nodes $(NODES) --accounts $(ACCOUNTS) --regions $(DEMO_REGIONS) --seed $(SEED) --out $(DEMO_OUT)
+else
+	$(CARGO) build --locked --workspace --bins
+	$(TARGET_DIR)/debug/demo --bin-dir $(TARGET_DIR)/debug \
+		--nodes $(NODES) --accounts $(ACCOUNTS) --regions $(DEMO_REGIONS) --seed $(SEED) --out $(DEMO_OUT)
+endif
 
 setup: $(VENV_STAMP) ## Python environment for the emulator, checks and cargo-lambda (idempotent)
 
@@ -45,10 +69,19 @@ lint: ## Format check and clippy with warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-test: setup lint sql-check cfn-check ## Everything CI runs: lint, SQL and template checks, unit and integration tests against the emulator
+test: setup browser lint cfn-check ## Everything CI runs: lint, SQL and template checks, unit and integration tests, a small demo
 	$(CARGO) build --locked --workspace --bins
+	$(MAKE) --no-print-directory sql-check
 	$(CARGO) test --locked --workspace
 	$(VENV)/bin/python -m pytest -q tests/emulator
+	CHROMIUM=$(CHROMIUM) $(VENV)/bin/python -m pytest -q tests/demo
+
+# The report's browser test needs Debian's chromium (installed once; needs root or sudo).
+browser: ## Install Debian's chromium for the report's browser test (idempotent)
+	@test -x $(CHROMIUM) || { echo "installing chromium (Debian package)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@$(CHROMIUM) --version
 
 CHECKOV_VENV ?= .venv-checkov
 
@@ -60,8 +93,9 @@ $(CHECKOV_VENV)/.installed: tests/cfn/requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/cfn/requirements-checkov.txt
 	@touch $@
 
-sql-check: setup ## The SQL we ship: parses as Athena (Trino) SQL and returns the truth in DuckDB
-	$(VENV)/bin/python -m pytest -q tests/sql
+sql-check: setup ## The SQL we ship, on fleet-sim's fleet: parses as Athena (Trino) SQL, returns the ground truth in DuckDB
+	$(CARGO) build --locked -p fleet-sim
+	FLEET_SIM=$(TARGET_DIR)/debug/fleet-sim $(VENV)/bin/python -m pytest -q tests/sql
 
 # The zip is the deployment artifact; the bare bootstrap beside it is what `make bench` (and the local
 # demo) run. The second cargo-lambda call compiles nothing: it only copies the same binary.
@@ -81,9 +115,11 @@ emulator: setup ## Run the local AWS emulator on EMULATOR_PORT (default 5000) un
 	@echo "AWS_ENDPOINT_URL=http://127.0.0.1:$(EMULATOR_PORT) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
 	$(VENV)/bin/python tests/emulator/emulator.py --port $(EMULATOR_PORT)
 
-bench: build ## Benchmarks at realistic size: API calls per operation, wall time, peak memory
+bench: build ## Benchmarks at realistic size: API calls per operation, wall time, peak memory; SQL on 100,000 nodes
 	$(CARGO) run --locked --quiet -p integration-tests --bin bench -- --dist $(DIST)
+	$(CARGO) build --locked --release -p fleet-sim
+	$(VENV)/bin/python tests/sql/bench_sql.py --fleet-sim $(TARGET_DIR)/release/fleet-sim --nodes 100000
 
 clean: ## Remove build outputs and the Python environment
 	$(CARGO) clean
-	rm -rf $(VENV) $(CHECKOV_VENV) dist
+	rm -rf $(VENV) $(CHECKOV_VENV) dist $(DEMO_OUT)

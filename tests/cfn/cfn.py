@@ -91,7 +91,9 @@ def walk(value):
 
 
 def function_crates() -> list[str]:
-    return sorted(p.parent.parent.name for p in CRATES.glob("*/src/main.rs"))
+    """Crates that build a Lambda function: a binary on the Lambda runtime (fleet-sim is a tool)."""
+    return sorted(p.parent.parent.name for p in CRATES.glob("*/src/main.rs")
+                  if re.search(r"^lambda_runtime\b", (p.parent.parent / "Cargo.toml").read_text(), re.M))
 
 
 def crate_of(function: dict) -> str:

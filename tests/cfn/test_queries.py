@@ -9,16 +9,21 @@ import json
 import pathlib
 import re
 
+import sys
+
 import duckdb
 import pytest
 import sqlglot
 
-from cfn import CFN, CRATES, QUERIES, load, resources
+from cfn import CFN, CRATES, QUERIES, ROOT, load, resources
+
+sys.path.insert(0, str(ROOT / "demo"))
+import localathena as la  # noqa: E402
 
 CENTRAL = load(CFN / "central-reporting.yaml")
 NAMED = resources(CENTRAL, "AWS::Athena::NamedQuery")
 FILES = sorted(QUERIES.glob("*.sql"))
-VALUES = {"Database": "inv", "ConfigDatabase": "cfg", "ConfigTable": "aws_config_snapshot"}
+VALUES = la.NAMED_QUERY_VALUES
 
 
 def text_of(res: dict) -> tuple[str, dict]:
@@ -66,10 +71,7 @@ def test_config_queries_share_one_snapshot_chain() -> None:
 
 
 def render(text: str) -> str:
-    for k, v in VALUES.items():
-        text = text.replace("${" + k + "}", v)
-    assert "${" not in text
-    return text
+    return la.render(text, VALUES)
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -204,10 +206,7 @@ def database() -> duckdb.DuckDBPyConnection:
 
 
 def run(name: str) -> list[dict]:
-    sql = sqlglot.transpile(render((QUERIES / f"{name}.sql").read_text()), read="trino", write="duckdb")[0]
-    cursor = database().execute(sql)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, r)) for r in cursor.fetchall()]
+    return la.fetch(database(), la.transpile((QUERIES / f"{name}.sql").read_text(), VALUES))
 
 
 def nodes(rows: list[dict], key: str = "node_id") -> list[str]:

@@ -39,6 +39,7 @@ import emu_ssm
 from emu_faults import Faults
 
 DEFAULT_ACCOUNT = "123456789012"
+_ACCESS_KEY_RE = re.compile(r"Credential=(\d{12})/")
 DEFAULT_REGION = "us-east-1"
 
 CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
@@ -324,6 +325,13 @@ class EmulatorMiddleware:
                 return _json_response(start_response, 500, {"error": repr(e)})
         if path.startswith("/moto-api") or path == "/favicon.ico":
             return self.app(environ, start_response)
+
+        # Several accounts in one emulator: a request signed with an access key id that is a
+        # 12-digit account id acts in that account (moto reads the x-moto-account-id header), so a
+        # demo or test can play a member account by its credentials alone, as a StackSet would.
+        access_key = _ACCESS_KEY_RE.search(environ.get("HTTP_AUTHORIZATION") or "")
+        if access_key and "HTTP_X_MOTO_ACCOUNT_ID" not in environ:
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = access_key.group(1)
 
         # Query-protocol requests carry the Action in a form body: buffer it
         # and hand moto a fresh stream with the same bytes.

@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -541,3 +542,22 @@ def test_seeding_speed_10k_ec2_and_1k_hybrid(emulator):
     assert site0 == hybrid_ids[::7]
     # The EC2 side knows the instances: tagging 1000 of them at once works.
     client(emulator, "ec2").create_tags(Resources=ec2_ids[:1000], Tags=[{"Key": "bulk", "Value": "1"}])
+
+
+def test_a_twelve_digit_access_key_acts_in_that_account(emulator):
+    # The demo plays member accounts by their credentials: access key id = account id.
+    member = "111122223333"
+    [node] = seed(emulator, [{"kind": "hybrid", "platform_type": "Linux", "platform_name": "Ubuntu",
+                              "platform_version": "22.04"}], account=member)
+    as_member = boto3.client("ssm", region_name=REGION, endpoint_url=emulator,
+                             aws_access_key_id=member, aws_secret_access_key="x")
+    listed = as_member.describe_instance_information()["InstanceInformationList"]
+    assert [n["InstanceId"] for n in listed] == [node]
+    # moto's default account (the usual test credentials) does not see the member's node.
+    central = client(emulator, "ssm").describe_instance_information()["InstanceInformationList"]
+    assert node not in [n["InstanceId"] for n in central]
+    as_member.create_resource_data_sync(
+        SyncName="s", SyncType="SyncToDestination",
+        S3Destination={"BucketName": "central", "SyncFormat": "JsonSerDe", "Region": REGION})
+    assert [s["SyncName"] for s in as_member.list_resource_data_sync()["ResourceDataSyncItems"]] == ["s"]
+    assert client(emulator, "ssm").list_resource_data_sync()["ResourceDataSyncItems"] == []

@@ -19,13 +19,13 @@ import pathlib
 import re
 
 import duckdb
+import localathena as la
 import pytest
 import sqlglot
 from sqlglot import exp
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SQL_DIR = ROOT / "crates" / "quicksight-builder" / "sql"
-NAMES = {"database": "inv", "config_database": "cfg", "config_table": "aws_config_snapshot"}
 
 A, B = "111111111111", "222222222222"
 EU, US = "eu-west-1", "us-east-1"
@@ -45,10 +45,7 @@ def header(text: str) -> tuple[str, list[str]]:
 
 
 def render(text: str) -> str:
-    for name, value in NAMES.items():
-        text = text.replace("${" + name + "}", value)
-    assert "${" not in text
-    return text
+    return la.render(text, la.DATASET_VALUES)
 
 
 SQL_FILES = sorted(SQL_DIR.glob("*.sql"))
@@ -272,11 +269,7 @@ def database(inventory=INVENTORY, snapshots=CONFIG_SNAPSHOTS) -> duckdb.DuckDBPy
 
 
 def run(text: str, con: duckdb.DuckDBPyConnection | None = None) -> list[dict]:
-    con = con or database()
-    sql = sqlglot.transpile(render(text), read="trino", write="duckdb")[0]
-    cursor = con.execute(sql)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return la.fetch(con or database(), la.transpile(text, la.DATASET_VALUES))
 
 
 def by_node(rows: list[dict]) -> dict[tuple[str, str, str], dict]:

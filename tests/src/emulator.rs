@@ -356,6 +356,23 @@ impl Emulator {
         serde_json::from_value(answer["ids"].clone()).context("ids")
     }
 
+    /// Registers managed nodes in `region` of another account than moto's default.
+    pub async fn seed_nodes_in(
+        &self,
+        account: &str,
+        region: &str,
+        nodes: &[NodeSpec],
+    ) -> anyhow::Result<Vec<String>> {
+        let answer = self
+            .control(
+                reqwest::Method::POST,
+                "/_emulator/managed-nodes",
+                Some(json!({"account": account, "region": region, "nodes": nodes})),
+            )
+            .await?;
+        serde_json::from_value(answer["ids"].clone()).context("ids")
+    }
+
     /// Removes a node from SSM, and its EC2 instance when `ec2` is true.
     pub async fn remove_node(&self, region: &str, id: &str, ec2: bool) -> anyhow::Result<()> {
         self.control(

@@ -369,3 +369,41 @@ async fn route(
     }
     Ok(reply(StatusCode::NOT_FOUND, "unknown runtime API call"))
 }
+
+/// A function's binary in a folder of artifacts: `<dir>/<function>/bootstrap` (cargo-lambda's
+/// layout, `make build`) or `<dir>/<function>` (a Cargo target folder such as `target/debug`).
+pub fn artifact(dir: &Path, function: &str) -> anyhow::Result<std::path::PathBuf> {
+    let candidates = [dir.join(function).join("bootstrap"), dir.join(function)];
+    candidates.into_iter().find(|p| p.is_file()).with_context(|| {
+        format!(
+            "no binary of {function} in {}: run `make build` (release artifacts) or `cargo build --bins`",
+            dir.display()
+        )
+    })
+}
+
+/// Starts a custom resource's binary, sends it `request` (its ResponseURL pointing at a local
+/// server), and returns the running function, the invocation and CloudFormation's SUCCESS answer.
+pub async fn custom_resource(
+    binary: &Path,
+    name: &str,
+    env: &[(String, String)],
+    mut request: Value,
+) -> anyhow::Result<(LocalFunction, Invoked, Value)> {
+    let server = cfn_response::testing::ResponseServer::start().await?;
+    request["ResponseURL"] = Value::String(server.url(name));
+    let function = LocalFunction::start(binary, name, env, Duration::from_secs(30)).await?;
+    let invoked = function.invoke(&request, Duration::from_secs(900)).await?;
+    let answers = server.wait_for(1, Duration::from_secs(5)).await;
+    let answer = answers.first().map(|r| r.json());
+    match answer {
+        Some(answer) if answer["Status"] == "SUCCESS" && answers.len() == 1 => {
+            Ok((function, invoked, answer))
+        }
+        other => bail!(
+            "{name} did not succeed: {other:?} / {:?}\n{}",
+            invoked.outcome,
+            function.logs().join("\n")
+        ),
+    }
+}

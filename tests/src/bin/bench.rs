@@ -10,13 +10,13 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use cfn_response::testing::ResponseServer;
-use integration_tests::lambda::{Invoked, LocalFunction, Outcome};
+use integration_tests::lambda::{Invoked, LocalFunction, Outcome, artifact, custom_resource};
 use integration_tests::{BulkBucket, CustomResourceRequests, Emulator, NodeSpec, workspace_root};
 use serde_json::{Value, json};
 
@@ -158,44 +158,6 @@ fn print_function(label: &str, invoked: &Invoked, function: &LocalFunction) -> b
         peak as f64 / 1024.0
     );
     peak < 100 * 1024
-}
-
-fn artifact(dist: &Path, function: &str) -> anyhow::Result<PathBuf> {
-    let binary = dist.join(function).join("bootstrap");
-    if !binary.exists() {
-        bail!(
-            "{} is missing: run `make build` first (`make bench` does)",
-            binary.display()
-        );
-    }
-    Ok(binary)
-}
-
-/// Starts a custom resource's binary, sends it `request` (its ResponseURL pointing at a local
-/// server), and returns the running function, the invocation and CloudFormation's SUCCESS answer.
-async fn custom_resource(
-    binary: &Path,
-    name: &str,
-    env: &[(String, String)],
-    mut request: Value,
-) -> anyhow::Result<(LocalFunction, Invoked, Value)> {
-    let server = ResponseServer::start().await?;
-    request["ResponseURL"] = json!(server.url("bench"));
-    let function = LocalFunction::start(binary, name, env, Duration::from_secs(30)).await?;
-    let invoked = function.invoke(&request, Duration::from_secs(900)).await?;
-    let answer = server
-        .wait_for(1, Duration::from_secs(5))
-        .await
-        .first()
-        .map(|r| r.json());
-    match answer {
-        Some(answer) if answer["Status"] == "SUCCESS" => Ok((function, invoked, answer)),
-        other => bail!(
-            "{name} did not succeed: {other:?} / {:?}\n{}",
-            invoked.outcome,
-            function.logs().join("\n")
-        ),
-    }
 }
 
 fn get(calls: &BTreeMap<String, u64>, operation: &str) -> u64 {

@@ -1,0 +1,294 @@
+//! fleet-sim's output: deterministic, sliceable, and in agreement with its own ground truth.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use fleet_sim::{Destination, FleetSpec, Options, time};
+use serde_json::Value;
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fleet-sim-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn spec(nodes: usize) -> FleetSpec {
+    FleetSpec {
+        seed: 42,
+        now: time::parse_iso("2026-11-22T12:00:00Z").expect("time"),
+        accounts: vec!["111111111111".into(), "222222222222".into()],
+        regions: vec!["us-east-1".into(), "eu-west-1".into()],
+        nodes,
+        config_days: 2,
+    }
+}
+
+async fn simulate(dir: &Path, nodes: usize, only: Vec<(String, String)>) {
+    let options = Options {
+        spec: spec(nodes),
+        out: dir.to_path_buf(),
+        sync: Destination::Local(dir.join("sync")),
+        config: Some(Destination::Local(dir.join("config"))),
+        only,
+        concurrency: 4,
+        write_data: true,
+    };
+    fleet_sim::run(options).await.expect("simulation");
+}
+
+/// Every file under `dir`, relative path → bytes.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path
+                    .strip_prefix(root)
+                    .expect("prefix")
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(rel, std::fs::read(&path).expect("read"));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn truth(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("ground-truth.jsonl"))
+        .expect("truth")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("truth line"))
+        .collect()
+}
+
+fn rows(body: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(body)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("ndjson"))
+        .collect()
+}
+
+#[tokio::test]
+async fn same_seed_same_bytes_and_a_slice_is_the_same_slice() {
+    let (a, b, c) = (temp("a"), temp("b"), temp("c"));
+    simulate(&a, 400, vec![]).await;
+    simulate(&b, 400, vec![]).await;
+    simulate(&c, 400, vec![("222222222222".into(), "eu-west-1".into())]).await;
+    // fleet.json names the output folders, which differ; everything else must not.
+    let without_meta = |mut t: BTreeMap<String, Vec<u8>>| {
+        t.remove("fleet.json").expect("fleet.json");
+        t
+    };
+    let (ta, tb, tc) = (
+        without_meta(tree(&a)),
+        without_meta(tree(&b)),
+        without_meta(tree(&c)),
+    );
+    assert_eq!(ta.len(), tb.len());
+    assert!(ta == tb, "two runs with one seed differ");
+    let slice: BTreeMap<_, _> = ta
+        .iter()
+        .filter(|(k, _)| {
+            k.ends_with("ground-truth.jsonl")
+                || (k.contains("accountid=222222222222/region=eu-west-1/")
+                    || k.contains("AWSLogs/222222222222/Config/eu-west-1/"))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let written = tc;
+    assert!(slice.len() > 100);
+    assert!(
+        written == slice,
+        "--only wrote something else than the full run's slice"
+    );
+    for dir in [a, b, c] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[tokio::test]
+async fn files_agree_with_the_truth_and_every_case_occurs() {
+    let dir = temp("truth");
+    simulate(&dir, 1200, vec![]).await;
+    let files = tree(&dir);
+    let nodes = truth(&dir);
+    assert_eq!(nodes.len(), 1200);
+    let file = |kind: &str, n: &Value| {
+        files.get(&format!(
+            "sync/{kind}/accountid={}/region={}/resourcetype=ManagedInstanceInventory/{}.json",
+            n["account_id"].as_str().expect("a"),
+            n["region"].as_str().expect("r"),
+            n["node_id"].as_str().expect("id")
+        ))
+    };
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    for n in &nodes {
+        let info = file("AWS:InstanceInformation", n);
+        assert_eq!(info.is_some(), n["managed"] == true, "{n}");
+        let Some(info) = info else {
+            seen.insert("unmanaged".into());
+            assert!(n["config"].is_null() || n["config"]["managed_by_ssm"] == "NO");
+            continue;
+        };
+        let info = &rows(info)[0];
+        assert_eq!(info["InstanceStatus"], n["instance_status"]);
+        assert_eq!(info["captureTime"], n["last_seen"]);
+        seen.insert(format!("status:{}", n["instance_status"]));
+        seen.insert(format!("type:{}/{}", n["node_type"], n["platform_type"]));
+        seen.insert(format!("stale:{}", n["stale"]));
+        seen.insert(format!(
+            "tagged:{}",
+            n["tags"].as_object().is_some_and(|t| !t.is_empty())
+        ));
+        let summary = file("AWS:PatchSummary", n);
+        assert_eq!(summary.is_some(), n["patch_status"] != "NOT_SCANNED", "{n}");
+        seen.insert(format!("patch:{}", n["patch_status"]));
+        if let Some(summary) = summary {
+            let s = &rows(summary)[0];
+            let scan = &n["scan"];
+            assert_eq!(
+                s["MissingCount"].as_str(),
+                Some(scan["counts"]["missing"].to_string().as_str())
+            );
+            assert_eq!(
+                s["CriticalNonCompliantCount"].as_str(),
+                Some(scan["critical_noncompliant"].to_string().as_str())
+            );
+            let items = rows(file("AWS:ComplianceItem", n).expect("items"));
+            let patches: Vec<&Value> = items
+                .iter()
+                .filter(|i| i["ComplianceType"] == "Patch")
+                .collect();
+            assert_eq!(
+                patches.len(),
+                scan["patches"].as_array().expect("patches").len()
+            );
+            for item in patches {
+                seen.insert(format!("state:{}", item["PatchState"]));
+                seen.insert(format!("severity:{}", item["Severity"]));
+            }
+            let compliance = rows(file("AWS:ComplianceSummary", n).expect("summary"));
+            let patch = compliance
+                .iter()
+                .find(|c| c["ComplianceType"] == "Patch")
+                .expect("Patch summary");
+            assert_eq!(patch["Status"], scan["status"]);
+        }
+        let tags = file("AWS:Tag", n).map(|b| rows(b)).unwrap_or_default();
+        let tags: BTreeMap<String, String> = tags
+            .iter()
+            .map(|t| {
+                (
+                    t["Key"].as_str().expect("k").into(),
+                    t["Value"].as_str().expect("v").into(),
+                )
+            })
+            .collect();
+        let expected: BTreeMap<String, String> =
+            serde_json::from_value(n["tags"].clone()).expect("tags");
+        assert_eq!(tags, expected);
+    }
+    for case in [
+        "unmanaged",
+        "status:\"Active\"",
+        "status:\"ConnectionLost\"",
+        "status:\"Stopped\"",
+        "status:\"Terminated\"",
+        "type:\"EC2\"/\"Linux\"",
+        "type:\"EC2\"/\"Windows\"",
+        "type:\"Hybrid\"/\"Linux\"",
+        "type:\"Hybrid\"/\"Windows\"",
+        "stale:true",
+        "tagged:true",
+        "tagged:false",
+        "patch:\"NOT_SCANNED\"",
+        "patch:\"COMPLIANT\"",
+        "patch:\"NON_COMPLIANT\"",
+        "state:\"Installed\"",
+        "state:\"InstalledOther\"",
+        "state:\"InstalledPendingReboot\"",
+        "state:\"InstalledRejected\"",
+        "state:\"Missing\"",
+        "state:\"Failed\"",
+        "state:\"NotApplicable\"",
+        "severity:\"CRITICAL\"",
+        "severity:\"HIGH\"",
+        "severity:\"MEDIUM\"",
+        "severity:\"LOW\"",
+        "severity:\"INFORMATIONAL\"",
+        "severity:\"UNSPECIFIED\"",
+    ] {
+        assert!(seen.contains(case), "no {case} in the fleet");
+    }
+    for account in ["111111111111", "222222222222"] {
+        assert!(files.contains_key(&format!(
+            "sync/AWS:InstanceInformation/accountid={account}/test.json"
+        )));
+        assert!(files.contains_key(&format!(
+            "config/AWSLogs/{account}/Config/ConfigWritabilityCheckFile"
+        )));
+    }
+
+    // The newest snapshot of each account and Region lists exactly the EC2 instances the truth
+    // says Config sees, in the state it says.
+    let meta: Value = serde_json::from_slice(&files["fleet.json"]).expect("fleet.json");
+    for n in nodes.iter().filter(|n| n["node_type"] == "EC2").take(1) {
+        let (a, r) = (
+            n["account_id"].as_str().expect("a"),
+            n["region"].as_str().expect("r"),
+        );
+        let newest = meta["snapshots"][a][r][0].as_str().expect("snapshot time");
+        let stamp = newest.replace(['-', ':'], "");
+        let (key, body) = files
+            .iter()
+            .find(|(k, _)| {
+                k.contains(&format!("AWSLogs/{a}/Config/{r}/"))
+                    && k.contains(&format!("ConfigSnapshot_{stamp}_"))
+            })
+            .expect("newest snapshot");
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_string(&mut text)
+            .expect("gzip");
+        let doc: Value = serde_json::from_str(&text).expect("json");
+        let in_snapshot: BTreeMap<String, String> = doc["configurationItems"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|i| i["resourceType"] == "AWS::EC2::Instance")
+            .map(|i| {
+                (
+                    i["resourceId"].as_str().expect("id").into(),
+                    i["configuration"]["state"]["name"]
+                        .as_str()
+                        .expect("state")
+                        .into(),
+                )
+            })
+            .collect();
+        let expected: BTreeMap<String, String> = nodes
+            .iter()
+            .filter(|m| {
+                m["account_id"] == a
+                    && m["region"] == r
+                    && m["node_type"] == "EC2"
+                    && !m["config"].is_null()
+            })
+            .map(|m| {
+                (
+                    m["node_id"].as_str().expect("id").into(),
+                    m["config"]["state"].as_str().expect("state").into(),
+                )
+            })
+            .collect();
+        assert!(!expected.is_empty());
+        assert_eq!(in_snapshot, expected, "{key}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

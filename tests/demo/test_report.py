@@ -1,0 +1,463 @@
+"""demo/report.py, the report that ends `make demo`, checked against the fleet's ground truth and in a
+real browser.
+
+* A fleet-sim fleet (300 nodes, 3 accounts, 2 Regions): report.py runs as `make demo` runs it, and
+  every number of summary.json is recomputed from ground-truth.jsonl (what the simulator decided),
+  never from the data files the report read. The CSV exports hold one row per live node and one
+  per node and non-compliant patch.
+* The hand-made fleet of tests/demo/handmade_fleet.py: the same comparison on the edge cases, and
+  HTML and spreadsheet-formula payloads in names and tags must come out inert.
+* Debian's chromium (headless) renders report.html: every chart's <svg data-chart> and every bar
+  is in the DOM with the value summary.json has, bar lengths are proportional to the values, and
+  a screenshot is decoded (zlib and struct only) to check it is not blank and shows the charts'
+  colours.
+
+    .venv/bin/python -m pytest -q tests/demo
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import importlib.util
+import io
+import json
+import os
+import pathlib
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from collections import Counter, defaultdict
+from html.parser import HTMLParser
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import handmade_fleet  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+REPORT = ROOT / "demo" / "report.py"
+# Debian's chromium (`make browser` installs it); CHROMIUM overrides the path.
+CHROMIUM = pathlib.Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+NOW = "2026-11-21T12:00:00Z"
+STALE_DAYS = 7
+NONCOMPLIANT_STATES = {"Missing", "Failed", "InstalledPendingReboot", "InstalledRejected"}
+SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNSPECIFIED"]
+# Colours the charts must show (Okabe-Ito, as demo/report.py draws them).
+COMPLIANT, NON_COMPLIANT, SECURITY = (0x00, 0x9E, 0x73), (0xD5, 0x5E, 0x00), (0x00, 0x72, 0xB2)
+
+
+def fleet_sim() -> pathlib.Path:
+    candidates = [os.environ.get("FLEET_SIM")]
+    for target in (os.environ.get("CARGO_TARGET_DIR"), pathlib.Path.home() / ".cache/patch-compliance/target",
+                   ROOT / "target"):
+        if target:
+            candidates.append(str(pathlib.Path(target) / "debug" / "fleet-sim"))
+    for c in candidates:
+        if c and pathlib.Path(c).is_file():
+            return pathlib.Path(c)
+    pytest.fail("fleet-sim is not built (looked for " + ", ".join(c for c in candidates if c)
+                + "): run `cargo build -p fleet-sim` (make test builds every binary first)")
+
+
+def run_report(fleet: pathlib.Path, out: pathlib.Path, *extra: str) -> subprocess.CompletedProcess:
+    """report.py as `make demo` runs it."""
+    return subprocess.run([sys.executable, str(REPORT), "--fleet", str(fleet), "--out", str(out), *extra],
+                          capture_output=True, text=True, timeout=120)
+
+
+def report_main(fleet: pathlib.Path, out: pathlib.Path, *extra: str) -> subprocess.CompletedProcess:
+    """report.py's main() in this process (no interpreter and DuckDB start-up per call)."""
+    spec = importlib.util.spec_from_file_location("demo_report", REPORT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = module.main(["--fleet", str(fleet), "--out", str(out), *extra])
+    return subprocess.CompletedProcess([], code, stdout.getvalue(), stderr.getvalue())
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory) -> tuple[pathlib.Path, pathlib.Path, subprocess.CompletedProcess]:
+    binary = fleet_sim()
+    fleet = tmp_path_factory.mktemp("fleet")
+    subprocess.run([str(binary), "--out", str(fleet), "--seed", "7", "--nodes", "300", "--accounts", "3",
+                    "--regions", "us-east-1,eu-west-1", "--now", NOW], check=True, capture_output=True, timeout=120)
+    out = tmp_path_factory.mktemp("report")
+    done = run_report(fleet, out)
+    assert done.returncode == 0, done.stderr
+    return fleet, out, done
+
+
+@pytest.fixture(scope="module")
+def handmade(tmp_path_factory) -> tuple[pathlib.Path, pathlib.Path, subprocess.CompletedProcess]:
+    fleet = tmp_path_factory.mktemp("handmade")
+    handmade_fleet.write(fleet, now=NOW)
+    out = tmp_path_factory.mktemp("handmade-report")
+    done = report_main(fleet, out)
+    assert done.returncode == 0, done.stderr
+    return fleet, out, done
+
+
+# --------------------------------------------------------------------------------------------
+# The truth
+# --------------------------------------------------------------------------------------------
+
+
+def parse_time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def truth(fleet: pathlib.Path, stale_days: float = STALE_DAYS) -> dict:
+    """What summary.json must say, from ground-truth.jsonl and fleet.json alone."""
+    meta = json.loads((fleet / "fleet.json").read_text())
+    now = parse_time(meta["now"])
+    nodes = [json.loads(line) for line in (fleet / "ground-truth.jsonl").read_text().splitlines() if line.strip()]
+    keys = ["live_nodes", "compliant", "non_compliant", "not_scanned", "unknown", "missing_critical",
+            "missing_security", "unmanaged_ec2", "stale"]
+    groups: dict = defaultdict(lambda: dict.fromkeys(keys, 0))
+    for a in meta["accounts"]:
+        for r in meta["regions"]:
+            groups[(a, r)]
+    lists = defaultdict(list)
+    patch_nodes, patch_severity = Counter(), defaultdict(set)
+    for n in nodes:
+        g = groups[(n["account_id"], n["region"])]
+        config = n.get("config")
+        if n["node_type"] == "EC2" and config and config.get("managed_by_ssm") == "NO" \
+                and config.get("state") not in ("terminated", "shutting-down"):
+            g["unmanaged_ec2"] += 1
+            lists["unmanaged_ec2"].append(n["node_id"])
+        if not (n["managed"] and n["live"]):
+            continue
+        g["live_nodes"] += 1
+        g[{"COMPLIANT": "compliant", "NON_COMPLIANT": "non_compliant", "NOT_SCANNED": "not_scanned"}.get(
+            n["patch_status"], "unknown")] += 1
+        if n["patch_status"] == "NOT_SCANNED":
+            lists["not_scanned"].append(n["node_id"])
+        if (n.get("missing_by_severity") or {}).get("CRITICAL", 0) > 0:
+            g["missing_critical"] += 1
+            lists["missing_critical"].append(n["node_id"])
+        scan = n.get("scan") or {}
+        if scan.get("security_noncompliant", 0) > 0:
+            g["missing_security"] += 1
+            lists["missing_security"].append(n["node_id"])
+        stale = parse_time(n["last_seen"]) < now - dt.timedelta(days=stale_days)
+        if stale_days == meta.get("stale_after_days", STALE_DAYS):
+            assert stale == n["stale"], f"{n['node_id']}: the simulator's stale flag means something else"
+        if stale:
+            g["stale"] += 1
+            lists["stale"].append(n["node_id"])
+        for item in scan.get("patches") or []:
+            # [id, title, state, severity, classification, vendor severity, installed time]; the
+            # brief's shorter form [id, state, severity, classification, installed time] too.
+            patch_id, state, severity = (item[0], item[2], item[3]) if len(item) == 7 else item[:3]
+            if state in NONCOMPLIANT_STATES:
+                patch_nodes[patch_id] += 1
+                patch_severity[patch_id].add(severity)
+    top = sorted(patch_nodes.items(), key=lambda kv: (-kv[1], kv[0]))[:15]
+    return {
+        "by_account_region": {k: v for k, v in groups.items()},
+        "totals": {k: sum(g[k] for g in groups.values()) for k in keys},
+        "top": [(p, count, min(patch_severity[p], key=lambda s: SEVERITIES.index(s) if s in SEVERITIES else 9))
+                for p, count in top],
+        "missing_rows": sum(patch_nodes.values()),
+        "node_lists": {k: sorted(v) for k, v in lists.items()},
+        "now": meta["now"],
+    }
+
+
+def check_against_truth(fleet: pathlib.Path, out: pathlib.Path) -> dict:
+    summary = json.loads((out / "summary.json").read_text())
+    want = truth(fleet)
+    got = {(r["account_id"], r["region"]): {k: r[k] for k in want["totals"]} for r in summary["by_account_region"]}
+    assert got == want["by_account_region"]
+    assert {k: summary["totals"][k] for k in want["totals"]} == want["totals"]
+    assert [(p["patch_id"], p["nodes"], p["severity"]) for p in summary["top_missing_patches"]] == want["top"]
+    assert summary["missing_patch_rows"] == want["missing_rows"]
+    for name in ("missing_critical", "missing_security", "stale", "unmanaged_ec2", "not_scanned"):
+        assert summary["node_lists"][name] == want["node_lists"].get(name, []), name
+    assert summary["fleet"]["now"] == want["now"]
+    assert all(c["ok"] for c in summary["checks"]), [c for c in summary["checks"] if not c["ok"]]
+    return summary
+
+
+def check_csv(out: pathlib.Path, summary: dict) -> None:
+    with (out / "nodes.csv").open(newline="") as f:
+        nodes = list(csv.DictReader(f))
+    with (out / "missing-patches.csv").open(newline="") as f:
+        patches = list(csv.DictReader(f))
+    assert len(nodes) == summary["totals"]["live_nodes"]
+    assert len({(n["Account ID"], n["Region"], n["Managed node ID"]) for n in nodes}) == len(nodes)
+    totals = summary["totals"]
+    statuses = {"COMPLIANT": totals["compliant"], "NON_COMPLIANT": totals["non_compliant"],
+                "NOT_SCANNED": totals["not_scanned"]}
+    assert Counter(n["Compliance status"] for n in nodes) == Counter({k: v for k, v in statuses.items() if v})
+    assert len(patches) == summary["missing_patch_rows"]
+    assert {p["State"] for p in patches} <= NONCOMPLIANT_STATES
+    assert {p["Compliance status"] for p in patches} == {"NON_COMPLIANT"}
+    live = {(n["Account ID"], n["Region"], n["Managed node ID"]) for n in nodes}
+    assert {(p["Account ID"], p["Region"], p["Managed node ID"]) for p in patches} <= live
+    per_patch = Counter(p["Patch ID"] for p in patches)
+    assert [(p["patch_id"], per_patch[p["patch_id"]]) for p in summary["top_missing_patches"]] == \
+        [(p["patch_id"], p["nodes"]) for p in summary["top_missing_patches"]]
+
+
+# --------------------------------------------------------------------------------------------
+# The numbers
+# --------------------------------------------------------------------------------------------
+
+
+def test_summary_matches_the_simulators_ground_truth(simulated) -> None:
+    fleet, out, done = simulated
+    summary = check_against_truth(fleet, out)
+    assert summary["totals"]["live_nodes"] > 100 and summary["totals"]["non_compliant"] > 0
+    assert summary["totals"]["unmanaged_ec2"] > 0 and summary["totals"]["stale"] > 0
+    assert len(summary["top_missing_patches"]) == 15
+    check_csv(out, summary)
+    # The terminal table: one line per account and Region, then the totals.
+    lines = done.stdout.splitlines()
+    total = next(line for line in lines if line.startswith("Total")).split()
+    keys = ("live_nodes", "compliant", "non_compliant", "not_scanned")
+    assert total[1:5] == [str(summary["totals"][k]) for k in keys]
+    assert sum(line.startswith(tuple(summary["fleet"]["accounts"])) for line in lines) == 6
+
+
+def test_handmade_fleet_edge_cases(handmade) -> None:
+    fleet, out, _ = handmade
+    summary = check_against_truth(fleet, out)
+    # The terminated node's missing patch and the deleted instance of the older snapshot never count.
+    assert "i-0a00000000000004" not in json.dumps(summary["node_lists"])
+    assert "i-0a000000000000ff" not in (out / "report.html").read_text()
+    check_csv(out, summary)
+
+
+def test_stale_days_option(handmade, tmp_path) -> None:
+    fleet, _, _ = handmade
+    done = report_main(fleet, tmp_path, "--stale-days", "2.5")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["stale_days"] == 2.5
+    # Last seen 10, 9 and 3 days ago: three stale nodes where the default (7 days) finds two.
+    assert summary["totals"]["stale"] == truth(fleet, 2.5)["totals"]["stale"] == 3
+    assert summary["node_lists"]["stale"] == truth(fleet, 2.5)["node_lists"]["stale"]
+
+
+def test_payloads_in_names_and_tags_stay_inert(handmade) -> None:
+    _, out, _ = handmade
+    page = (out / "report.html").read_text()
+    assert handmade_fleet.SCRIPT not in page and handmade_fleet.IMG not in page
+    assert "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;" in page
+    parser = Elements()
+    parser.feed(page)
+    assert not parser.count["script"] and not parser.count["img"] and not parser.count["iframe"]
+    assert not any(a.startswith("on") for a in parser.attributes), "event handler attribute in the page"
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "").replace("http://evil", "")
+    assert "https://" not in page
+    # A tag value cannot become a spreadsheet formula in the exports.
+    for name in ("nodes.csv", "missing-patches.csv"):
+        with (out / name).open(newline="") as f:
+            for row in csv.reader(f):
+                assert not any(cell[:1] in ("=", "+", "@") for cell in row), row
+
+
+def test_not_a_fleet_folder_exits_non_zero_with_a_reason(tmp_path) -> None:
+    for folder, reason in [(tmp_path / "missing", "is not a folder"), (tmp_path, "has no fleet.json")]:
+        done = report_main(folder, tmp_path / "out")
+        assert done.returncode == 2 and reason in done.stderr and "fleet-sim" in done.stderr, done.stderr
+    (tmp_path / "fleet.json").write_text('{"seed": 1}')
+    done = report_main(tmp_path, tmp_path / "out")
+    assert done.returncode == 2 and '"now"' in done.stderr
+    (tmp_path / "fleet.json").write_text(json.dumps({"now": NOW}))
+    done = report_main(tmp_path, tmp_path / "out")
+    assert done.returncode == 2 and "sync/" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# In a browser
+# --------------------------------------------------------------------------------------------
+
+
+def require_chromium() -> None:
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (installs Debian's chromium with apt)")
+
+
+def chromium(*args: str, tmp: pathlib.Path) -> subprocess.CompletedProcess:
+    require_chromium()
+    profile = tmp / "chromium-profile"
+    done = subprocess.run(
+        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+         f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=60)
+    shutil.rmtree(profile, ignore_errors=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+@pytest.fixture(scope="module")
+def rendered(simulated, tmp_path_factory) -> tuple[str, pathlib.Path]:
+    """The simulated fleet's report in chromium, once: (the DOM it built, a 1280x2000 screenshot)."""
+    _, out, _ = simulated
+    tmp = tmp_path_factory.mktemp("browser")
+    png = tmp / "report.png"
+    done = chromium("--dump-dom", f"--screenshot={png}", "--window-size=1280,2000", (out / "report.html").as_uri(),
+                    tmp=tmp)
+    return done.stdout, png
+
+
+class Elements(HTMLParser):
+    """Counts elements and collects every chart's bars and the headline figures."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count: Counter = Counter()
+        self.attributes: set[str] = set()
+        self.charts: dict[str, dict] = {}
+        self.geometry: dict[str, list] = defaultdict(list)
+        self.kpis: dict[str, int] = {}
+        self.chart: str | None = None
+        self.depth = 0
+
+    def handle_starttag(self, tag, attrs) -> None:
+        a = dict(attrs)
+        self.count[tag] += 1
+        self.attributes |= set(a)
+        if tag == "svg" and "data-chart" in a:
+            self.chart, self.depth = a["data-chart"], 0
+            assert self.chart not in self.charts, f"two charts named {self.chart}"
+            self.charts[self.chart] = {}
+        elif tag == "svg" and self.chart:
+            self.depth += 1
+        if self.chart and "bar" in (a.get("class") or "").split():
+            key = (a["data-group"], a["data-series"])
+            assert key not in self.charts[self.chart], (self.chart, key)
+            self.charts[self.chart][key] = int(a["data-value"])
+            if tag == "rect":
+                self.geometry[self.chart].append((int(a["data-value"]), float(a["width"])))
+        if "data-kpi" in a:
+            self.kpis[a["data-kpi"]] = int(a["data-value"])
+
+    def handle_endtag(self, tag) -> None:
+        if tag == "svg" and self.chart:
+            if self.depth:
+                self.depth -= 1
+            else:
+                self.chart = None
+
+
+def expected_charts(summary: dict) -> dict[str, dict]:
+    rows = summary["by_account_region"]
+    totals = summary["totals"]
+    status = ["compliant", "non_compliant", "not_scanned"] + (["unknown"] if totals["unknown"] else [])
+
+    def g(r: dict) -> str:
+        return f"{r['account_id']}/{r['region']}"
+
+    return {
+        "overall-compliance": {("all", s): totals[s] for s in status},
+        "compliance-by-account-region": {(g(r), s): r[s] for r in rows for s in status},
+        "missing-critical-security": {(g(r), s): r[f"missing_{s}"] for r in rows for s in ("critical", "security")},
+        "top-missing-patches": {(p["patch_id"], "nodes"): p["nodes"] for p in summary["top_missing_patches"]},
+        "unmanaged-ec2": {(g(r), "unmanaged"): r["unmanaged_ec2"] for r in rows},
+        "stale-nodes": {(g(r), "stale"): r["stale"] for r in rows},
+    }
+
+
+@pytest.mark.parametrize("fleet", ["simulated", "handmade"])
+def test_charts_render_in_a_browser_with_the_summary_numbers(fleet, request, tmp_path) -> None:
+    require_chromium()
+    _, out, _ = request.getfixturevalue(fleet)
+    summary = json.loads((out / "summary.json").read_text())
+    if fleet == "simulated":
+        dom = request.getfixturevalue("rendered")[0]
+    else:
+        dom = chromium("--dump-dom", (out / "report.html").as_uri(), tmp=tmp_path).stdout
+    parsed = Elements()
+    parsed.feed(dom)
+    assert parsed.charts == expected_charts(summary)
+    for chart, bars in parsed.geometry.items():
+        # Bars of one chart share one scale (stacked segments included); widths have 2 decimals.
+        scale = max(width / value for value, width in bars if value)
+        assert all(abs(width - value * scale) < 0.02 for value, width in bars), chart
+    assert parsed.kpis == {k: summary["totals"][k] for k in (
+        "live_nodes", "compliant", "non_compliant", "not_scanned", "missing_critical", "missing_security",
+        "unmanaged_ec2", "stale")}
+    # What the browser built from the page: no element or handler came from the data.
+    assert not parsed.count["script"] and not parsed.count["img"] and not parsed.count["iframe"]
+    assert not any(a.startswith("on") for a in parsed.attributes)
+
+
+def test_screenshot_is_a_rendered_report(request) -> None:
+    require_chromium()
+    _, png = request.getfixturevalue("rendered")
+    width, height, pixels = decode_png(png.read_bytes())
+    assert (width, height) == (1280, 2000)
+    colours = Counter(pixels)
+    assert colours[(255, 255, 255)] < 0.85 * len(pixels), "the page is (nearly) blank"
+    assert len(colours) > 300, f"only {len(colours)} colours: text and charts did not render"
+    # Each chart colour covers a good area: more than 2,000 pixels (500 in the quarter sampled).
+    for name, rgb in {"compliant": COMPLIANT, "non-compliant": NON_COMPLIANT, "security": SECURITY}.items():
+        assert colours[rgb] > 500, f"the {name} colour is missing from the screenshot"
+
+
+def decode_png(data: bytes) -> tuple[int, int, list[tuple[int, int, int]]]:
+    """(width, height, every 2nd pixel of every 2nd row as RGB) of an 8-bit RGB or RGBA PNG."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat = 8, []
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IHDR":
+            width, height, depth, colour_type, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            assert depth == 8 and colour_type in (2, 6) and interlace == 0, (depth, colour_type, interlace)
+        elif kind == b"IDAT":
+            idat.append(body)
+        elif kind == b"IEND":
+            break
+    raw = zlib.decompress(b"".join(idat))
+    bpp = 3 if colour_type == 2 else 4
+    stride = width * bpp
+    low = int.from_bytes(b"\x7f" * stride, "big")
+    high = int.from_bytes(b"\x80" * stride, "big")
+    prior = bytes(stride)
+    pixels = []
+    for y in range(height):
+        start = y * (stride + 1)
+        kind, line = raw[start], raw[start + 1:start + 1 + stride]
+        if kind == 0:
+            row = line
+        elif kind == 2:
+            # Up: byte-wise addition without carries, on the whole row as one integer.
+            a, b = int.from_bytes(line, "big"), int.from_bytes(prior, "big")
+            row = (((a & low) + (b & low)) ^ ((a ^ b) & high)).to_bytes(stride, "big")
+        else:
+            out = bytearray(line)
+            if kind == 1:
+                for i in range(bpp, stride):
+                    out[i] = (out[i] + out[i - bpp]) & 255
+            elif kind == 3:
+                for i in range(stride):
+                    out[i] = (out[i] + (((out[i - bpp] if i >= bpp else 0) + prior[i]) >> 1)) & 255
+            elif kind == 4:
+                for i in range(stride):
+                    b = prior[i]
+                    if i >= bpp:
+                        a, c = out[i - bpp], prior[i - bpp]
+                        p = a + b - c
+                        pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                        b = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                    out[i] = (out[i] + b) & 255
+            else:
+                raise AssertionError(f"PNG filter {kind}")
+            row = bytes(out)
+        prior = row
+        if y % 2 == 0:
+            pixels += [tuple(row[i:i + 3]) for i in range(0, stride, 2 * bpp)]
+    return width, height, pixels
