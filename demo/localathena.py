@@ -23,7 +23,9 @@ laid out as they are in the Glue catalog:
   ``<fleet_dir>/config/``, with the partitions ``config-partitioner`` adds: ``accountid``,
   ``region`` and ``dt`` (``yyyy-mm-dd``, zero-padded) from the key
   ``[prefix/]AWSLogs/<account>/Config/<region>/<yyyy>/<m>/<d>/ConfigSnapshot/<file>``.
-  ConfigHistory objects and the ConfigWritabilityCheckFile probe are not read.
+  ConfigHistory objects and the ConfigWritabilityCheckFile probe are not read. Athena's ``"$path"``
+  pseudo-column (the object's location; here its file) is a column: the Config queries order a
+  day's snapshots by the delivery time in the object's name.
 
 A type folder that does not exist gives an empty table with the declared columns.
 
@@ -195,7 +197,8 @@ def _load_config(con: duckdb.DuckDBPyConnection, config_dir: Path) -> None:
     files = sorted(str(p) for p in _config_snapshots(config_dir))
     if not files:
         con.execute(f"CREATE TABLE {target} (fileversion VARCHAR, configsnapshotid VARCHAR, "
-                    f"configurationitems {CONFIG_ITEMS_TYPE}, accountid VARCHAR, region VARCHAR, dt VARCHAR)")
+                    f"configurationitems {CONFIG_ITEMS_TYPE}, \"$path\" VARCHAR, accountid VARCHAR, region VARCHAR, "
+                    "dt VARCHAR)")
         return
     item_json = "STRUCT(" + ", ".join(f"{_quote(key)} {kind}" for key, kind in CONFIG_ITEM_FIELDS.values()) + ")[]"
     rename = "struct_pack(" + ", ".join(
@@ -205,6 +208,8 @@ def _load_config(con: duckdb.DuckDBPyConnection, config_dir: Path) -> None:
     con.execute(
         f"CREATE TABLE {target} AS SELECT fileVersion AS fileversion, configSnapshotId AS configsnapshotid, "
         f"CAST(list_transform(configurationItems, x -> {rename}) AS {CONFIG_ITEMS_TYPE}) AS configurationitems, "
+        # Athena's "$path" pseudo-column: the object's location (here its file).
+        f"filename AS \"$path\", "
         f"regexp_extract(filename, {_literal(key_re)}, 1) AS accountid, "
         f"regexp_extract(filename, {_literal(key_re)}, 2) AS region, "
         f"regexp_extract(filename, {_literal(key_re)}, 3) || '-' || "

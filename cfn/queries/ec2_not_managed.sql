@@ -3,8 +3,8 @@
 -- ec2-instance-managed-by-systems-manager (EC2_INSTANCE_MANAGED_BY_SSM) finds NON_COMPLIANT:
 -- instances Systems Manager cannot see, so no inventory or patch data exists for them.
 -- Latest state: the newest snapshot of each account and Region (newest day, then the snapshot
--- holding the most recent change) is the current state; older snapshots would resurrect deleted
--- instances. Each snapshot is unnested once; terminated and shutting-down instances are left out.
+-- delivered last, by the time in its object name) is the current state; older snapshots would
+-- resurrect deleted instances. Each snapshot is unnested once; terminated and shutting-down instances are left out.
 -- Rules match by name containing the managed rule's name, so organization rules match too, and
 -- when a rule is deployed twice the worst result wins.
 WITH latest_day AS (
@@ -14,7 +14,7 @@ WITH latest_day AS (
 ),
 items AS (
     SELECT
-        s.accountid, s.region, s.configsnapshotid,
+        s.accountid, s.region, s.configsnapshotid, s."$path" AS object_key,
         ci.resourcetype AS resource_type,
         ci.resourceid AS resource_id,
         ci.configurationitemstatus AS item_status,
@@ -29,7 +29,9 @@ newest AS (
     SELECT
         accountid, region, configsnapshotid,
         row_number() OVER (
-            PARTITION BY accountid, region ORDER BY max(captured) DESC, configsnapshotid DESC
+            PARTITION BY accountid, region
+            ORDER BY max(regexp_extract(object_key, '_ConfigSnapshot_([0-9]{8}T[0-9]{6}Z)_', 1)) DESC,
+                max(captured) DESC, configsnapshotid DESC
         ) AS rn
     FROM items
     GROUP BY accountid, region, configsnapshotid

@@ -172,7 +172,7 @@ def database() -> duckdb.DuckDBPyConnection:
     item_type = ("STRUCT(configurationitemcapturetime VARCHAR, configurationitemstatus VARCHAR, resourcetype VARCHAR, "
                  "resourceid VARCHAR, configuration VARCHAR, tags MAP(VARCHAR, VARCHAR))[]")
     con.execute(f"CREATE TABLE cfg.aws_config_snapshot (fileversion VARCHAR, configsnapshotid VARCHAR, "
-                f"configurationitems {item_type}, accountid VARCHAR, region VARCHAR, dt VARCHAR)")
+                f"configurationitems {item_type}, \"$path\" VARCHAR, accountid VARCHAR, region VARCHAR, dt VARCHAR)")
 
     def ec2(node, state):
         return {"configurationitemcapturetime": "2026-11-21T05:00:00.000Z", "configurationitemstatus": "OK",
@@ -200,8 +200,11 @@ def database() -> duckdb.DuckDBPyConnection:
         ]),
     ]
     for snap, day, items in snapshots:
-        con.execute(f"INSERT INTO cfg.aws_config_snapshot VALUES ('1.0', ?, CAST(CAST(? AS JSON) AS {item_type}), ?, ?, ?)",
-                    [snap, json.dumps(items), A, EU, day])
+        y, m, d = (int(p) for p in day.split("-"))
+        path = (f"s3://cfg/AWSLogs/{A}/Config/{EU}/{y}/{m}/{d}/ConfigSnapshot/"
+                f"{A}_Config_{EU}_ConfigSnapshot_{y}{m:02}{d:02}T120000Z_{snap}.json.gz")
+        con.execute(f"INSERT INTO cfg.aws_config_snapshot VALUES ('1.0', ?, CAST(CAST(? AS JSON) AS {item_type}), ?, ?, ?, ?)",
+                    [snap, json.dumps(items), path, A, EU, day])
     return con
 
 

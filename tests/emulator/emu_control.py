@@ -39,7 +39,9 @@ import emu_ssm
 from emu_faults import Faults
 
 DEFAULT_ACCOUNT = "123456789012"
-_ACCESS_KEY_RE = re.compile(r"Credential=(\d{12})/")
+# Access key ids `<account>` or `<account>-<caller>`: the caller part names who signed (the demo
+# gives each function its own, so the calls of each can be told apart).
+_ACCESS_KEY_RE = re.compile(r"Credential=((\d{12})(?:-[A-Za-z0-9-]+)?)/")
 DEFAULT_REGION = "us-east-1"
 
 CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
@@ -307,6 +309,8 @@ class EmulatorMiddleware:
     def __init__(self, app: Callable[..., Any]) -> None:
         self.app = app
         self.calls = Calls()
+        # The same calls by access key id (`<account>-<caller>` keys only): what each caller did.
+        self.principal_calls = Calls()
         self.faults = Faults(_call_fault_fields)
         # Every fault store of the control API, by endpoint: same verbs, same reset.
         self.fault_stores = {"/_emulator/faults": self.faults,
@@ -331,7 +335,7 @@ class EmulatorMiddleware:
         # demo or test can play a member account by its credentials alone, as a StackSet would.
         access_key = _ACCESS_KEY_RE.search(environ.get("HTTP_AUTHORIZATION") or "")
         if access_key and "HTTP_X_MOTO_ACCOUNT_ID" not in environ:
-            environ["HTTP_X_MOTO_ACCOUNT_ID"] = access_key.group(1)
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = access_key.group(2)
 
         # Query-protocol requests carry the Action in a form body: buffer it
         # and hand moto a fresh stream with the same bytes.
@@ -347,6 +351,8 @@ class EmulatorMiddleware:
         except Exception:
             region, service, operation = DEFAULT_REGION, "unknown", "unknown"
         self.calls.add((region, service, operation))
+        if access_key:
+            self.principal_calls.add((access_key.group(1), service, operation))
 
         fault = self.faults.take(lambda f: f["service"] == service and f["operation"] == operation
                                  and f["region"] in (None, region))
@@ -421,6 +427,11 @@ class EmulatorMiddleware:
                 self.calls.reset(q.get("region"))
                 return _json_response(start_response, 200, {"calls": []})
 
+        if path == "/_emulator/calls-by-principal" and method == "GET":
+            calls = [{"principal": c["region"], "service": c["service"], "operation": c["operation"],
+                      "count": c["count"]} for c in self.principal_calls.snapshot(None)]
+            return _json_response(start_response, 200, {"calls": calls})
+
         if path == "/_emulator/reset" and method == "POST":
             from moto.moto_api._internal.models import moto_api_backend
 
@@ -428,6 +439,7 @@ class EmulatorMiddleware:
             for store in self.fault_stores.values():
                 store.clear()
             self.calls.reset(None)
+            self.principal_calls.reset(None)
             return _json_response(start_response, 200, {"status": "ok"})
 
         return _json_response(start_response, 404, {"error": f"no control endpoint {method} {path}"})

@@ -561,3 +561,12 @@ def test_a_twelve_digit_access_key_acts_in_that_account(emulator):
         S3Destination={"BucketName": "central", "SyncFormat": "JsonSerDe", "Region": REGION})
     assert [s["SyncName"] for s in as_member.list_resource_data_sync()["ResourceDataSyncItems"]] == ["s"]
     assert client(emulator, "ssm").list_resource_data_sync()["ResourceDataSyncItems"] == []
+    # `<account>-<caller>` keys act in the account too, and the calls are recorded per key.
+    tagger = boto3.client("ssm", region_name=REGION, endpoint_url=emulator,
+                          aws_access_key_id=f"{member}-ec2-os-tagger", aws_secret_access_key="x")
+    assert [n["InstanceId"] for n in tagger.describe_instance_information()["InstanceInformationList"]] == [node]
+    _, out = control(emulator, "GET", "/_emulator/calls-by-principal")
+    by = {(c["principal"], c["operation"]): c["count"] for c in out["calls"]}
+    assert by[(f"{member}-ec2-os-tagger", "DescribeInstanceInformation")] == 1
+    assert by[(member, "DescribeInstanceInformation")] == 1
+    assert not any(p.startswith("AKIA") for p, _ in by), "only account-shaped keys are recorded"

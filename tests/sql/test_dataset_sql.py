@@ -261,11 +261,20 @@ def database(inventory=INVENTORY, snapshots=CONFIG_SNAPSHOTS) -> duckdb.DuckDBPy
             con.execute(f"INSERT INTO inv.{table} VALUES ({', '.join('?' for _ in columns)})",
                         [row.get(c, "") for c in columns])
     con.execute(f"CREATE TABLE cfg.aws_config_snapshot (fileversion VARCHAR, configsnapshotid VARCHAR, "
-                f"configurationitems {CONFIG_TYPE}, accountid VARCHAR, region VARCHAR, dt VARCHAR)")
-    for acct, region, day, snapshot_id, items in snapshots:
+                f"configurationitems {CONFIG_TYPE}, \"$path\" VARCHAR, accountid VARCHAR, region VARCHAR, dt VARCHAR)")
+    for n, (acct, region, day, snapshot_id, items) in enumerate(snapshots):
         con.execute(f"INSERT INTO cfg.aws_config_snapshot VALUES ('1.0', ?, CAST(CAST(? AS JSON) AS {CONFIG_TYPE}), "
-                    "?, ?, ?)", [snapshot_id, json.dumps(items), acct, region, day])
+                    "?, ?, ?, ?)", [snapshot_id, json.dumps(items), snapshot_path(acct, region, day, n, snapshot_id),
+                                    acct, region, day])
     return con
+
+
+def snapshot_path(acct: str, region: str, day: str, n: int, snapshot_id: str) -> str:
+    """Athena's "$path" of a snapshot: later entries of the list were delivered later."""
+    y, m, d = (int(p) for p in day.split("-"))
+    stamp = f"{y:04}{m:02}{d:02}T{n:02}3000Z"
+    return (f"s3://config-bucket/AWSLogs/{acct}/Config/{region}/{y}/{m}/{d}/ConfigSnapshot/"
+            f"{acct}_Config_{region}_ConfigSnapshot_{stamp}_{snapshot_id}.json.gz")
 
 
 def run(text: str, con: duckdb.DuckDBPyConnection | None = None) -> list[dict]:
@@ -340,6 +349,19 @@ def test_config_compliance_from_the_newest_snapshot() -> None:
     assert str(rows[(A, EU, "i-run")]["config_captured"]) == "2026-11-21 05:00:00"
 
 
+def test_config_snapshots_of_a_day_are_ordered_by_delivery_not_capture_times() -> None:
+    # Two snapshots of one day with the same newest capture time: the later delivery no longer lists
+    # i-deleted, and nothing else changed. Capture times cannot tell them apart, and the earlier
+    # snapshot's id sorts last, so only the delivery time in the object name picks the right one.
+    items = evening_items("2026-11-21T17:00:00.000Z")
+    snapshots = [(A, EU, "2026-11-21", "snap-z-earlier", [ec2("i-deleted", "running", "2026-11-21T01:00:00.000Z")]
+                  + items),
+                 (A, EU, "2026-11-21", "snap-a-later", items)]
+    rows = by_node(run(load("config-compliance"), database(snapshots=snapshots)))
+    assert (A, EU, "i-deleted") not in rows
+    assert {(A, EU, "i-run"), (A, EU, "i-stop"), (A, EU, "i-unmanaged")} <= set(rows)
+
+
 # --------------------------------------------------------------------------
 # Known-wrong forms must fail the checks above
 # --------------------------------------------------------------------------
@@ -360,6 +382,11 @@ MUTATIONS = [
     # Every snapshot of the day instead of the newest: the instance deleted since the morning returns.
     ("config-compliance", "AND n.configsnapshotid = i.configsnapshotid AND n.rn = 1", "",
      test_config_compliance_from_the_newest_snapshot),
+    # Ordering a day's snapshots by capture times alone: a snapshot that differs only by a deletion
+    # loses to the one before it.
+    ("config-compliance", "ORDER BY max(regexp_extract(object_key, '_ConfigSnapshot_([0-9]{8}T[0-9]{6}Z)_', 1)) DESC,\n"
+     "                max(captured) DESC", "ORDER BY max(captured) DESC",
+     test_config_snapshots_of_a_day_are_ordered_by_delivery_not_capture_times),
     # Without the NON_COMPLIANT-first branch the best result wins: i-stop (a rule deployed twice,
     # COMPLIANT and NON_COMPLIANT) reads COMPLIANT.
     ("config-compliance", "WHEN bool_or(compliance = 'NON_COMPLIANT') THEN 'NON_COMPLIANT'", "",

@@ -469,6 +469,29 @@ impl Emulator {
         Ok(counts)
     }
 
+    /// Every call signed with an `<account>-<caller>` access key id, by that key:
+    /// key → `service:Operation` → count (all Regions).
+    pub async fn calls_by_principal(
+        &self,
+    ) -> anyhow::Result<BTreeMap<String, BTreeMap<String, u64>>> {
+        let answer = self
+            .control(reqwest::Method::GET, "/_emulator/calls-by-principal", None)
+            .await?;
+        let mut by: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        for call in answer["calls"].as_array().cloned().unwrap_or_default() {
+            let key = format!(
+                "{}:{}",
+                call["service"].as_str().unwrap_or_default(),
+                call["operation"].as_str().unwrap_or_default()
+            );
+            *by.entry(call["principal"].as_str().unwrap_or_default().to_owned())
+                .or_default()
+                .entry(key)
+                .or_insert(0) += call["count"].as_u64().unwrap_or(0);
+        }
+        Ok(by)
+    }
+
     /// Forgets the call counts of `region`.
     pub async fn reset_calls(&self, region: &str) -> anyhow::Result<()> {
         self.control(

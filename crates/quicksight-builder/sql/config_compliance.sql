@@ -12,7 +12,8 @@
 -- Latest state: a Config snapshot lists every recorded resource as it is at delivery time, so the
 -- newest snapshot of each account and Region is the current state; unnesting older snapshots would
 -- resurrect deleted resources. Partitions are (accountid, region, dt): take the newest day, and of
--- that day's snapshots the one holding the most recent change. Each snapshot is unnested once.
+-- that day's snapshots the one delivered last (the time in its object name, Athena's "$path";
+-- capture times cannot tell when the newer snapshot differs only by deleted resources). Each snapshot is unnested once.
 --
 -- ${config_database} and ${config_table} are replaced by the Glue database and table of the Config
 -- snapshots (columns fileversion, configsnapshotid, configurationitems array<struct<...>> with
@@ -36,7 +37,7 @@ WITH latest_day AS (
 ),
 items AS (
     SELECT
-        s.accountid, s.region, s.configsnapshotid,
+        s.accountid, s.region, s.configsnapshotid, s."$path" AS object_key,
         ci.resourcetype AS resource_type,
         ci.resourceid AS resource_id,
         ci.configurationitemstatus AS item_status,
@@ -51,7 +52,9 @@ newest AS (
     SELECT
         accountid, region, configsnapshotid,
         row_number() OVER (
-            PARTITION BY accountid, region ORDER BY max(captured) DESC, configsnapshotid DESC
+            PARTITION BY accountid, region
+            ORDER BY max(regexp_extract(object_key, '_ConfigSnapshot_([0-9]{8}T[0-9]{6}Z)_', 1)) DESC,
+                max(captured) DESC, configsnapshotid DESC
         ) AS rn
     FROM items
     GROUP BY accountid, region, configsnapshotid

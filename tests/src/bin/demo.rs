@@ -196,15 +196,20 @@ impl Demo {
         self.emulator.sdk_config(region, 3).await
     }
 
-    /// The environment of a function running in `account` (the emulator maps a 12-digit access
-    /// key id to its account).
-    fn env(&self, account: &str, region: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    /// The environment of `function` running in `account`. Its access key id is
+    /// `<account>-<function>`: the emulator acts in that account and records the function's calls
+    /// under that key, so each function's calls can be compared with what its role grants.
+    fn env(
+        &self,
+        function: &str,
+        account: &str,
+        region: &str,
+        extra: &[(&str, &str)],
+    ) -> Vec<(String, String)> {
         let mut env = self.emulator.function_env(region);
-        if account != CENTRAL {
-            for (k, v) in &mut env {
-                if k == "AWS_ACCESS_KEY_ID" {
-                    *v = account.to_owned();
-                }
+        for (k, v) in &mut env {
+            if k == "AWS_ACCESS_KEY_ID" {
+                *v = format!("{account}-{function}");
             }
         }
         env.extend(
@@ -365,6 +370,12 @@ async fn create_central(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>
             .send()
             .await?;
     }
+    // Athena leaves unfinished multipart uploads behind in its results bucket now and then.
+    s3.create_multipart_upload()
+        .bucket(&demo.results_bucket)
+        .key("query-results/unfinished.csv")
+        .send()
+        .await?;
     let glue = aws_sdk_glue::Client::new(&config);
     glue.create_database()
         .database_input(
@@ -472,7 +483,7 @@ async fn run_tagger(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
             let (function, _, answer) = custom_resource(
                 &binary,
                 "ec2-os-tagger",
-                &demo.env(account, region, &[]),
+                &demo.env("ec2-os-tagger", account, region, &[]),
                 request,
             )
             .await?;
@@ -525,7 +536,7 @@ async fn run_org_syncs(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)
             let (function, _, answer) = custom_resource(
                 &binary,
                 "org-data-sync",
-                &demo.env(account, region, &[]),
+                &demo.env("org-data-sync", account, region, &[]),
                 request,
             )
             .await?;
@@ -535,7 +546,7 @@ async fn run_org_syncs(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)
             show_answer(&format!("{account}/{region}"), &answer);
             functions.push(measured(&function));
             // What the new sync (and this account's Config recorder) would now deliver.
-            let env = demo.env(CENTRAL, &demo.home, &[]);
+            let env = demo.env("fleet-sim", CENTRAL, &demo.home, &[]);
             let slice = format!("{account}/{region}");
             fleet_sim(
                 &demo.args,
@@ -553,6 +564,29 @@ async fn run_org_syncs(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)
         }
     }
     progress.finish();
+    // CloudFormation retries a Create whose answer it did not get: the retry must converge on the
+    // sync that exists (same destination), not fail and not create a second one.
+    let (account, region) = (&demo.accounts[0], &demo.args.regions[0]);
+    let properties = json!({"SyncName": "patch-compliance", "BucketName": demo.sync_bucket,
+        "BucketRegion": demo.home, "OrganizationSharing": "true"});
+    let request = CustomResourceRequests::new(
+        "Custom::OrgDataSync",
+        "OrgDataSync",
+        region,
+        account,
+        STACK,
+        "org-data-sync",
+    )
+    .request("Create", "", None, properties, None);
+    let (function, _, answer) = custom_resource(
+        &binary,
+        "org-data-sync",
+        &demo.env("org-data-sync", account, region, &[]),
+        request,
+    )
+    .await?;
+    show_answer(&format!("{account}/{region} (retried Create)"), &answer);
+    functions.push(measured(&function));
     // Every sync exists, as SyncToDestination with organization sharing.
     let mut syncs = 0;
     for account in &demo.accounts {
@@ -730,6 +764,7 @@ async fn crawl(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
 async fn run_column_remover(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
     let binary = demo.binary("glue-column-remover")?;
     let env = demo.env(
+        "glue-column-remover",
         CENTRAL,
         &demo.home,
         &[("DATABASE_NAME", DATABASE), ("CRAWLER_NAME", CRAWLER)],
@@ -809,6 +844,7 @@ fn percent_encode(key: &str) -> String {
 async fn run_partitioner(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
     let binary = demo.binary("config-partitioner")?;
     let env = demo.env(
+        "config-partitioner",
         CENTRAL,
         &demo.home,
         &[
@@ -873,23 +909,49 @@ async fn run_quicksight(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>
     let properties = json!({"WorkGroup": "patch-compliance", "Database": DATABASE,
         "PrincipalArns": [format!("arn:aws:quicksight:{}:{CENTRAL}:group/default/patch-compliance-auditors", demo.home)],
         "ConfigSnapshotTable": SNAPSHOT_TABLE});
-    let request = CustomResourceRequests::new(
+    let requests = CustomResourceRequests::new(
         "Custom::QuickSight",
         "Datasets",
         &demo.home,
         CENTRAL,
         STACK,
         "quicksight-builder",
-    )
-    .request("Create", "", None, properties, None);
+    );
+    let request = requests.request("Create", "", None, properties.clone(), None);
     let (function, _, answer) = custom_resource(
         &binary,
         "quicksight-builder",
-        &demo.env(CENTRAL, &demo.home, &[]),
+        &demo.env("quicksight-builder", CENTRAL, &demo.home, &[]),
         request,
     )
     .await?;
     show_answer("Datasets", &answer);
+    let mut functions = vec![measured(&function)];
+    // A stack update that adds a second principal: updated in place, same physical id.
+    let physical = answer["PhysicalResourceId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut updated = properties.clone();
+    if let Some(list) = updated["PrincipalArns"].as_array_mut() {
+        list.push(json!(format!(
+            "arn:aws:quicksight:{}:{CENTRAL}:user/default/platform-admin",
+            demo.home
+        )));
+    }
+    let request = requests.request("Update", "", Some(&physical), updated, Some(properties));
+    let (function, _, answer) = custom_resource(
+        &binary,
+        "quicksight-builder",
+        &demo.env("quicksight-builder", CENTRAL, &demo.home, &[]),
+        request,
+    )
+    .await?;
+    show_answer("Datasets (update)", &answer);
+    if answer["PhysicalResourceId"] != json!(physical) {
+        bail!("the update replaced the data source: {answer}");
+    }
+    functions.push(measured(&function));
     let quicksight = aws_sdk_quicksight::Client::new(&demo.config(&demo.home).await);
     let datasets = quicksight
         .list_data_sets()
@@ -909,11 +971,11 @@ async fn run_quicksight(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>
     }
     Ok((
         format!(
-            "Athena data source {} and datasets: {}",
-            answer["PhysicalResourceId"].as_str().unwrap_or("?"),
+            "created, then updated in place with a second principal: Athena data source {physical} \
+             and datasets: {}",
             names.join(", ")
         ),
-        vec![measured(&function)],
+        functions,
     ))
 }
 
@@ -984,7 +1046,54 @@ async fn run_report(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
     ))
 }
 
+/// A stack deletion: CloudFormation deletes the custom resources (the QuickSight data source and
+/// datasets, each member's organization sync), then the buckets' cleanup empties the buckets.
 async fn run_cleanup(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
+    let mut functions = Vec::new();
+    let quicksight = CustomResourceRequests::new(
+        "Custom::QuickSight",
+        "Datasets",
+        &demo.home,
+        CENTRAL,
+        STACK,
+        "quicksight-builder",
+    );
+    let data_source = format!(
+        "arn:aws:quicksight:{}:{CENTRAL}:datasource/patch-compliance",
+        demo.home
+    );
+    let request = quicksight.request("Delete", "", Some(&data_source), json!({}), None);
+    let (function, _, answer) = custom_resource(
+        &demo.binary("quicksight-builder")?,
+        "quicksight-builder",
+        &demo.env("quicksight-builder", CENTRAL, &demo.home, &[]),
+        request,
+    )
+    .await?;
+    show_answer("Datasets (delete)", &answer);
+    functions.push(measured(&function));
+    for account in &demo.accounts {
+        for region in &demo.args.regions {
+            let request = CustomResourceRequests::new(
+                "Custom::OrgDataSync",
+                "OrgDataSync",
+                region,
+                account,
+                STACK,
+                "org-data-sync",
+            )
+            .request("Delete", "", Some("patch-compliance"), json!({}), None);
+            let (function, _, answer) = custom_resource(
+                &demo.binary("org-data-sync")?,
+                "org-data-sync",
+                &demo.env("org-data-sync", account, region, &[]),
+                request,
+            )
+            .await?;
+            show_answer(&format!("{account}/{region} (delete)"), &answer);
+            functions.push(measured(&function));
+        }
+    }
     let binary = demo.binary("s3-cleanup")?;
     let buckets = json!([demo.sync_bucket, demo.config_bucket, demo.results_bucket]);
     let requests = CustomResourceRequests::new(
@@ -1006,7 +1115,7 @@ async fn run_cleanup(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> 
     let (function, _, answer) = custom_resource(
         &binary,
         "s3-cleanup",
-        &demo.env(CENTRAL, &demo.home, &[]),
+        &demo.env("s3-cleanup", CENTRAL, &demo.home, &[]),
         request,
     )
     .await?;
@@ -1018,16 +1127,43 @@ async fn run_cleanup(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> 
             bail!("{bucket} is not empty after s3-cleanup");
         }
     }
+    functions.push(measured(&function));
     Ok((
         format!(
-            "stack deletion: {} object versions deleted, {} uploads aborted; the three buckets are empty",
+            "data source, datasets and {} organization syncs deleted; {} object versions deleted and {} \
+             unfinished uploads aborted: the three buckets are empty",
+            demo.accounts.len() * demo.args.regions.len(),
             answer["Data"]["ObjectVersionsDeleted"]
                 .as_str()
                 .unwrap_or("?"),
             answer["Data"]["UploadsAborted"].as_str().unwrap_or("?")
         ),
-        vec![measured(&function)],
+        functions,
     ))
+}
+
+/// Every function's own API calls over the whole run (by its access key id), printed and written
+/// to `calls-by-function.json`: the test compares them with what each role grants.
+async fn write_calls_by_function(demo: &Demo) -> anyhow::Result<()> {
+    let mut by_function: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for (key, calls) in demo.emulator.calls_by_principal().await? {
+        let Some((_, function)) = key.split_once('-') else {
+            continue;
+        };
+        let entry = by_function.entry(function.to_owned()).or_default();
+        for (op, n) in calls {
+            *entry.entry(op).or_insert(0) += n;
+        }
+    }
+    println!("\nAPI calls by function (all accounts and Regions):");
+    for (function, calls) in &by_function {
+        let listed: Vec<String> = calls.iter().map(|(op, n)| format!("{op} {n}")).collect();
+        println!("  {function:<20} {}", listed.join(", "));
+    }
+    let path = demo.args.out.join("calls-by-function.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&by_function)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 fn print_summary(steps: &[Step], started: Instant) {
@@ -1117,8 +1253,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     demo.step("config-partitioner", run_partitioner).await?;
     demo.step("quicksight-builder", run_quicksight).await?;
     demo.step("compliance report", run_report).await?;
-    demo.step("s3-cleanup (stack deletion)", run_cleanup)
-        .await?;
+    demo.step("stack deletion", run_cleanup).await?;
+    write_calls_by_function(&demo).await?;
     print_summary(&demo.steps, started);
     println!("\nreport: {}", demo.args.out.join("report.html").display());
     Ok(())
