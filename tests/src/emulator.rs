@@ -346,14 +346,7 @@ impl Emulator {
         region: &str,
         nodes: &[NodeSpec],
     ) -> anyhow::Result<Vec<String>> {
-        let answer = self
-            .control(
-                reqwest::Method::POST,
-                "/_emulator/managed-nodes",
-                Some(json!({"region": region, "nodes": nodes})),
-            )
-            .await?;
-        serde_json::from_value(answer["ids"].clone()).context("ids")
+        self.seed_nodes_in(ACCOUNT_ID, region, nodes).await
     }
 
     /// Registers managed nodes in `region` of another account than moto's default.

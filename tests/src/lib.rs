@@ -86,3 +86,60 @@ impl CustomResourceRequests {
         r
     }
 }
+
+/// A Glue column of type string.
+pub fn string_column(name: &str) -> anyhow::Result<aws_sdk_glue::types::Column> {
+    Ok(aws_sdk_glue::types::Column::builder()
+        .name(name)
+        .r#type("string")
+        .build()?)
+}
+
+/// The `configurationitems` column type of the Config snapshot table, as the central template
+/// declares it (`configuration` as a JSON string).
+pub const CONFIG_ITEMS_TYPE: &str = "array<struct<configurationitemcapturetime:string,\
+configurationitemstatus:string,resourcetype:string,resourceid:string,awsaccountid:string,\
+awsregion:string,configuration:string,tags:map<string,string>>>";
+
+/// Creates a Config delivery table as the central template declares it: JSON SerDe over
+/// `location`, partitioned by `accountid`, `region` and `dt`.
+pub async fn create_config_table(
+    glue: &aws_sdk_glue::Client,
+    database: &str,
+    table: &str,
+    location: &str,
+) -> anyhow::Result<()> {
+    use aws_sdk_glue::types::{Column, SerDeInfo, StorageDescriptor, TableInput};
+    let descriptor = StorageDescriptor::builder()
+        .columns(string_column("fileversion")?)
+        .columns(string_column("configsnapshotid")?)
+        .columns(
+            Column::builder()
+                .name("configurationitems")
+                .r#type(CONFIG_ITEMS_TYPE)
+                .build()?,
+        )
+        .location(location)
+        .input_format("org.apache.hadoop.mapred.TextInputFormat")
+        .output_format("org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat")
+        .serde_info(
+            SerDeInfo::builder()
+                .serialization_library("org.openx.data.jsonserde.JsonSerDe")
+                .build(),
+        )
+        .build();
+    glue.create_table()
+        .database_name(database)
+        .table_input(
+            TableInput::builder()
+                .name(table)
+                .storage_descriptor(descriptor)
+                .partition_keys(string_column("accountid")?)
+                .partition_keys(string_column("region")?)
+                .partition_keys(string_column("dt")?)
+                .build()?,
+        )
+        .send()
+        .await?;
+    Ok(())
+}

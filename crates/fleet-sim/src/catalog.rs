@@ -399,14 +399,7 @@ mod tests {
             ids.sort_unstable();
             ids.dedup();
             assert_eq!(ids.len(), list.len(), "{family:?}");
-            for severity in [
-                "CRITICAL",
-                "HIGH",
-                "MEDIUM",
-                "LOW",
-                "INFORMATIONAL",
-                "UNSPECIFIED",
-            ] {
+            for severity in crate::sync::SEVERITIES {
                 assert!(
                     list.iter().any(|p| p.severity == severity),
                     "{family:?} {severity}"

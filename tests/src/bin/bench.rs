@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use cfn_response::testing::ResponseServer;
 use integration_tests::lambda::{Invoked, LocalFunction, Outcome, artifact, custom_resource};
-use integration_tests::{BulkBucket, CustomResourceRequests, Emulator, NodeSpec, workspace_root};
+use integration_tests::{
+    BulkBucket, CustomResourceRequests, Emulator, NodeSpec, create_config_table, workspace_root,
+};
 use serde_json::{Value, json};
 
 /// An OS variant: platform type, name, version, and its share of the fleet in per mille.
@@ -256,44 +258,6 @@ async fn tagger_scenario(args: &Args) -> anyhow::Result<bool> {
     Ok(at_floor && memory_ok)
 }
 
-/// Creates a Config table with the partition keys the template declares.
-async fn config_table(
-    glue: &aws_sdk_glue::Client,
-    database: &str,
-    table: &str,
-) -> anyhow::Result<()> {
-    let column = |name: &str| {
-        aws_sdk_glue::types::Column::builder()
-            .name(name)
-            .r#type("string")
-            .build()
-    };
-    let descriptor = aws_sdk_glue::types::StorageDescriptor::builder()
-        .columns(column("fileversion")?)
-        .columns(column("configurationitems")?)
-        .location("s3://org-config/")
-        .serde_info(
-            aws_sdk_glue::types::SerDeInfo::builder()
-                .serialization_library("org.openx.data.jsonserde.JsonSerDe")
-                .build(),
-        )
-        .build();
-    glue.create_table()
-        .database_name(database)
-        .table_input(
-            aws_sdk_glue::types::TableInput::builder()
-                .name(table)
-                .storage_descriptor(descriptor)
-                .partition_keys(column("accountid")?)
-                .partition_keys(column("region")?)
-                .partition_keys(column("dt")?)
-                .build()?,
-        )
-        .send()
-        .await?;
-    Ok(())
-}
-
 /// One event as S3 would send it: 3 accounts × 2 Regions × 30 days, a snapshot and four history
 /// files a day each under an organization prefix (keys URL-encoded), topped up with duplicates.
 fn config_event(records: usize) -> (Value, usize) {
@@ -341,8 +305,8 @@ async fn partitioner_scenario(args: &Args) -> anyhow::Result<bool> {
         )
         .send()
         .await?;
-    config_table(&glue, "config", "config_snapshots").await?;
-    config_table(&glue, "config", "config_history").await?;
+    create_config_table(&glue, "config", "config_snapshots", "s3://org-config/").await?;
+    create_config_table(&glue, "config", "config_history", "s3://org-config/").await?;
 
     let (event, distinct) = config_event(1000);
     // One snapshot partition and one history partition per account, Region and day.

@@ -33,10 +33,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use aws_config::SdkConfig;
-use aws_sdk_glue::types::{Column, PartitionInput, SerDeInfo, StorageDescriptor, TableInput};
+use aws_sdk_glue::types::{PartitionInput, SerDeInfo, StorageDescriptor, TableInput};
 use futures::StreamExt as _;
 use integration_tests::lambda::{Invoked, LocalFunction, Outcome, artifact, custom_resource};
-use integration_tests::{CustomResourceRequests, Emulator, NodeSpec, workspace_root};
+use integration_tests::{
+    CustomResourceRequests, Emulator, NodeSpec, create_config_table, string_column, workspace_root,
+};
 use serde_json::{Value, json};
 
 /// The central reporting account: moto's default account, where the emulator's own credentials act.
@@ -385,37 +387,13 @@ async fn create_central(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>
         )
         .send()
         .await?;
-    let descriptor = StorageDescriptor::builder()
-        .columns(column("fileversion")?)
-        .columns(column("configsnapshotid")?)
-        .columns(
-            Column::builder()
-                .name("configurationitems")
-                .r#type(CONFIG_ITEMS)
-                .build()?,
-        )
-        .location(format!("s3://{}/AWSLogs/", demo.config_bucket))
-        .input_format("org.apache.hadoop.mapred.TextInputFormat")
-        .output_format("org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat")
-        .serde_info(
-            SerDeInfo::builder()
-                .serialization_library("org.openx.data.jsonserde.JsonSerDe")
-                .build(),
-        )
-        .build();
-    glue.create_table()
-        .database_name(DATABASE)
-        .table_input(
-            TableInput::builder()
-                .name(SNAPSHOT_TABLE)
-                .storage_descriptor(descriptor)
-                .partition_keys(column("accountid")?)
-                .partition_keys(column("region")?)
-                .partition_keys(column("dt")?)
-                .build()?,
-        )
-        .send()
-        .await?;
+    create_config_table(
+        &glue,
+        DATABASE,
+        SNAPSHOT_TABLE,
+        &format!("s3://{}/AWSLogs/", demo.config_bucket),
+    )
+    .await?;
     Ok((
         format!(
             "buckets {}, {}, {} (versioned); Glue database {DATABASE} with table {SNAPSHOT_TABLE}",
@@ -423,14 +401,6 @@ async fn create_central(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>
         ),
         vec![],
     ))
-}
-
-const CONFIG_ITEMS: &str = "array<struct<configurationitemcapturetime:string,configurationitemstatus:string,\
-resourcetype:string,resourceid:string,awsaccountid:string,awsregion:string,configuration:string,\
-tags:map<string,string>>>";
-
-fn column(name: &str) -> anyhow::Result<Column> {
-    Ok(Column::builder().name(name).r#type("string").build()?)
 }
 
 /// The nodes Systems Manager knows in an account and Region, as the emulator registers them.
@@ -513,8 +483,44 @@ async fn run_tagger(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
     ))
 }
 
+/// Sends one request of the organization sync's custom resource in `account` and `region` to a
+/// fresh org-data-sync process, shows the answer, and returns the function's measurements.
+async fn org_sync(
+    demo: &Demo,
+    account: &str,
+    region: &str,
+    kind: &str,
+    label: &str,
+) -> anyhow::Result<(u128, f64)> {
+    let properties = json!({"SyncName": "patch-compliance", "BucketName": demo.sync_bucket,
+        "BucketRegion": demo.home, "OrganizationSharing": "true"});
+    let physical = (kind != "Create").then_some("patch-compliance");
+    let request = CustomResourceRequests::new(
+        "Custom::OrgDataSync",
+        "OrgDataSync",
+        region,
+        account,
+        STACK,
+        "org-data-sync",
+    )
+    .request(kind, "", physical, properties, None);
+    let (function, _, answer) = custom_resource(
+        &demo.binary("org-data-sync")?,
+        "org-data-sync",
+        &demo.env("org-data-sync", account, region, &[]),
+        request,
+    )
+    .await?;
+    if std::io::stderr().is_terminal() {
+        eprint!("\r");
+    }
+    show_answer(&format!("{account}/{region}{label}"), &answer);
+    Ok(measured(&function))
+}
+
 async fn run_org_syncs(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
-    let binary = demo.binary("org-data-sync")?;
+    // Fail before any call when the binary is missing.
+    demo.binary("org-data-sync")?;
     let mut functions = Vec::new();
     let mut progress = Progress::new(
         "sync + simulated data",
@@ -522,29 +528,7 @@ async fn run_org_syncs(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)
     );
     for account in &demo.accounts {
         for region in &demo.args.regions {
-            let properties = json!({"SyncName": "patch-compliance", "BucketName": demo.sync_bucket,
-                "BucketRegion": demo.home, "OrganizationSharing": "true"});
-            let request = CustomResourceRequests::new(
-                "Custom::OrgDataSync",
-                "OrgDataSync",
-                region,
-                account,
-                STACK,
-                "org-data-sync",
-            )
-            .request("Create", "", None, properties, None);
-            let (function, _, answer) = custom_resource(
-                &binary,
-                "org-data-sync",
-                &demo.env("org-data-sync", account, region, &[]),
-                request,
-            )
-            .await?;
-            if std::io::stderr().is_terminal() {
-                eprint!("\r");
-            }
-            show_answer(&format!("{account}/{region}"), &answer);
-            functions.push(measured(&function));
+            functions.push(org_sync(demo, account, region, "Create", "").await?);
             // What the new sync (and this account's Config recorder) would now deliver.
             let env = demo.env("fleet-sim", CENTRAL, &demo.home, &[]);
             let slice = format!("{account}/{region}");
@@ -567,26 +551,7 @@ async fn run_org_syncs(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)
     // CloudFormation retries a Create whose answer it did not get: the retry must converge on the
     // sync that exists (same destination), not fail and not create a second one.
     let (account, region) = (&demo.accounts[0], &demo.args.regions[0]);
-    let properties = json!({"SyncName": "patch-compliance", "BucketName": demo.sync_bucket,
-        "BucketRegion": demo.home, "OrganizationSharing": "true"});
-    let request = CustomResourceRequests::new(
-        "Custom::OrgDataSync",
-        "OrgDataSync",
-        region,
-        account,
-        STACK,
-        "org-data-sync",
-    )
-    .request("Create", "", None, properties, None);
-    let (function, _, answer) = custom_resource(
-        &binary,
-        "org-data-sync",
-        &demo.env("org-data-sync", account, region, &[]),
-        request,
-    )
-    .await?;
-    show_answer(&format!("{account}/{region} (retried Create)"), &answer);
-    functions.push(measured(&function));
+    functions.push(org_sync(demo, account, region, "Create", " (retried Create)").await?);
     // Every sync exists, as SyncToDestination with organization sharing.
     let mut syncs = 0;
     for account in &demo.accounts {
@@ -696,7 +661,7 @@ async fn crawl(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
                         .build(),
                 );
             for c in &columns {
-                d = d.columns(column(c)?);
+                d = d.columns(string_column(c)?);
             }
             Ok(d.build())
         };
@@ -706,9 +671,9 @@ async fn crawl(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
                 TableInput::builder()
                     .name(&table)
                     .storage_descriptor(descriptor(location.clone())?)
-                    .partition_keys(column("accountid")?)
-                    .partition_keys(column("region")?)
-                    .partition_keys(column("resourcetype")?)
+                    .partition_keys(string_column("accountid")?)
+                    .partition_keys(string_column("region")?)
+                    .partition_keys(string_column("resourcetype")?)
                     .build()?,
             )
             .send()
@@ -1074,24 +1039,7 @@ async fn run_cleanup(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> 
     functions.push(measured(&function));
     for account in &demo.accounts {
         for region in &demo.args.regions {
-            let request = CustomResourceRequests::new(
-                "Custom::OrgDataSync",
-                "OrgDataSync",
-                region,
-                account,
-                STACK,
-                "org-data-sync",
-            )
-            .request("Delete", "", Some("patch-compliance"), json!({}), None);
-            let (function, _, answer) = custom_resource(
-                &demo.binary("org-data-sync")?,
-                "org-data-sync",
-                &demo.env("org-data-sync", account, region, &[]),
-                request,
-            )
-            .await?;
-            show_answer(&format!("{account}/{region} (delete)"), &answer);
-            functions.push(measured(&function));
+            functions.push(org_sync(demo, account, region, "Delete", " (delete)").await?);
         }
     }
     let binary = demo.binary("s3-cleanup")?;
