@@ -44,16 +44,13 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 demo: setup ## The whole system locally, ending in report.html (NODES=300 ACCOUNTS=3 DEMO_REGIONS=... RELEASE=1)
-ifeq ($(RELEASE),1)
-	$(MAKE) build
-	$(CARGO) build --locked --release -p fleet-sim -p integration-tests --bin fleet-sim --bin demo
-	$(TARGET_DIR)/release/demo --bin-dir $(DIST) --fleet-sim $(TARGET_DIR)/release/fleet-sim \
-		--nodes $(NODES) --accounts $(ACCOUNTS) --regions $(DEMO_REGIONS) --seed $(SEED) --out $(DEMO_OUT)
-else
 	$(CARGO) build --locked --workspace --bins
-	$(TARGET_DIR)/debug/demo --bin-dir $(TARGET_DIR)/debug \
-		--nodes $(NODES) --accounts $(ACCOUNTS) --regions $(DEMO_REGIONS) --seed $(SEED) --out $(DEMO_OUT)
+ifeq ($(RELEASE),1)
+	$(MAKE) --no-print-directory build
 endif
+	$(TARGET_DIR)/debug/demo --bin-dir $(if $(filter 1,$(RELEASE)),$(DIST),$(TARGET_DIR)/debug) \
+		--fleet-sim $(TARGET_DIR)/debug/fleet-sim \
+		--nodes $(NODES) --accounts $(ACCOUNTS) --regions $(DEMO_REGIONS) --seed $(SEED) --out $(DEMO_OUT)
 
 setup: $(VENV_STAMP) ## Python environment for the emulator, checks and cargo-lambda (idempotent)
 
