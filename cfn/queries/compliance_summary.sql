@@ -64,4 +64,8 @@ SELECT
 FROM counts
 GROUP BY accountid, region, severity
 HAVING sum(noncompliant) > 0 OR sum(compliant) > 0
-ORDER BY account_id, region, severity
+-- Severities from the most to the least severe, not alphabetically.
+ORDER BY account_id, region, CASE severity
+    WHEN 'CRITICAL' THEN 1 WHEN 'HIGH' THEN 2 WHEN 'MEDIUM' THEN 3
+    WHEN 'LOW' THEN 4 WHEN 'INFORMATIONAL' THEN 5 ELSE 6
+END

@@ -246,6 +246,10 @@ MUTATIONS = [
         [("ORDER BY missing DESC, failed DESC", "ORDER BY missing ASC, failed DESC")],
         why="not a sample's defect: shows that the promised order is checked, not only the rows"),
     Mutation(
+        "severities-alphabetically", "named/compliance_summary",
+        [("ORDER BY account_id, region, CASE severity\n", "ORDER BY account_id, region, severity, CASE severity\n")],
+        why="an auditor reads CRITICAL first, not HIGH before CRITICAL and INFORMATIONAL before LOW"),
+    Mutation(
         "older-snapshots-resurrect-deleted-instances", "named/config_patch_compliance",
         [(LATEST_DAY_JOIN, ""),
          (CONFIG_CURRENT_ITEMS,

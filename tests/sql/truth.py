@@ -173,7 +173,7 @@ class Expected:
     columns: dict[str, Callable[[Any], Any]]
     key: list[str]
     rows: list[dict]
-    order: list[tuple[str, bool]] | None = None
+    order: list[tuple] | None = None
     multiset: bool = False
 
 
@@ -183,13 +183,20 @@ def _show(rows: Iterable, limit: int = 5) -> str:
     return "; ".join(repr(r) for r in rows[:limit]) + more
 
 
+SEVERITY_RANK = {s: i for i, s in enumerate(["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNSPECIFIED"])}
+
+
 def _cmp(a: Any, b: Any) -> int:
     return (a > b) - (a < b)
 
 
-def _order_cmp(order: list[tuple[str, bool]], x: dict, y: dict) -> int:
-    for column, descending in order:
+def _order_cmp(order: list[tuple], x: dict, y: dict) -> int:
+    # Each entry: (column, descending) or (column, descending, key) where key maps a value to
+    # what the query sorts by (a rank, for example).
+    for column, descending, *key in order:
         a, b = x[column], y[column]
+        if key and a is not None and b is not None:
+            a, b = key[0](a), key[0](b)
         if a == b:
             continue
         if a is None or b is None:  # NULLS LAST in either direction
@@ -331,7 +338,7 @@ def expect_compliance_summary(t: Truth) -> Expected:
                      **num_columns("noncompliant_nodes", "compliant_nodes", "noncompliant_patches",
                                    "compliant_patches")},
                     ["account_id", "region", "severity"], rows,
-                    order=[("account_id", False), ("region", False), ("severity", False)])
+                    order=[("account_id", False), ("region", False), ("severity", False, SEVERITY_RANK.get)])
 
 
 def expect_compliant_nodes(t: Truth) -> Expected:
