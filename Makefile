@@ -71,7 +71,7 @@ test: setup browser lint cfn-check ## Everything CI runs: lint, SQL and template
 	$(MAKE) --no-print-directory sql-check
 	$(CARGO) test --locked --workspace
 	$(VENV)/bin/python -m pytest -q tests/emulator
-	CHROMIUM=$(CHROMIUM) $(VENV)/bin/python -m pytest -q tests/demo
+	CHROMIUM=$(CHROMIUM) FLEET_SIM=$(TARGET_DIR)/debug/fleet-sim $(VENV)/bin/python -m pytest -q tests/demo
 
 # The report's browser test needs Debian's chromium (installed once; needs root or sudo).
 browser: ## Install Debian's chromium for the report's browser test (idempotent)

@@ -36,7 +36,11 @@ from html.parser import HTMLParser
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "sql"))
 import handmade_fleet  # noqa: E402
+# The ground truth's reader, shared with the SQL checks.
+from truth import NONCOMPLIANT_STATES, SEVERITIES, find_fleet_sim, noncompliant_patches  # noqa: E402
+from truth import load as load_truth  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 REPORT = ROOT / "demo" / "report.py"
@@ -44,23 +48,16 @@ REPORT = ROOT / "demo" / "report.py"
 CHROMIUM = pathlib.Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 NOW = "2026-11-21T12:00:00Z"
 STALE_DAYS = 7
-NONCOMPLIANT_STATES = {"Missing", "Failed", "InstalledPendingReboot", "InstalledRejected"}
-SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNSPECIFIED"]
 # Colours the charts must show (Okabe-Ito, as demo/report.py draws them).
 COMPLIANT, NON_COMPLIANT, SECURITY = (0x00, 0x9E, 0x73), (0xD5, 0x5E, 0x00), (0x00, 0x72, 0xB2)
 
 
 def fleet_sim() -> pathlib.Path:
-    candidates = [os.environ.get("FLEET_SIM")]
-    for target in (os.environ.get("CARGO_TARGET_DIR"), pathlib.Path.home() / ".cache/patch-compliance/target",
-                   ROOT / "target"):
-        if target:
-            candidates.append(str(pathlib.Path(target) / "debug" / "fleet-sim"))
-    for c in candidates:
-        if c and pathlib.Path(c).is_file():
-            return pathlib.Path(c)
-    pytest.fail("fleet-sim is not built (looked for " + ", ".join(c for c in candidates if c)
-                + "): run `cargo build -p fleet-sim` (make test builds every binary first)")
+    binary = find_fleet_sim()
+    if binary is None or not binary.is_file():
+        pytest.fail("fleet-sim is not built (set FLEET_SIM, or CARGO_TARGET_DIR when it is not ./target): "
+                    "run `cargo build -p fleet-sim` (make test builds every binary first)")
+    return binary
 
 
 def run_report(fleet: pathlib.Path, out: pathlib.Path, *extra: str) -> subprocess.CompletedProcess:
@@ -113,9 +110,9 @@ def parse_time(text: str) -> dt.datetime:
 
 def truth(fleet: pathlib.Path, stale_days: float = STALE_DAYS) -> dict:
     """What summary.json must say, from ground-truth.jsonl and fleet.json alone."""
-    meta = json.loads((fleet / "fleet.json").read_text())
+    loaded = load_truth(fleet)
+    meta, nodes = loaded.fleet, loaded.nodes
     now = parse_time(meta["now"])
-    nodes = [json.loads(line) for line in (fleet / "ground-truth.jsonl").read_text().splitlines() if line.strip()]
     keys = ["live_nodes", "compliant", "non_compliant", "not_scanned", "unknown", "missing_critical",
             "missing_security", "unmanaged_ec2", "stale"]
     groups: dict = defaultdict(lambda: dict.fromkeys(keys, 0))
@@ -151,13 +148,9 @@ def truth(fleet: pathlib.Path, stale_days: float = STALE_DAYS) -> dict:
         if stale:
             g["stale"] += 1
             lists["stale"].append(n["node_id"])
-        for item in scan.get("patches") or []:
-            # [id, title, state, severity, classification, vendor severity, installed time]; the
-            # brief's shorter form [id, state, severity, classification, installed time] too.
-            patch_id, state, severity = (item[0], item[2], item[3]) if len(item) == 7 else item[:3]
-            if state in NONCOMPLIANT_STATES:
-                patch_nodes[patch_id] += 1
-                patch_severity[patch_id].add(severity)
+        for patch in noncompliant_patches(loaded, n) if scan else []:
+            patch_nodes[patch["id"]] += 1
+            patch_severity[patch["id"]].add(patch["severity"])
     top = sorted(patch_nodes.items(), key=lambda kv: (-kv[1], kv[0]))[:15]
     return {
         "by_account_region": {k: v for k, v in groups.items()},

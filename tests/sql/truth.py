@@ -1,8 +1,8 @@
 """What every query we ship must return, computed from fleet-sim's ground truth alone.
 
 fleet-sim writes, beside the objects AWS would write, ``ground-truth.jsonl`` (one line per node: its
-status, latest scan, tags, software and what the newest Config snapshot says about it) and
-``patch-catalog.json``. The functions here turn those into the rows each query promises, never
+status, latest scan with every patch, tags, software and what the newest Config snapshot says
+about it) and ``fleet.json``. The functions here turn those into the rows each query promises, never
 reading the sync or Config objects, and compare them with what the query returned: the set of keys
 (one row per key unless the query says otherwise), the columns that matter, and the order where the
 query has an ORDER BY. Used by ``test_fleet_sql.py`` (``make sql-check``) and ``bench_sql.py``
@@ -109,7 +109,6 @@ def run_fleet_sim(binary: pathlib.Path, out: pathlib.Path, *, seed: int, nodes: 
 class Truth:
     dir: pathlib.Path
     nodes: list[dict]
-    catalog: dict[str, dict]
     fleet: dict
     now: dt.datetime
 
@@ -127,9 +126,7 @@ def load(fleet_dir: pathlib.Path | str) -> Truth:
     fleet_dir = pathlib.Path(fleet_dir)
     nodes = [json.loads(line) for line in (fleet_dir / "ground-truth.jsonl").read_text().splitlines() if line]
     fleet = json.loads((fleet_dir / "fleet.json").read_text())
-    catalog_path = fleet_dir / "patch-catalog.json"
-    catalog = json.loads(catalog_path.read_text()) if catalog_path.exists() else {}
-    return Truth(fleet_dir, nodes, catalog, fleet, ts(fleet["now"]))
+    return Truth(fleet_dir, nodes, fleet, ts(fleet["now"]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -264,20 +261,8 @@ def patches(t: Truth, n: dict) -> list[dict]:
     """The patches of a node's latest scan as dicts. fleet-sim writes
     [id, title, state, severity, classification, patch_severity, installed_time], severity,
     classification and patch severity as the compliance item has them ("" for InstalledOther and
-    NotApplicable); the shorter [id, state, severity, classification, installed_time] takes the
-    title and patch severity from patch-catalog.json."""
-    out = []
-    for p in n["scan"]["patches"]:
-        if len(p) == len(PATCH_FIELDS):
-            out.append(dict(zip(PATCH_FIELDS, p)))
-        else:
-            patch_id, state, severity, classification, installed = p
-            catalog = t.catalog.get(patch_id, {})
-            out.append({"id": patch_id, "title": catalog.get("title"), "state": state, "severity": severity,
-                        "classification": classification,
-                        "patch_severity": catalog.get("patch_severity") if classification else "",
-                        "installed": installed})
-    return out
+    NotApplicable)."""
+    return [dict(zip(PATCH_FIELDS, p, strict=True)) for p in n["scan"]["patches"]]
 
 
 def noncompliant_patches(t: Truth, n: dict) -> list[dict]:
@@ -684,8 +669,6 @@ def consistency_problems(t: Truth) -> list[str]:
         if any(scan["compliant_by_severity"][s] != compliant_by_severity[s] for s in SEVERITIES):
             bad("compliant_by_severity differs from the compliant patches", n)
         for p in rows:
-            if t.catalog and p["id"] not in t.catalog:
-                bad("patch missing from patch-catalog.json", n)
             if p["state"] in ("InstalledOther", "NotApplicable") and (p["severity"] or p["classification"]):
                 bad("InstalledOther/NotApplicable patch with a severity or classification", n)
             if bool(p["installed"]) != (p["state"] in ("Installed", "InstalledOther", "InstalledPendingReboot",

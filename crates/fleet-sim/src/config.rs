@@ -70,7 +70,8 @@ pub fn view(node: &Node, t: i64) -> Option<ConfigView> {
     })
 }
 
-fn ec2_state(node: &Node, t: i64) -> &'static str {
+/// The EC2 state name of an instance at time `t`.
+pub fn ec2_state(node: &Node, t: i64) -> &'static str {
     match node.status_at(t) {
         Status::Stopped => "stopped",
         Status::Terminated => "terminated",
@@ -179,11 +180,7 @@ impl Items<'_> {
         }), json!({})));
         if let Some(scan) = node.scan_at(t) {
             out.push(self.patch_compliance(node, scan));
-            let result = if scan.non_compliant() {
-                "NON_COMPLIANT"
-            } else {
-                "COMPLIANT"
-            };
+            let result = scan.status();
             out.push(self.rule_result(
                 node,
                 "AWS::SSM::PatchCompliance",
@@ -242,7 +239,7 @@ impl Items<'_> {
                 patch.id.clone(),
                 json!({
                     "Id": patch.id, "Title": patch.title, "PatchState": state.as_str(),
-                    "Status": if state.non_compliant() { "NON_COMPLIANT" } else { "COMPLIANT" },
+                    "Status": state.status(),
                     "Severity": if classified { patch.severity } else { "" },
                     "PatchSeverity": if classified { patch.patch_severity } else { "" },
                     "Classification": if classified { patch.classification } else { "" },
@@ -414,11 +411,7 @@ pub fn deliveries(
                     .entry("AWS::SSM::PatchCompliance")
                     .or_default()
                     .push(items.patch_compliance(node, scan));
-                let result = if scan.non_compliant() {
-                    "NON_COMPLIANT"
-                } else {
-                    "COMPLIANT"
-                };
+                let result = scan.status();
                 by_type
                     .entry("AWS::Config::ResourceCompliance")
                     .or_default()

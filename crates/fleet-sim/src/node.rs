@@ -102,6 +102,15 @@ impl PatchState {
         )
     }
 
+    /// The compliance item's Status.
+    pub fn status(self) -> &'static str {
+        if self.non_compliant() {
+            "NON_COMPLIANT"
+        } else {
+            "COMPLIANT"
+        }
+    }
+
     /// Patch Manager leaves Classification and Severity empty for these.
     pub fn unclassified(self) -> bool {
         matches!(self, PatchState::InstalledOther | PatchState::NotApplicable)
@@ -136,6 +145,15 @@ impl Scan {
     /// Whether any item is non-compliant.
     pub fn non_compliant(&self) -> bool {
         self.items.iter().any(|(_, s, _)| s.non_compliant())
+    }
+
+    /// The compliance status the scan gives the node.
+    pub fn status(&self) -> &'static str {
+        if self.non_compliant() {
+            "NON_COMPLIANT"
+        } else {
+            "COMPLIANT"
+        }
     }
 }
 

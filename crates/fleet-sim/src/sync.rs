@@ -250,14 +250,7 @@ pub fn files(node: &Node, patches: &[Patch]) -> Vec<(&'static str, Vec<u8>)> {
                     .set("ExecutionTime", iso(scan.time))
                     .set("Id", &patch.id)
                     .set("Title", &patch.title)
-                    .set(
-                        "Status",
-                        if state.non_compliant() {
-                            "NON_COMPLIANT"
-                        } else {
-                            "COMPLIANT"
-                        },
-                    )
+                    .set("Status", state.status())
                     .set("Severity", if classified { patch.severity } else { "" })
                     .set("DocumentName", "AWS-RunPatchBaseline")
                     .set("DocumentVersion", "1")
@@ -280,14 +273,7 @@ pub fn files(node: &Node, patches: &[Patch]) -> Vec<(&'static str, Vec<u8>)> {
                 .set("ComplianceType", "Patch")
                 .set("PatchGroup", node.patch_group)
                 .set("PatchBaselineId", baseline(node))
-                .set(
-                    "Status",
-                    if scan.non_compliant() {
-                        "NON_COMPLIANT"
-                    } else {
-                        "COMPLIANT"
-                    },
-                )
+                .set("Status", scan.status())
                 .set("OverallSeverity", counts.overall_severity())
                 .set("ExecutionId", &scan.execution_id[..])
                 .set("ExecutionType", "Command")

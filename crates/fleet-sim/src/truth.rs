@@ -47,7 +47,7 @@ pub fn line(node: &Node, account: &str, region: &str, now: i64, newest_snapshot:
             "operation": if scan.install { "Install" } else { "Scan" },
             "baseline_id": sync::baseline(node),
             "patch_group": node.patch_group,
-            "status": if scan.non_compliant() { "NON_COMPLIANT" } else { "COMPLIANT" },
+            "status": scan.status(),
             "overall_severity": counts.overall_severity(),
             "counts": {
                 "installed": counts.state(PatchState::Installed),
@@ -112,11 +112,7 @@ pub fn line(node: &Node, account: &str, region: &str, now: i64, newest_snapshot:
         "platform_version": node.platform.version,
         "agent_type": m(json!("amazon-ssm-agent")),
         "agent_version": m(json!(node.agent_version)),
-        "ec2_state": (!node.hybrid).then_some(match node.status {
-            crate::node::Status::Stopped => "stopped",
-            crate::node::Status::Terminated => "terminated",
-            _ => "running",
-        }),
+        "ec2_state": (!node.hybrid).then(|| config::ec2_state(node, i64::MAX)),
         "launched": iso(node.launched),
         "patch_status": if !managed { Value::Null } else { json!(match scan {
             None => "NOT_SCANNED",

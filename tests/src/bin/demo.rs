@@ -279,6 +279,28 @@ impl Demo {
     fn binary(&self, function: &str) -> anyhow::Result<PathBuf> {
         artifact(&self.args.bins, function)
     }
+
+    /// Sends one custom-resource request to a fresh process of `function` in `account` and
+    /// `region`, shows CloudFormation's answer under `label`, and returns the answer and the
+    /// function's (init ms, peak MiB).
+    async fn custom_resource(
+        &self,
+        function: &str,
+        account: &str,
+        region: &str,
+        request: Value,
+        label: &str,
+    ) -> anyhow::Result<(Value, (u128, f64))> {
+        let env = self.env(function, account, region, &[]);
+        let (process, _, answer) =
+            custom_resource(&self.binary(function)?, function, &env, request).await?;
+        if std::io::stderr().is_terminal() {
+            // Start on a clean line when a progress bar is being drawn.
+            eprint!("\r");
+        }
+        show_answer(label, &answer);
+        Ok((answer, measured(&process)))
+    }
 }
 
 /// Prints what the custom resource answered CloudFormation (received by the local endpoint).
@@ -432,7 +454,6 @@ fn node_specs(truth: &[Value], account: &str, region: &str) -> Vec<NodeSpec> {
 }
 
 async fn run_tagger(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
-    let binary = demo.binary("ec2-os-tagger")?;
     let (mut functions, mut tagged, mut hybrid, mut nodes) = (Vec::new(), 0u64, 0u64, 0usize);
     for account in &demo.accounts {
         for region in &demo.args.regions {
@@ -450,14 +471,15 @@ async fn run_tagger(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
                 "ec2-os-tagger",
             )
             .request("Create", "", None, json!({}), None);
-            let (function, _, answer) = custom_resource(
-                &binary,
-                "ec2-os-tagger",
-                &demo.env("ec2-os-tagger", account, region, &[]),
-                request,
-            )
-            .await?;
-            show_answer(&format!("{account}/{region}"), &answer);
+            let (answer, function) = demo
+                .custom_resource(
+                    "ec2-os-tagger",
+                    account,
+                    region,
+                    request,
+                    &format!("{account}/{region}"),
+                )
+                .await?;
             let count = |k: &str| {
                 answer["Data"][k]
                     .as_str()
@@ -466,7 +488,7 @@ async fn run_tagger(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
             };
             tagged += count("InstancesTagged");
             hybrid += count("ManagedInstancesTagged");
-            functions.push(measured(&function));
+            functions.push(function);
         }
     }
     if (tagged + hybrid) as usize != nodes {
@@ -504,18 +526,16 @@ async fn org_sync(
         "org-data-sync",
     )
     .request(kind, "", physical, properties, None);
-    let (function, _, answer) = custom_resource(
-        &demo.binary("org-data-sync")?,
-        "org-data-sync",
-        &demo.env("org-data-sync", account, region, &[]),
-        request,
-    )
-    .await?;
-    if std::io::stderr().is_terminal() {
-        eprint!("\r");
-    }
-    show_answer(&format!("{account}/{region}{label}"), &answer);
-    Ok(measured(&function))
+    let (_, function) = demo
+        .custom_resource(
+            "org-data-sync",
+            account,
+            region,
+            request,
+            &format!("{account}/{region}{label}"),
+        )
+        .await?;
+    Ok(function)
 }
 
 async fn run_org_syncs(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
@@ -794,16 +814,21 @@ fn s3_event(bucket: &str, key: &str, region: &str) -> Value {
                "object": {"key": encoded, "size": 1024, "sequencer": "0065A1B2C3D4E5F6"}}}]})
 }
 
+/// Bytes S3 escapes in event notification keys: all but unreserved characters and `/` (a space
+/// becomes `+`, form style).
+const S3_EVENT_KEY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
 fn percent_encode(key: &str) -> String {
-    key.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            b' ' => "+".to_owned(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+    // Spaces first, as `+`; a literal `+` is then escaped as %2B by the set.
+    key.split(' ')
+        .map(|part| percent_encoding::utf8_percent_encode(part, S3_EVENT_KEY).to_string())
+        .collect::<Vec<_>>()
+        .join("+")
 }
 
 async fn run_partitioner(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
@@ -870,7 +895,6 @@ async fn run_partitioner(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)
 }
 
 async fn run_quicksight(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
-    let binary = demo.binary("quicksight-builder")?;
     let properties = json!({"WorkGroup": "patch-compliance", "Database": DATABASE,
         "PrincipalArns": [format!("arn:aws:quicksight:{}:{CENTRAL}:group/default/patch-compliance-auditors", demo.home)],
         "ConfigSnapshotTable": SNAPSHOT_TABLE});
@@ -883,15 +907,16 @@ async fn run_quicksight(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>
         "quicksight-builder",
     );
     let request = requests.request("Create", "", None, properties.clone(), None);
-    let (function, _, answer) = custom_resource(
-        &binary,
-        "quicksight-builder",
-        &demo.env("quicksight-builder", CENTRAL, &demo.home, &[]),
-        request,
-    )
-    .await?;
-    show_answer("Datasets", &answer);
-    let mut functions = vec![measured(&function)];
+    let (answer, function) = demo
+        .custom_resource(
+            "quicksight-builder",
+            CENTRAL,
+            &demo.home,
+            request,
+            "Datasets",
+        )
+        .await?;
+    let mut functions = vec![function];
     // A stack update that adds a second principal: updated in place, same physical id.
     let physical = answer["PhysicalResourceId"]
         .as_str()
@@ -905,18 +930,19 @@ async fn run_quicksight(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>
         )));
     }
     let request = requests.request("Update", "", Some(&physical), updated, Some(properties));
-    let (function, _, answer) = custom_resource(
-        &binary,
-        "quicksight-builder",
-        &demo.env("quicksight-builder", CENTRAL, &demo.home, &[]),
-        request,
-    )
-    .await?;
-    show_answer("Datasets (update)", &answer);
+    let (answer, function) = demo
+        .custom_resource(
+            "quicksight-builder",
+            CENTRAL,
+            &demo.home,
+            request,
+            "Datasets (update)",
+        )
+        .await?;
     if answer["PhysicalResourceId"] != json!(physical) {
         bail!("the update replaced the data source: {answer}");
     }
-    functions.push(measured(&function));
+    functions.push(function);
     let quicksight = aws_sdk_quicksight::Client::new(&demo.config(&demo.home).await);
     let datasets = quicksight
         .list_data_sets()
@@ -1028,21 +1054,21 @@ async fn run_cleanup(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> 
         demo.home
     );
     let request = quicksight.request("Delete", "", Some(&data_source), json!({}), None);
-    let (function, _, answer) = custom_resource(
-        &demo.binary("quicksight-builder")?,
-        "quicksight-builder",
-        &demo.env("quicksight-builder", CENTRAL, &demo.home, &[]),
-        request,
-    )
-    .await?;
-    show_answer("Datasets (delete)", &answer);
-    functions.push(measured(&function));
+    let (_, function) = demo
+        .custom_resource(
+            "quicksight-builder",
+            CENTRAL,
+            &demo.home,
+            request,
+            "Datasets (delete)",
+        )
+        .await?;
+    functions.push(function);
     for account in &demo.accounts {
         for region in &demo.args.regions {
             functions.push(org_sync(demo, account, region, "Delete", " (delete)").await?);
         }
     }
-    let binary = demo.binary("s3-cleanup")?;
     let buckets = json!([demo.sync_bucket, demo.config_bucket, demo.results_bucket]);
     let requests = CustomResourceRequests::new(
         "Custom::S3Cleanup",
@@ -1060,14 +1086,9 @@ async fn run_cleanup(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> 
         json!({"BucketNames": buckets}),
         None,
     );
-    let (function, _, answer) = custom_resource(
-        &binary,
-        "s3-cleanup",
-        &demo.env("s3-cleanup", CENTRAL, &demo.home, &[]),
-        request,
-    )
-    .await?;
-    show_answer("BucketCleanup", &answer);
+    let (answer, function) = demo
+        .custom_resource("s3-cleanup", CENTRAL, &demo.home, request, "BucketCleanup")
+        .await?;
     for bucket in [&demo.sync_bucket, &demo.config_bucket, &demo.results_bucket] {
         let s3 = aws_setup::s3_client(&demo.config(&demo.home).await);
         let left = s3.list_object_versions().bucket(bucket).send().await?;
@@ -1075,7 +1096,7 @@ async fn run_cleanup(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> 
             bail!("{bucket} is not empty after s3-cleanup");
         }
     }
-    functions.push(measured(&function));
+    functions.push(function);
     Ok((
         format!(
             "data source, datasets and {} organization syncs deleted; {} object versions deleted and {} \
