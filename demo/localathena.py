@@ -17,9 +17,11 @@ laid out as they are in the Glue catalog:
   attribute: ``EC2Instance``/``ManagedInstance``) is left out, as ``glue-column-remover`` removes
   it after every crawl, so ``resourcetype`` is the partition value there too.
 * schema ``cfg``, table ``aws_config_snapshot``, as declared by ``ConfigSnapshotTable`` in
-  ``cfn/central-reporting.yaml`` (JSON SerDe: ``fileversion``, ``configsnapshotid``,
-  ``configurationitems array<struct<...>>`` with ``configuration`` declared ``string``, so it
-  holds the JSON text of the object) over every ``ConfigSnapshot/*.json.gz`` under
+  ``cfn/central-reporting.yaml``, read from the template (its columns, its struct fields and the
+  OpenX SerDe's ``case.insensitive`` and ``mapping.*`` properties, with the SerDe's rules: keys
+  matched exactly through the mappings when case-sensitive, and a "Duplicate key" error for keys
+  that differ only in case when not; ``configuration`` is declared ``string``, so it holds the
+  JSON text of the object) over every ``ConfigSnapshot/*.json.gz`` under
   ``<fleet_dir>/config/``, with the partitions ``config-partitioner`` adds: ``accountid``,
   ``region`` and ``dt`` (``yyyy-mm-dd``, zero-padded) from the key
   ``[prefix/]AWSLogs/<account>/Config/<region>/<yyyy>/<m>/<d>/ConfigSnapshot/<file>``.
@@ -40,13 +42,17 @@ Everything is read by DuckDB's own readers (one ``read_json`` per table over a g
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping
 
 import duckdb
 import sqlglot
+import yaml
 
 INVENTORY_SCHEMA = "inv"
 CONFIG_SCHEMA = "cfg"
@@ -97,23 +103,58 @@ ATTRIBUTES: dict[str, list[str]] = {
 # The columns glue-column-remover drops after each crawl (table -> data columns).
 REMOVED_COLUMNS = {"aws_instanceinformation": {"resourcetype"}}
 
-# ConfigSnapshotTable's configurationitems struct: Glue field name -> (JSON key, DuckDB type).
-CONFIG_ITEM_FIELDS = {
-    "configurationitemversion": ("configurationItemVersion", "VARCHAR"),
-    "configurationitemcapturetime": ("configurationItemCaptureTime", "VARCHAR"),
-    "configurationstateid": ("configurationStateId", "BIGINT"),
-    "awsaccountid": ("awsAccountId", "VARCHAR"),
-    "configurationitemstatus": ("configurationItemStatus", "VARCHAR"),
-    "resourcetype": ("resourceType", "VARCHAR"),
-    "resourceid": ("resourceId", "VARCHAR"),
-    "resourcename": ("resourceName", "VARCHAR"),
-    "arn": ("ARN", "VARCHAR"),
-    "awsregion": ("awsRegion", "VARCHAR"),
-    "availabilityzone": ("availabilityZone", "VARCHAR"),
-    "configuration": ("configuration", "VARCHAR"),
-    "tags": ("tags", "MAP(VARCHAR, VARCHAR)"),
-    "resourcecreationtime": ("resourceCreationTime", "VARCHAR"),
-}
+# ConfigSnapshotTable's definition is read from the template itself (columns, struct fields and the
+# OpenX SerDe's properties), so the local table is the deployed one.
+TEMPLATE = Path(__file__).resolve().parents[1] / "cfn" / "central-reporting.yaml"
+HIVE_TO_DUCKDB = {"string": "VARCHAR", "bigint": "BIGINT", "int": "INTEGER", "boolean": "BOOLEAN",
+                  "double": "DOUBLE"}
+
+
+class AthenaError(Exception):
+    """What Athena would answer instead of rows (its error text)."""
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short-form tags kept as plain values (enough to read a table)."""
+
+
+_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+@dataclass(frozen=True)
+class ConfigTable:
+    """The Glue definition of the Config snapshot table: top-level columns (name -> Hive type), the
+    fields of the ``configurationitems`` struct (name -> Hive type) and the SerDe parameters."""
+
+    columns: dict[str, str]
+    item_fields: dict[str, str]
+    serde: dict[str, str]
+
+    @property
+    def case_insensitive(self) -> bool:
+        # "case.insensitive ... The default is TRUE" (Athena User Guide, "OpenX JSON SerDe").
+        return self.serde.get("case.insensitive", "true").lower() != "false"
+
+    def key(self, name: str) -> str:
+        """The JSON key a column or struct field reads: its mapping, else its own name."""
+        return self.serde.get(f"mapping.{name}", name)
+
+    @classmethod
+    def from_template(cls, template: Path = TEMPLATE) -> "ConfigTable":
+        doc = yaml.load(template.read_text(), Loader=_CfnLoader)
+        sd = doc["Resources"]["ConfigSnapshotTable"]["Properties"]["TableInput"]["StorageDescriptor"]
+        columns = {c["Name"]: c["Type"] for c in sd["Columns"]}
+        struct = re.fullmatch(r"array<struct<(.*)>>", columns["configurationitems"]).group(1)
+        fields = dict(f.split(":", 1) for f in re.findall(r"[a-z0-9]+:(?:map<[^>]*>|[a-z]+)", struct))
+        return cls(columns, fields, {k: str(v) for k, v in (sd["SerdeInfo"].get("Parameters") or {}).items()})
+
+
+def _duckdb_type(hive: str) -> str:
+    if m := re.fullmatch(r"map<(\w+),(\w+)>", hive):
+        return f"MAP({HIVE_TO_DUCKDB[m.group(1)]}, {HIVE_TO_DUCKDB[m.group(2)]})"
+    return HIVE_TO_DUCKDB[hive]
+
+
 CONFIG_KEY = re.compile(
     r"(?:^|/)AWSLogs/\d{12}/Config/[a-z0-9-]+/\d{4}/\d{1,2}/\d{1,2}/ConfigSnapshot/[^/]+$")
 
@@ -188,26 +229,55 @@ def _load_inventory_type(con: duckdb.DuckDBPyConnection, sync_dir: Path, type_na
         con.execute(f"CREATE TABLE {target} ({', '.join(_quote(c) + ' VARCHAR' for c in [*keys, *PARTITIONS])})")
 
 
-CONFIG_ITEMS_TYPE = "STRUCT(" + ", ".join(
-    f"{column} {kind}" for column, (_, kind) in CONFIG_ITEM_FIELDS.items()) + ")[]"
+def _duplicate_key_check(files: list[str], table: ConfigTable) -> dict[str, str]:
+    """With ``case.insensitive`` (the SerDe's default) every key of every object is lower-cased,
+    and two keys that differ only in case fail the query: "HIVE_CURSOR_ERROR: Row is not a valid
+    JSON Object - JSONException: Duplicate key" (Athena User Guide, "OpenX JSON SerDe"). Raises that
+    error as Athena would; otherwise returns lower-case name -> the spelling the objects use."""
+    spelling: dict[str, str] = {}
+
+    def pairs(items: list[tuple[str, object]]) -> dict:
+        seen: dict[str, str] = {}
+        for key, _ in items:
+            lower = key.lower()
+            if lower in seen and seen[lower] != key:
+                raise AthenaError("HIVE_CURSOR_ERROR: Row is not a valid JSON Object - "
+                                  f'JSONException: Duplicate key "{lower}"')
+            seen[lower] = key
+            spelling.setdefault(lower, key)
+        return dict(items)
+
+    for file in files:
+        with gzip.open(file, "rt") as handle:
+            json.load(handle, object_pairs_hook=pairs)
+    return spelling
 
 
-def _load_config(con: duckdb.DuckDBPyConnection, config_dir: Path) -> None:
+def _load_config(con: duckdb.DuckDBPyConnection, config_dir: Path, table: ConfigTable) -> None:
     target = f"{CONFIG_SCHEMA}.{CONFIG_TABLE}"
+    items_type = "STRUCT(" + ", ".join(f"{f} {_duckdb_type(t)}" for f, t in table.item_fields.items()) + ")[]"
     files = sorted(str(p) for p in _config_snapshots(config_dir))
     if not files:
         con.execute(f"CREATE TABLE {target} (fileversion VARCHAR, configsnapshotid VARCHAR, "
-                    f"configurationitems {CONFIG_ITEMS_TYPE}, \"$path\" VARCHAR, accountid VARCHAR, region VARCHAR, "
+                    f"configurationitems {items_type}, \"$path\" VARCHAR, accountid VARCHAR, region VARCHAR, "
                     "dt VARCHAR)")
         return
-    item_json = "STRUCT(" + ", ".join(f"{_quote(key)} {kind}" for key, kind in CONFIG_ITEM_FIELDS.values()) + ")[]"
-    rename = "struct_pack(" + ", ".join(
-        f"{column} := x.{_quote(key)}" for column, (key, _) in CONFIG_ITEM_FIELDS.items()) + ")"
+    if table.case_insensitive:
+        spelling = _duplicate_key_check(files, table)
+        key = lambda name: spelling.get(name, name)  # noqa: E731
+    else:
+        # Case-sensitive: each column reads exactly its mapped key (DuckDB's JSON reader matches
+        # keys case-sensitively too), and an unmapped camelCase key reads as NULL, as in Athena.
+        key = table.key
+    item_json = "STRUCT(" + ", ".join(
+        f"{_quote(key(f))} {_duckdb_type(t)}" for f, t in table.item_fields.items()) + ")[]"
+    rename = "struct_pack(" + ", ".join(f"{f} := x.{_quote(key(f))}" for f in table.item_fields) + ")"
     key_re = r"AWSLogs/(\d{12})/Config/([^/]+)/(\d{4})/(\d{1,2})/(\d{1,2})/ConfigSnapshot/[^/]+$"
     listing = "[" + ", ".join(_literal(f) for f in files) + "]"
     con.execute(
-        f"CREATE TABLE {target} AS SELECT fileVersion AS fileversion, configSnapshotId AS configsnapshotid, "
-        f"CAST(list_transform(configurationItems, x -> {rename}) AS {CONFIG_ITEMS_TYPE}) AS configurationitems, "
+        f"CREATE TABLE {target} AS SELECT {_quote(key('fileversion'))} AS fileversion, "
+        f"{_quote(key('configsnapshotid'))} AS configsnapshotid, "
+        f"CAST(list_transform({_quote(key('configurationitems'))}, x -> {rename}) AS {items_type}) AS configurationitems, "
         # Athena's "$path" pseudo-column: the object's location (here its file).
         f"filename AS \"$path\", "
         f"regexp_extract(filename, {_literal(key_re)}, 1) AS accountid, "
@@ -216,8 +286,8 @@ def _load_config(con: duckdb.DuckDBPyConnection, config_dir: Path) -> None:
         f"lpad(regexp_extract(filename, {_literal(key_re)}, 4), 2, '0') || '-' || "
         f"lpad(regexp_extract(filename, {_literal(key_re)}, 5), 2, '0') AS dt "
         f"FROM read_json({listing}, format = 'auto', compression = 'gzip', filename = true, "
-        f"maximum_object_size = 1073741824, columns = {{'fileVersion': 'VARCHAR', "
-        f"'configSnapshotId': 'VARCHAR', 'configurationItems': {_literal(item_json)}}})")
+        f"maximum_object_size = 1073741824, columns = {{{_literal(key('fileversion'))}: 'VARCHAR', "
+        f"{_literal(key('configsnapshotid'))}: 'VARCHAR', {_literal(key('configurationitems'))}: {_literal(item_json)}}})")
 
 
 def _config_snapshots(config_dir: Path) -> Iterator[Path]:
@@ -233,9 +303,12 @@ def _config_snapshots(config_dir: Path) -> Iterator[Path]:
                 yield path
 
 
-def connect(fleet_dir: Path | str, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
+def connect(fleet_dir: Path | str, database: str = ":memory:",
+            config_table: ConfigTable | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the ``inv`` and ``cfg`` schemas loaded from `fleet_dir`
-    (``sync/`` and ``config/`` below it). `database` may name a file to keep memory low."""
+    (``sync/`` and ``config/`` below it). `database` may name a file to keep memory low;
+    `config_table` replaces the template's Config table definition (tests of the SerDe's rules).
+    Raises `AthenaError` where Athena would fail the query."""
     fleet_dir = Path(fleet_dir)
     con = duckdb.connect(database)
     con.execute("SET TimeZone = 'UTC'")
@@ -245,7 +318,7 @@ def connect(fleet_dir: Path | str, database: str = ":memory:") -> duckdb.DuckDBP
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {CONFIG_SCHEMA}")
     for type_name in ATTRIBUTES:
         _load_inventory_type(con, fleet_dir / "sync", type_name)
-    _load_config(con, fleet_dir / "config")
+    _load_config(con, fleet_dir / "config", config_table or ConfigTable.from_template())
     return con
 
 

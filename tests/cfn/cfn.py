@@ -154,3 +154,113 @@ def header_properties(crate: str) -> set[str]:
         if m:
             names |= set(re.findall(r"`([A-Za-z]+)`", m.group(1)))
     return names
+
+
+# --------------------------------------------------------------------------------------------
+# A small evaluator of CloudFormation's intrinsic functions, enough to ask "which resources exist
+# with these parameters" and "what name does this resource get" without deploying. Conditions and
+# values follow the documented semantics of the intrinsic function reference
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference.html).
+# --------------------------------------------------------------------------------------------
+
+NO_VALUE = object()
+
+
+class Stack:
+    """A template with parameter values (defaults filled in) and pseudo parameters."""
+
+    def __init__(self, template: dict, parameters: dict | None = None, *, stack_name: str = "central",
+                 account: str = "111122223333", region: str = "us-east-1",
+                 stack_uuid: str = "1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d") -> None:
+        self.template = template
+        given = dict(parameters or {})
+        self.parameters: dict = {}
+        for name, spec in template.get("Parameters", {}).items():
+            value = given.pop(name, spec.get("Default"))
+            assert value is not None, f"parameter {name} has no default: give it a value"
+            if spec["Type"] == "CommaDelimitedList" and isinstance(value, str):
+                value = [v.strip() for v in value.split(",")] if value else [""]
+            self.parameters[name] = value if isinstance(value, list) else str(value)
+        assert not given, f"unknown parameters {sorted(given)}"
+        self.pseudo = {
+            "AWS::StackName": stack_name, "AWS::AccountId": account, "AWS::Region": region,
+            "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackId": f"arn:aws:cloudformation:{region}:{account}:stack/{stack_name}/{stack_uuid}",
+        }
+        self._conditions: dict[str, bool] = {}
+
+    def condition(self, name: str) -> bool:
+        if name not in self._conditions:
+            self._conditions[name] = bool(self.value(self.template["Conditions"][name]))
+        return self._conditions[name]
+
+    def exists(self, logical_id: str) -> bool:
+        cond = self.template["Resources"][logical_id].get("Condition")
+        return cond is None or self.condition(cond)
+
+    def resources(self) -> dict[str, dict]:
+        return {k: v for k, v in self.template["Resources"].items() if self.exists(k)}
+
+    def value(self, node):
+        """The node with every intrinsic function evaluated; Fn::GetAtt gives "<id>.<attr>"."""
+        if isinstance(node, list):
+            return [v for v in (self.value(n) for n in node) if v is not NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (key, arg), = node.items()
+            if key == "Ref":
+                if arg == "AWS::NoValue":
+                    return NO_VALUE
+                if arg in self.pseudo:
+                    return self.pseudo[arg]
+                if arg in self.parameters:
+                    return self.parameters[arg]
+                return f"{arg}.Ref"
+            if key == "Condition":
+                return self.condition(arg)
+            if key == "Fn::GetAtt":
+                return ".".join(arg if isinstance(arg, list) else arg.split(".", 1))
+            if key == "Fn::Equals":
+                a, b = (self.value(v) for v in arg)
+                return str(a) == str(b)
+            if key == "Fn::Not":
+                return not self.value(arg[0])
+            if key == "Fn::And":
+                return all(self.value(v) for v in arg)
+            if key == "Fn::Or":
+                return any(self.value(v) for v in arg)
+            if key == "Fn::If":
+                return self.value(arg[1] if self.condition(arg[0]) else arg[2])
+            if key == "Fn::Join":
+                sep, items = arg
+                return sep.join(str(v) for v in self.value(items))
+            if key == "Fn::Split":
+                sep, text = arg
+                return str(self.value(text)).split(sep)
+            if key == "Fn::Select":
+                index, items = arg
+                return self.value(items)[int(self.value(index))]
+            if key == "Fn::Sub":
+                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.value(arg[1]))
+
+                def substitute(m: re.Match) -> str:
+                    name = m.group(1)
+                    if name.startswith("!"):
+                        return "${" + name[1:] + "}"
+                    if name in extra:
+                        return str(extra[name])
+                    if "." in name and name.split(".")[0] in self.template["Resources"]:
+                        return name
+                    return str(self.value({"Ref": name}))
+
+                return re.sub(r"\$\{([^}]+)\}", substitute, text)
+            if key == "Fn::FindInMap":
+                name, top, second = (self.value(v) for v in arg)
+                return self.template["Mappings"][name][top][second]
+        out = {}
+        for k, v in node.items():
+            v = self.value(v)
+            if v is not NO_VALUE:
+                out[k] = v
+        return out

@@ -9,13 +9,14 @@ collide across stacks or Regions; and the defects of the public samples
 
 from __future__ import annotations
 
+import itertools
 import json
 import pathlib
 import re
 
 import pytest
 
-from cfn import (CFN, CRATES, RUNTIME_ACTIONS, STAR_RESOURCE_ACTIONS, TEMPLATES, function_crates,
+from cfn import (CFN, CRATES, RUNTIME_ACTIONS, STAR_RESOURCE_ACTIONS, TEMPLATES, Stack, function_crates,
                  functions, header_actions, header_properties, load, ref_target, resources,
                  sub_text, walk)
 
@@ -109,6 +110,17 @@ def test_custom_resource_contract(path, name, res, fn_name, fn) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def branches(statements: list) -> list[dict]:
+    """Statements with every `Fn::If` statement replaced by its branches (either may be granted)."""
+    out = []
+    for s in statements:
+        if isinstance(s, dict) and list(s) == ["Fn::If"]:
+            out += branches([b for b in s["Fn::If"][1:] if b != {"Ref": "AWS::NoValue"}])
+        else:
+            out.append(s)
+    return out
+
+
 def role_statements(template: dict, role_name: str) -> list[dict]:
     role = template["Resources"][role_name]
     assert not role["Properties"].get("ManagedPolicyArns"), "no managed policies on function roles"
@@ -118,7 +130,7 @@ def role_statements(template: dict, role_name: str) -> list[dict]:
             roles = res["Properties"].get("Roles", []) + [res["Properties"].get("RoleName")]
             if any(ref_target(r) == role_name for r in roles if r):
                 statements += res["Properties"]["PolicyDocument"]["Statement"]
-    return statements
+    return branches(statements)
 
 
 @pytest.mark.parametrize("path,name,crate,fn", FUNCTIONS, ids=FUNCTION_IDS)
@@ -249,6 +261,8 @@ def test_central_outputs_feed_the_next_stacks() -> None:
 
 CENTRAL = load(CFN / "central-reporting.yaml")
 PATCHING = load(CFN / "member-patching.yaml")
+REQUIRED_CENTRAL = {"OrganizationId": "o-abcde12345", "ArtifactBucketPrefix": "acme-artifacts",
+                    "ArtifactVersion": "0.1.0-abc1234"}
 
 
 def test_kms_key_lets_ssm_in_only_for_the_organizations_syncs() -> None:
@@ -257,8 +271,16 @@ def test_kms_key_lets_ssm_in_only_for_the_organizations_syncs() -> None:
     services = [s for s in key["KeyPolicy"]["Statement"] if "Service" in s["Principal"]]
     assert services and all(s["Principal"]["Service"] == "ssm.amazonaws.com" for s in services)
     for s in services:
-        assert s["Condition"]["StringEquals"]["aws:SourceOrgID"] == {"Ref": "OrganizationId"}
-        assert "resource-data-sync/" in sub_text(s["Condition"]["ArnLike"]["aws:SourceArn"])
+        # The documented statements (SSM User Guide, "Walkthrough: Using resource data sync to
+        # aggregate inventory data" and "Cross-service confused deputy prevention") allow only
+        # kms:GenerateDataKey, limited by aws:SourceArn; for a whole organization the account is a
+        # wildcard and the organization is required where SSM sends it.
+        assert s["Action"] == "kms:GenerateDataKey"
+        arns = [sub_text(a) for a in s["Condition"]["ArnLike"]["aws:SourceArn"]]
+        assert arns == ["arn:${AWS::Partition}:ssm:*:*:resource-data-sync/*",
+                        "arn:${AWS::Partition}:ssm:*:*:role/aws-service-role/ssm.amazonaws.com/AWSServiceRoleForAmazonSSM"]
+        assert s["Condition"]["StringEqualsIfExists"]["aws:SourceOrgID"] == {"Ref": "OrganizationId"}
+        assert set(s["Condition"]) == {"ArnLike", "StringEqualsIfExists"}
         assert "quicksight" not in json.dumps(s).lower()
 
 
@@ -271,22 +293,74 @@ def test_bucket_hygiene(bucket: str) -> None:
     assert props["LifecycleConfiguration"]["Rules"]
     policy = next(r for r in CENTRAL["Resources"].values()
                   if r["Type"] == "AWS::S3::BucketPolicy" and ref_target(r["Properties"]["Bucket"]) == bucket)
-    deny = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    deny = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Effect") == "Deny"]
     assert deny and deny[0]["Condition"]["Bool"]["aws:SecureTransport"] == "false"
-    for s in policy["Properties"]["PolicyDocument"]["Statement"]:
-        if s["Effect"] == "Allow":
-            assert s["Condition"]["StringEquals"]["aws:SourceOrgID"] == {"Ref": "OrganizationId"}, s["Sid"]
 
 
-def test_sync_bucket_policy_matches_the_organization_sync() -> None:
-    policy = CENTRAL["Resources"]["SyncBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    actions = {s["Action"] for s in policy if s["Effect"] == "Allow"}
-    assert actions == {"s3:GetBucketAcl", "s3:PutObject", "s3:PutObjectTagging"}
+def statements_by_sid(policy: str, **parameters) -> dict[str, dict]:
+    stack = Stack(CENTRAL, {**REQUIRED_CENTRAL, **parameters})
+    doc = stack.value(CENTRAL["Resources"][policy]["Properties"]["PolicyDocument"])
+    return {s["Sid"]: s for s in doc["Statement"]}
+
+
+def test_sync_bucket_policy_is_the_documented_organization_policy() -> None:
+    """SSM User Guide, "Creating a resource data sync for Inventory" (accounts defined in AWS
+    Organizations): GetBucketAcl and PutObjectTagging without conditions, PutObject with
+    s3:x-amz-acl and aws:SourceOrgID; the encryption conditions of the walkthrough. A condition the
+    guide does not give is allowed only in its IfExists form, which cannot refuse a sync."""
+    allow = {sid: s for sid, s in statements_by_sid("SyncBucketPolicy").items() if s["Effect"] == "Allow"}
+    assert set(allow) == {"SSMBucketPermissionsCheck", "SSMBucketDelivery", "SSMBucketDeliveryTagging"}
+    assert all(s["Principal"] == {"Service": "ssm.amazonaws.com"} for s in allow.values())
+    bucket = "SyncBucket.Arn"
+    objects = f"{bucket}/inventory/*/accountid=*/*"
+    check, delivery, tagging = (allow[k] for k in ("SSMBucketPermissionsCheck", "SSMBucketDelivery",
+                                                   "SSMBucketDeliveryTagging"))
+    assert (check["Action"], check["Resource"]) == ("s3:GetBucketAcl", bucket)
+    assert (tagging["Action"], tagging["Resource"]) == ("s3:PutObjectTagging", objects)
+    for undocumented in (check, tagging):
+        assert list(undocumented.get("Condition", {})) in ([], ["StringEqualsIfExists"])
+    assert (delivery["Action"], delivery["Resource"]) == ("s3:PutObject", objects)
+    assert delivery["Condition"] == {"StringEquals": {
+        "s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceOrgID": "o-abcde12345",
+        "s3:x-amz-server-side-encryption": "aws:kms",
+        "s3:x-amz-server-side-encryption-aws-kms-key-id": "DataKey.Arn"}}
+
+
+def test_config_bucket_policy_never_limits_the_service_principal_by_organization() -> None:
+    """AWS Config Developer Guide, "Permissions for the Amazon S3 Bucket for the AWS Config Delivery
+    Channel": organization conditions do not work for the service principal; IAM-role recorders
+    of the organization are allowed by aws:PrincipalOrgID, the service principal only for named
+    accounts by AWS:SourceAccount."""
+    for accounts, expected in (("", set()), ("444455556666,777788889999",
+                                             {"AWSConfigBucketPermissionsCheck", "AWSConfigBucketDelivery"})):
+        allow = {sid: s for sid, s in statements_by_sid(
+            "ConfigBucketPolicy", EnableConfigAnalytics="true", ConfigServicePrincipalAccounts=accounts).items()
+            if s["Effect"] == "Allow"}
+        service = {sid for sid, s in allow.items() if "Service" in s["Principal"]}
+        assert service == expected
+        for sid, s in allow.items():
+            conditions = s["Condition"]["StringEquals"]
+            if sid in service:
+                assert "aws:SourceOrgID" not in json.dumps(s)
+                assert conditions["AWS:SourceAccount"] == accounts.split(",")
+            else:
+                assert s["Principal"] == {"AWS": "*"} and conditions["aws:PrincipalOrgID"] == "o-abcde12345"
+            if "s3:PutObject" in as_list(s["Action"]):
+                assert conditions["s3:x-amz-acl"] == "bucket-owner-full-control"
+
+
+def test_sync_bucket_encryption_and_lifecycle() -> None:
     sync_key = CENTRAL["Resources"]["SyncBucket"]["Properties"]["BucketEncryption"]
     assert ref_target(sync_key["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]) == "DataKey"
     rules = {r["Id"]: r for r in CENTRAL["Resources"]["SyncBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
     assert rules["expire-stale-node-files"]["ExpirationInDays"]["Fn::If"][1] == {"Ref": "StaleNodeFileDays"}
     assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == {"Ref": "NoncurrentVersionDays"}
+    # Off by default: a live node whose inventory does not change is never rewritten, and an expiry
+    # would make it vanish from the reports.
+    assert CENTRAL["Parameters"]["StaleNodeFileDays"]["Default"] == 0
+    stack = Stack(CENTRAL, REQUIRED_CENTRAL)
+    rules = {r["Id"]: r for r in stack.value(CENTRAL["Resources"]["SyncBucket"]["Properties"])["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-stale-node-files"]["Status"] == "Disabled"
 
 
 def test_crawler_skips_the_write_check_at_any_depth_and_keeps_the_fix() -> None:
@@ -325,12 +399,30 @@ def test_config_snapshot_table_is_what_the_dataset_reads() -> None:
         "configurationitems": "array<struct<configurationitemversion:string,configurationitemcapturetime:string,"
         "configurationstateid:bigint,awsaccountid:string,configurationitemstatus:string,resourcetype:string,"
         "resourceid:string,resourcename:string,arn:string,awsregion:string,availabilityzone:string,"
-        "configuration:string,tags:map<string,string>,resourcecreationtime:string>>"}
+        "configurationstatemd5hash:string,configuration:string,supplementaryconfiguration:map<string,string>,"
+        "tags:map<string,string>,resourcecreationtime:string>>"}
     assert [k["Name"] for k in table["PartitionKeys"]] == ["accountid", "region", "dt"]
     sql = (CRATES / "quicksight-builder" / "sql" / "config_compliance.sql").read_text()
     for field in ("configsnapshotid", "configurationitems", "resourcetype", "resourceid",
                   "configurationitemstatus", "configurationitemcapturetime", "configuration", "tags"):
         assert field in sql
+
+
+def test_config_snapshot_table_matches_keys_case_sensitively() -> None:
+    """The OpenX SerDe's default lower-cases every key, and a resource with tags Name and name then
+    fails every Config query with "Duplicate key". Case-sensitive, with a mapping for every column
+    and struct field whose JSON key is not its lower-case name, as AWS's own Config tables are."""
+    sd = CENTRAL["Resources"]["ConfigSnapshotTable"]["Properties"]["TableInput"]["StorageDescriptor"]
+    params = sd["SerdeInfo"]["Parameters"]
+    assert params["case.insensitive"] == "false"
+    names = [c["Name"] for c in sd["Columns"]]
+    names += re.findall(r"([a-z0-9]+):", next(c["Type"] for c in sd["Columns"] if c["Name"] == "configurationitems"))
+    for name in names:
+        key = params.get(f"mapping.{name}", name)
+        assert key.lower() == name, f"mapping.{name} = {key}"
+        if name not in ("configuration", "tags"):
+            assert f"mapping.{name}" in params, f"{name}: Config writes a camelCase key; map it"
+    assert params["mapping.arn"] == "ARN" and params["mapping.configurationitems"] == "configurationItems"
 
 
 def test_config_notification_avoids_the_circular_dependency() -> None:
@@ -345,16 +437,80 @@ def test_config_notification_avoids_the_circular_dependency() -> None:
     assert ref_target(CENTRAL["Resources"]["ConfigPartitionerFunction"]["Properties"]["DeadLetterConfig"]["TargetArn"])
 
 
-def test_keep_data_retains_buckets_and_skips_the_cleanup() -> None:
+def test_keep_data_retains_buckets_and_tells_the_cleanup() -> None:
     assert CENTRAL["Transform"] == "AWS::LanguageExtensions"
     for name in ("SyncBucket", "AthenaResultsBucket", "ConfigBucket", "DataKey"):
         res = CENTRAL["Resources"][name]
         assert res["DeletionPolicy"] == {"Fn::If": ["KeepData", "Retain", "Delete"]}, name
         assert res["UpdateReplacePolicy"] == res["DeletionPolicy"]
-    for name in ("BucketCleanup", "CleanupFunction", "CleanupRole"):
-        assert CENTRAL["Resources"][name]["Condition"] == "DeleteData"
     names = CENTRAL["Resources"]["BucketCleanup"]["Properties"]["BucketNames"]
     assert {ref_target(n) for n in names if ref_target(n)} == {"SyncBucket", "AthenaResultsBucket"}
+    for keep, empty in (("true", "false"), ("false", "true")):
+        stack = Stack(CENTRAL, {**REQUIRED_CENTRAL, "KeepDataOnDelete": keep})
+        cleanup = stack.value(CENTRAL["Resources"]["BucketCleanup"]["Properties"])
+        assert cleanup["EmptyOnDelete"] == empty
+        # Keeping the data also takes the delete permissions away from the cleanup role.
+        policies = stack.value(CENTRAL["Resources"]["CleanupRole"]["Properties"]["Policies"])
+        granted = {a for p in policies for s in p["PolicyDocument"]["Statement"] for a in as_list(s["Action"])}
+        assert ("s3:DeleteObjectVersion" in granted) == (empty == "true"), keep
+
+
+def data_deleting_custom_resources():
+    """(template, logical id, resource, function) of every custom resource whose function's role may
+    delete objects."""
+    found = []
+    for path, name, res, fn_name, fn in CUSTOM:
+        template = load(path)
+        actions = {a for s in role_statements(template, ref_target(fn["Properties"]["Role"]))
+                   for a in as_list(s["Action"])}
+        if any(a.startswith("s3:Delete") for a in actions):
+            found.append((path, name, res, fn_name))
+    return found
+
+
+def test_no_data_deleting_custom_resource_is_conditional() -> None:
+    """A Condition on a resource that deletes data on Delete turns a stack update that switches the
+    condition off into a Delete: the update empties the buckets. Such resources, their functions,
+    roles and log groups exist whatever the parameters say, carry the choice as `EmptyOnDelete`,
+    and are present under every value of every parameter their template's conditions read."""
+    found = data_deleting_custom_resources()
+    assert [(p.stem, n) for p, n, _, _ in found] == [("central-reporting", "BucketCleanup")]
+    for path, name, res, fn_name in found:
+        template = load(path)
+        fn = template["Resources"][fn_name]
+        chain = [name, fn_name, ref_target(fn["Properties"]["Role"]),
+                 ref_target(fn["Properties"]["LoggingConfig"]["LogGroup"])] + as_list(res.get("DependsOn", []))
+        for logical_id in chain:
+            assert "Condition" not in template["Resources"][logical_id], f"{path.name}: {logical_id} is conditional"
+        assert "EmptyOnDelete" in res["Properties"], f"{name}: the choice must be a property"
+        # Under every combination of the parameters with allowed values, the resource exists.
+        choices = {k: v["AllowedValues"] for k, v in template["Parameters"].items()
+                   if v.get("AllowedValues") and len(v["AllowedValues"]) <= 3}
+        keys = sorted(choices)
+        for combo in itertools.product(*(choices[k] for k in keys)):
+            stack = Stack(template, {**REQUIRED_CENTRAL, **dict(zip(keys, map(str, combo)))})
+            assert all(stack.exists(i) for i in chain), combo
+
+
+# The managed rules' documented resource types (AWS Config Developer Guide, the rules' pages:
+# ec2-instance-managed-by-ssm.html, ec2-managedinstance-patch-compliance-status-check.html).
+MANAGED_RULE_TYPES = {
+    "EC2_INSTANCE_MANAGED_BY_SSM": ["AWS::EC2::Instance", "AWS::SSM::ManagedInstanceInventory"],
+    "EC2_MANAGEDINSTANCE_PATCH_COMPLIANCE_STATUS_CHECK": ["AWS::SSM::PatchCompliance"],
+}
+
+
+def test_managed_rules_scope_every_type_they_evaluate() -> None:
+    """A rule scoped to fewer types than it evaluates is not re-evaluated when the others change:
+    an instance that becomes managed (a new ManagedInstanceInventory item) keeps its old result."""
+    for name, res in resources(PATCHING, "AWS::Config::ConfigRule").items():
+        props = res["Properties"]
+        expected = MANAGED_RULE_TYPES[props["Source"]["SourceIdentifier"]]
+        assert sorted(props["Scope"]["ComplianceResourceTypes"]) == sorted(expected), name
+    managed = next(r for r in resources(PATCHING, "AWS::Config::ConfigRule").values()
+                   if r["Properties"]["Source"]["SourceIdentifier"] == "EC2_INSTANCE_MANAGED_BY_SSM")
+    description = managed["Properties"]["Description"].lower()
+    assert "stopped ones included" not in description and "running" in description
 
 
 def test_member_patching_rules_associations_and_tagger() -> None:
@@ -389,3 +545,73 @@ def test_cloudtrail_lake_store_holds_configuration_items() -> None:
     selectors = store["AdvancedEventSelectors"][0]["FieldSelectors"]
     assert {"Field": "eventCategory", "Equals": ["ConfigurationItem"]} in selectors
     assert store["MultiRegionEnabled"] is True
+
+
+# --------------------------------------------------------------------------------------------
+# Names fit their limits with the longest valid inputs
+# --------------------------------------------------------------------------------------------
+
+# (property, documented limit as a regex over the whole name, source). A StackSet instance's
+# stack is named StackSet-<stack set name>-<uuid> (CloudFormation User Guide, "Detecting
+# unmanaged configuration changes in stack sets", example output), and any stack name may be 128
+# characters long ("Stack name ... 128 characters", CloudFormation quotas).
+NAME_LIMITS = {
+    "AWS::Config::ConfigRule": ("ConfigRuleName", r"(?=.*\S).{1,128}", "AWS Config API Reference, PutConfigRule"),
+    "AWS::SSM::Association": ("AssociationName", r"[a-zA-Z0-9_\-.]{3,128}", "AWS::SSM::Association"),
+    "AWS::SSM::MaintenanceWindow": ("Name", r"[a-zA-Z0-9_\-.]{3,128}", "AWS::SSM::MaintenanceWindow"),
+    "AWS::SSM::PatchBaseline": ("Name", r"[a-zA-Z0-9_\-.]{3,128}", "AWS::SSM::PatchBaseline"),
+    "AWS::Athena::WorkGroup": ("Name", r"[a-zA-Z0-9._-]{1,128}", "AWS::Athena::WorkGroup"),
+    "AWS::Glue::Crawler": ("Name", r".{1,255}", "AWS::Glue::Crawler"),
+    "AWS::KMS::Alias": ("AliasName", r"(?=.{1,256}$)alias/[a-zA-Z0-9/_-]+", "AWS::KMS::Alias"),
+    "AWS::Logs::LogGroup": ("LogGroupName", r"[\.\-_/#A-Za-z0-9]{1,512}", "CloudWatch Logs API Reference, CreateLogGroup"),
+    "AWS::CloudTrail::EventDataStore": ("Name", r"[a-zA-Z0-9._\-]{3,128}", "CloudTrail API Reference, CreateEventDataStore"),
+    "AWS::SNS::Topic": ("TopicName", r"[A-Za-z0-9_-]{1,256}", "AWS::SNS::Topic"),
+    "AWS::IAM::ManagedPolicy": ("ManagedPolicyName", r"[\w+=,.@-]{1,128}", "IAM API Reference, CreatePolicy"),
+    "AWS::Glue::Database": ("DatabaseInput", None, "Glue database names: 1 to 255 lower-case characters"),
+    "AWS::S3::Bucket": ("BucketName", r"(?!xn--)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "S3 general purpose bucket naming rules"),
+    "Custom::QuickSightBuilder": ("DataSourceId", r"[A-Za-z0-9_.-]{1,100}", "quicksight-builder's DataSourceId check"),
+}
+DESCRIPTION_LIMITS = {"AWS::SSM::MaintenanceWindow": 128, "AWS::SSM::MaintenanceWindowTarget": 128,
+                      "AWS::SSM::MaintenanceWindowTask": 128, "AWS::SSM::PatchBaseline": 1024}
+LONGEST_STACK = "StackSet-" + "s" * (128 - len("StackSet-") - 37) + "-b0fb6083-60c0-4e39-af15-2f071e0db90c"
+assert len(LONGEST_STACK) == 128
+# The longest valid value of every parameter a name is built from (each template's own patterns).
+LONGEST = {
+    "central-reporting": {**REQUIRED_CENTRAL, "DatabaseName": "d" * 255, "SyncPrefix": "p" * 256},
+    "member-patching": {"ArtifactBucketPrefix": "a" * 42, "ArtifactVersion": "v" * 64,
+                        "PatchGroup": "Patch Group: web/east=1+a@b-" + "x" * 228},
+    "member-data-sync": {"BucketName": "b" * 63, "BucketRegion": "ap-southeast-5", "ArtifactBucketPrefix": "a" * 42,
+                         "ArtifactVersion": "v" * 64, "SyncName": "n" * 64,
+                         "KmsKeyArn": "arn:aws:kms:ap-southeast-5:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
+    "quicksight": {"WorkGroup": "w" * 128, "Database": "d" * 255, "ArtifactBucketPrefix": "a" * 42,
+                   "ArtifactVersion": "v" * 64,
+                   "PrincipalArns": "arn:aws:quicksight:us-east-1:111122223333:group/default/admins"},
+    "cloudtrail-lake": {},
+}
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_names_fit_their_limits_with_the_longest_inputs(path: pathlib.Path) -> None:
+    template = load(path)
+    given = {k: v for k, v in LONGEST[path.stem].items() if k in template.get("Parameters", {})}
+    for parameter, value in given.items():
+        pattern = template["Parameters"][parameter].get("AllowedPattern")
+        assert pattern is None or re.fullmatch(pattern, value), f"{parameter}={value!r} is not valid input"
+    checked = 0
+    for region in ("us-east-1", "ap-southeast-5"):
+        stack = Stack(template, given, stack_name=LONGEST_STACK, region=region,
+                      stack_uuid="b0fb6083-60c0-4e39-af15-2f071e0db90c")
+        for logical_id, res in template["Resources"].items():
+            kind = res["Type"]
+            props = res.get("Properties", {})
+            if kind in NAME_LIMITS and NAME_LIMITS[kind][0] in props:
+                prop, limit, source = NAME_LIMITS[kind]
+                name = stack.value(props[prop])
+                if kind == "AWS::Glue::Database":
+                    name, limit = name["Name"], r"[a-z0-9_]{1,255}"
+                assert re.fullmatch(limit, str(name)), f"{logical_id}: {name!r} breaks {source} ({limit})"
+                checked += 1
+            if kind in DESCRIPTION_LIMITS and "Description" in props:
+                text = stack.value(props["Description"])
+                assert 1 <= len(text) <= DESCRIPTION_LIMITS[kind], f"{logical_id}: description of {len(text)}"
+    assert checked or path.stem == "member-data-sync"

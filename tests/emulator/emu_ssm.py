@@ -596,6 +596,18 @@ def create_resource_data_sync(self: SimpleSystemManagerResponse) -> ActionResult
         if name in st.syncs:
             raise SSMError("ResourceDataSyncAlreadyExistsException",
                            f"Sync {name} already exists.", SyncName=name)
+        # "You can have multiple standard syncs, including multiple standard syncs and an
+        # Organizations-based sync. But, you can only have one Organizations-based resource data
+        # sync." (SSM User Guide, "Creating a resource data sync for Inventory", section on AWS
+        # Organizations). Syncs are regional, so the state here is per account and Region. The
+        # error AWS returns is not documented; this code is the API's closest modelled one, and
+        # clients must treat any error as the refusal.
+        if (dest or {}).get("DestinationDataSharing") and any(
+                (s.get("S3Destination") or {}).get("DestinationDataSharing")
+                for s in st.syncs.values()):
+            msg = ("Only one resource data sync with DestinationDataSharing Organization is "
+                   "allowed per account and Region.")
+            raise SSMError("ResourceDataSyncCountExceededException", msg, Message=msg)
         if sum(1 for s in st.syncs.values() if s["SyncType"] == sync_type) >= MAX_SYNCS_PER_TYPE:
             msg = (f"The maximum number of resource data syncs of type {sync_type} "
                    f"({MAX_SYNCS_PER_TYPE}) has been reached.")

@@ -310,6 +310,21 @@ def test_resource_data_sync_lifecycle(emulator):
     assert error_of(e)[1] == "ResourceDataSyncNotFoundException"
 
 
+def test_only_one_organization_sync_per_account_and_region(emulator):
+    ssm = client(emulator, "ssm")
+    org = {**S3_DEST, "DestinationDataSharing": {"DestinationDataSharingType": "Organization"}}
+    ssm.create_resource_data_sync(SyncName="org-1", S3Destination=org)
+    ssm.create_resource_data_sync(SyncName="standard", S3Destination=S3_DEST)
+    with pytest.raises(ClientError) as e:
+        ssm.create_resource_data_sync(SyncName="org-2", S3Destination=org)
+    assert error_of(e)[:2] == (400, "ResourceDataSyncCountExceededException")
+    # Another Region has its own.
+    other = client(emulator, "ssm", region="eu-west-3")
+    other.create_resource_data_sync(SyncName="org-2", S3Destination={**org, "Region": "eu-west-3"})
+    ssm.delete_resource_data_sync(SyncName="org-1")
+    ssm.create_resource_data_sync(SyncName="org-2", S3Destination=org)
+
+
 def test_resource_data_sync_invalid_configurations(emulator):
     ssm = unvalidated(emulator, "ssm")
     bad = [

@@ -1,6 +1,6 @@
 //! `org-data-sync` against the emulator's resource data syncs, answering a real local HTTP server.
 
-use integration_tests::{CustomResourceRequests, Emulator, isolated};
+use integration_tests::{CustomResourceRequests, Emulator, Fault, isolated};
 use org_data_sync::DataSync;
 use serde_json::{Value, json};
 
@@ -173,7 +173,7 @@ async fn update_does_nothing_replaces_the_destination_or_renames() {
     let v1 = props("patch-compliance", "central-sync-bucket");
     s.cfn("Create", None, v1.clone(), None).await;
 
-    // Unchanged: no AWS call at all.
+    // Unchanged: one look at the sync, nothing written.
     s.emulator.reset_calls(s.region).await.expect("reset");
     let same = s
         .cfn(
@@ -184,7 +184,10 @@ async fn update_does_nothing_replaces_the_destination_or_renames() {
         )
         .await;
     assert_eq!(same["Status"], "SUCCESS");
-    assert!(s.calls().await.is_empty());
+    assert_eq!(
+        s.calls().await,
+        [("ssm:ListResourceDataSync".to_owned(), 1)].into()
+    );
 
     // New destination, same name: deleted and created again, same physical id.
     let v2 = props("patch-compliance", "new-central-bucket");
@@ -211,7 +214,9 @@ async fn update_does_nothing_replaces_the_destination_or_renames() {
         "UpdateResourceDataSync cannot change a SyncToDestination sync"
     );
 
-    // New name: a new sync and a new physical id; CloudFormation then deletes the old one.
+    // New name: a new sync and a new physical id. Both are organization syncs, of which SSM allows
+    // one per account and Region, so the old one goes first; CloudFormation's later Delete of the
+    // old id finds nothing and succeeds.
     let v3 = props("patch-compliance-v2", "new-central-bucket");
     let renamed = s
         .cfn(
@@ -225,6 +230,141 @@ async fn update_does_nothing_replaces_the_destination_or_renames() {
     assert_eq!(renamed["PhysicalResourceId"], "patch-compliance-v2");
     let old_deleted = s.cfn("Delete", Some("patch-compliance"), v2, None).await;
     assert_eq!(old_deleted["Status"], "SUCCESS");
+    let names: Vec<String> = s.syncs().await.into_iter().map(|s| s.0).collect();
+    assert_eq!(names, ["patch-compliance-v2"]);
+}
+
+/// A rename whose new sync is refused after the old one was deleted: the old one is restored
+/// before the answer, and CloudFormation's rollback (an Update back to the old properties)
+/// converges, even when the restore failed too.
+#[tokio::test]
+async fn a_rename_that_fails_halfway_leaves_what_the_rollback_restores() {
+    for failures in [1, 2] {
+        let s = setup().await;
+        let old = props("patch-compliance", "central-sync-bucket");
+        let new = props("patch-compliance-v2", "central-sync-bucket");
+        s.cfn("Create", None, old.clone(), None).await;
+        // A refusal the SDK does not retry (an internal error would be retried and succeed).
+        let mut fault = Fault::new(
+            "ssm",
+            "CreateResourceDataSync",
+            s.region,
+            400,
+            "ResourceDataSyncInvalidConfigurationException",
+            "The destination bucket policy does not allow the sync",
+        );
+        fault.times = failures;
+        s.emulator.inject(fault).await.expect("fault");
+        let failed = s
+            .cfn(
+                "Update",
+                Some("patch-compliance"),
+                new.clone(),
+                Some(old.clone()),
+            )
+            .await;
+        assert_eq!(failed["Status"], "FAILED", "{failed}");
+        let reason = failed["Reason"].as_str().expect("reason");
+        assert!(
+            reason.contains("could not create resource data sync \"patch-compliance-v2\" in place of \"patch-compliance\""),
+            "{reason}"
+        );
+        let names = |syncs: Vec<(String, String, Option<String>, Option<String>)>| {
+            syncs.into_iter().map(|s| s.0).collect::<Vec<_>>()
+        };
+        if failures == 1 {
+            assert!(reason.contains("was restored"), "{reason}");
+            assert_eq!(names(s.syncs().await), ["patch-compliance"]);
+        } else {
+            assert!(reason.contains("failed too"), "{reason}");
+            assert!(s.syncs().await.is_empty());
+        }
+        // The rollback: the resource still has the old id; the old properties come back.
+        let rolled_back = s
+            .cfn(
+                "Update",
+                Some("patch-compliance"),
+                old.clone(),
+                Some(new.clone()),
+            )
+            .await;
+        assert_eq!(rolled_back["Status"], "SUCCESS", "{rolled_back}");
+        assert_eq!(rolled_back["PhysicalResourceId"], "patch-compliance");
+        assert_eq!(
+            names(s.syncs().await),
+            ["patch-compliance"],
+            "{failures} failures"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_rename_onto_someone_elses_sync_changes_nothing() {
+    let s = setup().await;
+    let old = props("patch-compliance", "central-sync-bucket");
+    s.cfn("Create", None, old.clone(), None).await;
+    let foreign = org_data_sync::Destination {
+        bucket: "someone-elses-bucket".into(),
+        region: "us-east-1".into(),
+        prefix: None,
+        kms_key_arn: None,
+        organization: false,
+    };
+    s.ssm
+        .create_resource_data_sync()
+        .sync_name("taken")
+        .sync_type("SyncToDestination")
+        .s3_destination(foreign.to_s3().expect("s3"))
+        .send()
+        .await
+        .expect("foreign sync");
+    let answer = s
+        .cfn(
+            "Update",
+            Some("patch-compliance"),
+            props("taken", "central-sync-bucket"),
+            Some(old),
+        )
+        .await;
+    assert_eq!(answer["Status"], "FAILED");
+    assert!(
+        answer["Reason"]
+            .as_str()
+            .expect("reason")
+            .contains("will not be adopted"),
+        "{answer}"
+    );
+    let mut names: Vec<String> = s.syncs().await.into_iter().map(|s| s.0).collect();
+    names.sort();
+    assert_eq!(names, ["patch-compliance", "taken"], "nothing deleted");
+}
+
+/// Syncs for this account only may exist side by side: the new one is created before
+/// CloudFormation deletes the old, so the account never goes without one.
+#[tokio::test]
+async fn an_account_only_rename_creates_the_new_sync_beside_the_old() {
+    let s = setup().await;
+    let mut old = props("patch-compliance", "central-sync-bucket");
+    old["OrganizationSharing"] = json!("false");
+    let mut new = old.clone();
+    new["SyncName"] = json!("patch-compliance-v2");
+    s.cfn("Create", None, old.clone(), None).await;
+    let renamed = s
+        .cfn(
+            "Update",
+            Some("patch-compliance"),
+            new.clone(),
+            Some(old.clone()),
+        )
+        .await;
+    assert_eq!(renamed["Status"], "SUCCESS", "{renamed}");
+    assert_eq!(
+        s.syncs().await.len(),
+        2,
+        "the old one is CloudFormation's to delete"
+    );
+    let deleted = s.cfn("Delete", Some("patch-compliance"), old, None).await;
+    assert_eq!(deleted["Status"], "SUCCESS");
     let names: Vec<String> = s.syncs().await.into_iter().map(|s| s.0).collect();
     assert_eq!(names, ["patch-compliance-v2"]);
 }

@@ -116,11 +116,26 @@ impl Setup {
             .len()
     }
 
+    /// A request whose properties ask for the buckets to be emptied on Delete.
     async fn cfn(&self, kind: &str, buckets: Value, timeout: Duration) -> Value {
+        self.cfn_with(
+            kind,
+            json!({"BucketNames": buckets, "EmptyOnDelete": "true"}),
+            None,
+            timeout,
+        )
+        .await
+    }
+
+    async fn cfn_with(
+        &self,
+        kind: &str,
+        properties: Value,
+        old: Option<Value>,
+        timeout: Duration,
+    ) -> Value {
         let physical_id = (kind != "Create").then_some("central-BucketCleanup");
-        let request = self
-            .cr
-            .request(kind, physical_id, json!({"BucketNames": buckets}), None);
+        let request = self.cr.request(kind, physical_id, properties, old);
         self.cr.send_raw(&request, timeout).await
     }
 }
@@ -168,6 +183,68 @@ async fn create_and_update_check_names_and_delete_nothing() {
             .as_str()
             .expect("reason")
             .contains("property `BucketNames` is invalid")
+    );
+}
+
+/// The data-loss regression of a conditional cleanup resource: switching the stack to "keep the
+/// data" in either direction, then deleting it with the data kept, deletes nothing.
+#[tokio::test]
+async fn keeping_the_data_is_a_property_and_no_update_or_kept_delete_deletes() {
+    let s = setup().await;
+    let bucket = s
+        .create_bucket("history", Some(BucketVersioningStatus::Enabled))
+        .await;
+    s.put(&bucket, "AWSLogs/111122223333/Config/snapshot.json.gz", 3)
+        .await;
+    s.emulator.reset_calls(s.region).await.expect("reset");
+    let with = |empty: &str| json!({"BucketNames": [bucket], "EmptyOnDelete": empty});
+
+    let created = s
+        .cfn_with("Create", with("true"), None, Duration::from_secs(60))
+        .await;
+    assert_eq!(created["Status"], "SUCCESS", "{created}");
+    assert_eq!(created["Data"]["EmptyOnDelete"], "true");
+    for (old, new) in [("true", "false"), ("false", "true"), ("true", "false")] {
+        let updated = s
+            .cfn_with(
+                "Update",
+                with(new),
+                Some(with(old)),
+                Duration::from_secs(60),
+            )
+            .await;
+        assert_eq!(updated["Status"], "SUCCESS", "{updated}");
+        assert_eq!(updated["PhysicalResourceId"], "central-BucketCleanup");
+    }
+    // The stack is deleted with the data kept (its last properties say "false"), and a resource
+    // from before the property existed (no EmptyOnDelete at all) keeps it too.
+    for properties in [with("false"), json!({"BucketNames": [bucket]})] {
+        let deleted = s
+            .cfn_with("Delete", properties, None, Duration::from_secs(60))
+            .await;
+        assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
+        assert_eq!(deleted["Data"]["ObjectVersionsDeleted"], "0");
+    }
+    let calls = s.emulator.calls(s.region).await.expect("calls");
+    assert!(calls.is_empty(), "nothing touched S3: {calls:?}");
+    assert_eq!(s.versions_left(&bucket).await, 3, "every version kept");
+
+    // Created without saying what its Delete does: refused before anything exists.
+    let unsaid = s
+        .cfn_with(
+            "Create",
+            json!({"BucketNames": [bucket]}),
+            None,
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_eq!(unsaid["Status"], "FAILED");
+    assert!(
+        unsaid["Reason"]
+            .as_str()
+            .expect("reason")
+            .contains("property `EmptyOnDelete` is invalid: it is required"),
+        "{unsaid}"
     );
 }
 

@@ -30,10 +30,19 @@
 //!   exists with the same destination, that is a retried Create: success. With a different
 //!   destination: FAILED, saying so. Someone else's sync is never adopted, because this resource's
 //!   Delete would later remove it.
-//! - **Update**: unchanged name and destination: nothing to do. Same name, new destination: the sync
-//!   is deleted and created again (`UpdateResourceDataSync` supports only `SyncFromSource` syncs).
-//!   New name: the new sync is created and its name answered as the new physical id; CloudFormation
-//!   then deletes the old one.
+//! - **Update**, same name: the sync is looked up (one `ListResourceDataSync`), not assumed from the
+//!   old properties, so a rollback after a failure halfway finds and restores what is missing.
+//!   Same destination: nothing to do. New destination: the sync is deleted and created again
+//!   (`UpdateResourceDataSync` supports only `SyncFromSource` syncs).
+//! - **Update**, new name (a rename, answered with the new name as the new physical id; CloudFormation
+//!   then deletes the old id). The new name is checked first: a sync of that name writing elsewhere
+//!   fails the Update before anything changes. SSM allows only one organization-shared sync per
+//!   account and Region, so when the old and the new sync are both organization-shared the old one
+//!   is deleted first and the later Delete of the old id finds nothing and succeeds. Otherwise the
+//!   new one is created beside the old, which CloudFormation deletes.
+//! - **A failure halfway** (the old sync deleted, the new one refused): the old sync is created
+//!   again with the destination it had before the answer FAILED goes out, so the account is left as
+//!   it was and CloudFormation's rollback (an Update back to the old properties) converges.
 //! - **Delete**: `DeleteResourceDataSync`; "not found" is success.
 //! - `ListResourceDataSync` is paginated and read to the end.
 //!
@@ -55,7 +64,7 @@ use aws_sdk_ssm::types::{
 use aws_setup::AwsError;
 use aws_setup::names::{Arn, check_bucket_name, is_account_id, is_region};
 use cfn_response::{CustomResource, Outcome, Properties, PropertyError, Request};
-use tracing::info;
+use tracing::{info, warn};
 
 /// The only sync type this resource manages.
 pub const SYNC_TYPE: &str = "SyncToDestination";
@@ -258,6 +267,20 @@ pub enum SyncError {
         "a resource data sync named {0:?} already exists but is not a SyncToDestination sync; choose another SyncName"
     )]
     OtherType(String),
+    /// The replacement of a sync failed after the old one was deleted.
+    #[error(
+        "could not create resource data sync {new:?} in place of {old:?}: {source}; {restored}"
+    )]
+    Replacement {
+        /// The sync that was deleted to make room.
+        old: String,
+        /// The sync that could not be created.
+        new: String,
+        /// Why the new sync could not be created.
+        source: Box<SyncError>,
+        /// What became of the old one: restored, or how to restore it by hand.
+        restored: String,
+    },
     /// An AWS call failed.
     #[error("ssm:{operation} failed for sync {name:?}: {source}")]
     Aws {
@@ -376,6 +399,73 @@ impl DataSync {
         }
     }
 
+    /// Renames `current` to `spec.name`. The new name is checked before anything changes; an
+    /// organization-shared sync replaces an organization-shared one in place (delete first, since
+    /// only one may exist per account and Region), otherwise the new one is created beside the old.
+    async fn rename(&self, current: &str, spec: &SyncSpec) -> Result<Outcome, SyncError> {
+        match self.find(&spec.name).await? {
+            Existing::ToDestination(existing) if existing == spec.destination => {
+                // A retried rename, or a rollback to a sync that was restored: nothing to create.
+                info!(sync = %spec.name, "the renamed sync exists already");
+                return Ok(outcome(&spec.name));
+            }
+            Existing::ToDestination(existing) => {
+                return Err(SyncError::Conflict {
+                    name: spec.name.clone(),
+                    existing: existing.to_string(),
+                    wanted: spec.destination.to_string(),
+                });
+            }
+            Existing::OtherType => return Err(SyncError::OtherType(spec.name.clone())),
+            Existing::None => {}
+        }
+        match self.find(current).await? {
+            Existing::ToDestination(old) if old.organization && spec.destination.organization => {
+                self.replace(current, old, spec).await?;
+            }
+            // Both may exist side by side: CloudFormation deletes the old id afterwards.
+            _ => self.create_sync(spec).await?,
+        }
+        Ok(outcome(&spec.name))
+    }
+
+    /// Deletes the sync `old_name` (writing to `old`) and creates `spec`. When the creation fails,
+    /// the old sync is created again before the error is returned, so nothing is lost and a
+    /// rollback to the old properties converges.
+    async fn replace(
+        &self,
+        old_name: &str,
+        old: Destination,
+        spec: &SyncSpec,
+    ) -> Result<(), SyncError> {
+        self.delete_sync(old_name).await?;
+        let Err(source) = self.create_sync(spec).await else {
+            return Ok(());
+        };
+        warn!(old = %old_name, new = %spec.name, error = %source, "creating the replacement failed; restoring the old sync");
+        let previous = SyncSpec {
+            name: old_name.to_owned(),
+            destination: old,
+        };
+        let restored = match self.create_sync(&previous).await {
+            Ok(()) => format!(
+                "the previous sync {old_name:?} ({}) was restored",
+                previous.destination
+            ),
+            Err(e) => format!(
+                "restoring the previous sync {old_name:?} ({}) failed too ({e}): roll the stack \
+                 back, or create it again with aws ssm create-resource-data-sync",
+                previous.destination
+            ),
+        };
+        Err(SyncError::Replacement {
+            old: old_name.to_owned(),
+            new: spec.name.clone(),
+            source: Box::new(source),
+            restored,
+        })
+    }
+
     /// Deletes the sync; "not found" is success.
     async fn delete_sync(&self, name: &str) -> Result<(), SyncError> {
         let result = self
@@ -418,33 +508,27 @@ impl CustomResource for DataSync {
         let spec = SyncSpec::from_properties(&request.properties)?;
         let current_name = request.physical_resource_id().unwrap_or_default();
         if spec.name != current_name {
-            // A new name is a new resource: create it; CloudFormation deletes the old one.
-            request.set_step(format!("creating renamed resource data sync {}", spec.name));
-            self.create_sync(&spec).await?;
-            return Ok(outcome(&spec.name));
+            request.set_step(format!(
+                "renaming resource data sync {current_name} to {}",
+                spec.name
+            ));
+            return self.rename(current_name, &spec).await;
         }
-        // The old properties may be unreadable (a template fixed after a bad update): then compare
-        // with the sync itself below.
-        let old = SyncSpec::from_properties(&request.old_properties).ok();
-        if old
-            .as_ref()
-            .is_some_and(|o| o.destination == spec.destination)
-        {
-            info!(sync = %spec.name, "nothing changed");
-            return Ok(outcome(&spec.name));
-        }
-        request.set_step(format!(
-            "replacing the destination of resource data sync {}",
-            spec.name
-        ));
+        // Compared with the sync itself, never with the old properties: after a failed Update the
+        // old properties describe what was asked, not what exists, and a rollback must converge.
+        request.set_step(format!("checking resource data sync {}", spec.name));
         match self.find(&spec.name).await? {
             Existing::ToDestination(existing) if existing == spec.destination => {
-                info!(sync = %spec.name, "the sync already has the new destination (a retried Update)");
+                info!(sync = %spec.name, "nothing changed");
             }
-            Existing::ToDestination(_) | Existing::OtherType => {
-                self.delete_sync(&spec.name).await?;
-                self.create_sync(&spec).await?;
+            Existing::ToDestination(existing) => {
+                request.set_step(format!(
+                    "replacing the destination of resource data sync {}",
+                    spec.name
+                ));
+                self.replace(&spec.name, existing, &spec).await?;
             }
+            Existing::OtherType => return Err(SyncError::OtherType(spec.name.clone())),
             Existing::None => self.create_sync(&spec).await?,
         }
         Ok(outcome(&spec.name))

@@ -1,8 +1,14 @@
 //! # s3-cleanup
 //!
-//! Empties the buckets a stack owns when the stack is deleted, so that CloudFormation can delete
-//! them: every object version, every delete marker and every in-progress multipart upload, in
-//! versioned, versioning-suspended and unversioned buckets alike.
+//! Empties the buckets a stack owns when the stack is deleted and its properties ask for it, so
+//! that CloudFormation can delete them: every object version, every delete marker and every
+//! in-progress multipart upload, in versioned, versioning-suspended and unversioned buckets alike.
+//!
+//! The choice is a property, not the resource's existence. A template that created the resource
+//! only when data was to be deleted (a `Condition` on the parameter) turned an update to "keep the
+//! data" into a removal of the resource, so CloudFormation sent a Delete and the buckets were
+//! emptied: the opposite of what was asked, and AWS Config history cannot be regenerated. Here the
+//! resource always exists and only a Delete whose `EmptyOnDelete` is `"true"` deletes anything.
 //!
 //! ## Trigger
 //! CloudFormation custom resource (`Custom::S3Cleanup`):
@@ -10,17 +16,23 @@
 //! {"RequestType": "Delete", "ResponseURL": "https://...", "StackId": "arn:...:stack/central/...",
 //!  "RequestId": "...", "LogicalResourceId": "BucketCleanup", "PhysicalResourceId": "central-BucketCleanup",
 //!  "ResourceType": "Custom::S3Cleanup",
-//!  "ResourceProperties": {"BucketNames": ["sync-bucket-111122223333", "athena-results-111122223333"]}}
+//!  "ResourceProperties": {"BucketNames": ["sync-bucket-111122223333", "athena-results-111122223333"],
+//!    "EmptyOnDelete": "true"}}
 //! ```
 //!
 //! ## Properties
-//! `BucketNames`: a list of bucket names (a comma-separated string is also accepted).
+//! - `BucketNames`: a list of bucket names (a comma-separated string is also accepted).
+//! - `EmptyOnDelete`: `"true"` empties the buckets when the resource is deleted; `"false"` keeps
+//!   every object. Required on Create and Update; a Delete whose properties lack it, or hold
+//!   anything but `"true"`, keeps everything.
 //!
 //! ## Behaviour
 //! - Physical id: `<stack name>-<logical id>`, independent of the properties, so an Update is never
 //!   a replacement and a stack update never empties a bucket (the reference's log-stream id did).
-//! - Create and Update: check the names; delete nothing.
-//! - Delete: for each bucket (a bucket that does not exist is skipped), list up to
+//! - Create and Update: check the properties; delete nothing, whatever `EmptyOnDelete` changes
+//!   from or to (an Update makes no AWS call at all).
+//! - Delete with `EmptyOnDelete` `"false"` or absent: no AWS call; every bucket keeps its data.
+//! - Delete with `EmptyOnDelete` `"true"`: for each bucket (a bucket that does not exist is skipped), list up to
 //!   [`ROUND_LIMIT`] versions and delete markers (`ListObjectVersions`, paginated), delete them with
 //!   `DeleteObjects` (1000 keys a call, [`DELETES_IN_FLIGHT`] calls in flight, quiet mode), retry
 //!   exactly the keys an answer's `Errors` names, abort in-progress multipart uploads, and list
@@ -29,7 +41,7 @@
 //! - Deadline-aware: when the time left runs short it stops and answers FAILED with its progress
 //!   ("deleted N object versions from <bucket>, about M remain"); deleting the stack again resumes.
 //!
-//! Answer `Data`: `ObjectVersionsDeleted`, `UploadsAborted`.
+//! Answer `Data`: `ObjectVersionsDeleted`, `UploadsAborted` (Delete), `EmptyOnDelete`.
 //!
 //! ## IAM actions
 //! On each bucket: `s3:ListBucketVersions`, `s3:ListBucketMultipartUploads`; on its objects
@@ -48,6 +60,9 @@ use cfn_response::{CustomResource, Outcome, PropertyError, Request};
 use futures::stream::{self, StreamExt};
 use tokio::time::Instant;
 use tracing::{info, warn};
+
+/// The property that carries the user's choice to delete the data with the stack.
+pub const EMPTY_ON_DELETE: &str = "EmptyOnDelete";
 
 /// `DeleteObjects` takes up to 1000 keys.
 pub const DELETE_BATCH: usize = 1000;
@@ -108,6 +123,31 @@ pub enum CleanupError {
     /// A request could not be built.
     #[error("cannot build the S3 request: {0}")]
     Build(#[from] aws_sdk_s3::error::BuildError),
+}
+
+/// Reads `EmptyOnDelete` for a Create or Update, where it is required: a resource created without
+/// saying what its Delete does would either lose data or fail the stack deletion later.
+pub fn empty_on_delete(request: &Request) -> Result<bool, PropertyError> {
+    if request.properties.get(EMPTY_ON_DELETE).is_none() {
+        return Err(PropertyError::invalid(
+            EMPTY_ON_DELETE,
+            "it is required: \"true\" empties the buckets when the stack is deleted, \"false\" keeps their data",
+        ));
+    }
+    request.properties.bool_or(EMPTY_ON_DELETE, false)
+}
+
+/// Whether a Delete may empty the buckets: only when its properties say `"true"`. Absent, empty
+/// or unreadable values keep the data (a Delete cannot be asked again, a deleted version cannot be
+/// brought back).
+pub fn delete_empties(request: &Request) -> bool {
+    match request.properties.bool_or(EMPTY_ON_DELETE, false) {
+        Ok(choice) => choice,
+        Err(e) => {
+            warn!(error = %e, "EmptyOnDelete is unreadable; keeping the data");
+            false
+        }
+    }
 }
 
 /// Reads and checks `BucketNames`.
@@ -425,15 +465,23 @@ impl CustomResource for Cleanup {
 
     async fn create(&self, request: &Request) -> Result<Outcome, CleanupError> {
         bucket_names(request)?;
-        Ok(Outcome::new(request.current_or_stable_physical_id()))
+        let empty = empty_on_delete(request)?;
+        Ok(Outcome::new(request.current_or_stable_physical_id()).with_data(EMPTY_ON_DELETE, empty))
     }
 
     async fn update(&self, request: &Request) -> Result<Outcome, CleanupError> {
-        // Same id whatever the properties: an update is never a replacement, never a Delete.
+        // Same id whatever the properties: an update is never a replacement, never a Delete, and
+        // turning EmptyOnDelete on or off only changes what a later Delete will do.
         self.create(request).await
     }
 
     async fn delete(&self, request: &Request) -> Result<Outcome, CleanupError> {
+        if !delete_empties(request) {
+            info!("EmptyOnDelete is not \"true\": every bucket keeps its data");
+            return Ok(Outcome::new(request.current_or_stable_physical_id())
+                .with_data("ObjectVersionsDeleted", 0)
+                .with_data("UploadsAborted", 0));
+        }
         let names = match bucket_names(request) {
             Ok(names) => names,
             Err(e) => {

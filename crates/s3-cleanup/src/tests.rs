@@ -141,3 +141,133 @@ async fn a_missing_bucket_is_skipped() {
     let emptied = Cleanup::new(s3).empty("gone", None).await.expect("skipped");
     assert!(emptied.missing);
 }
+
+/// A request as CloudFormation sends it, with these properties (and the old ones on Update).
+fn request(kind: &str, properties: serde_json::Value, old: Option<serde_json::Value>) -> Request {
+    let mut payload = serde_json::json!({
+        "RequestType": kind,
+        "ResponseURL": "https://cloudformation-custom-resource-response.s3.amazonaws.com/x?X-Amz-Signature=s",
+        "StackId": "arn:aws:cloudformation:us-east-1:111122223333:stack/central/1a2b3c4d-0000-0000-0000-000000000000",
+        "RequestId": "r-1",
+        "LogicalResourceId": "BucketCleanup",
+        "ResourceType": "Custom::S3Cleanup",
+        "ResourceProperties": properties,
+    });
+    if kind != "Create" {
+        payload["PhysicalResourceId"] = serde_json::json!("central-BucketCleanup");
+    }
+    if let Some(old) = old {
+        payload["OldResourceProperties"] = old;
+    }
+    let envelope = cfn_response::Envelope::from_value(&payload).expect("envelope");
+    Request::parse(envelope, &payload).expect("request")
+}
+
+/// A client with no rules: any S3 call it is asked to make fails the test's expectations.
+fn no_calls() -> (aws_sdk_s3::Client, aws_smithy_mocks::Rule) {
+    let any = mock!(aws_sdk_s3::Client::list_object_versions).then_output(|| listing(3));
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&any]);
+    (s3, any)
+}
+
+fn props(empty: Option<&str>) -> serde_json::Value {
+    let mut p = serde_json::json!({"BucketNames": ["patch-sync-111122223333-us-east-1-1a2b3c4d"]});
+    if let Some(e) = empty {
+        p["EmptyOnDelete"] = serde_json::json!(e);
+    }
+    p
+}
+
+#[tokio::test]
+async fn a_delete_that_does_not_ask_for_it_deletes_nothing() {
+    // "false" (the stack keeps its data), absent (a resource from before the property existed) and
+    // unreadable values all keep every object: no S3 call is made at all.
+    for empty in [Some("false"), Some("FALSE"), None, Some("maybe"), Some("")] {
+        let (s3, any) = no_calls();
+        let outcome = Cleanup::new(s3)
+            .delete(&request("Delete", props(empty), None))
+            .await
+            .expect("succeeds");
+        assert_eq!(outcome.physical_resource_id, "central-BucketCleanup");
+        assert_eq!(
+            any.num_calls(),
+            0,
+            "EmptyOnDelete {empty:?} made an S3 call"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_delete_that_asks_for_it_empties_the_buckets() {
+    let list = mock!(aws_sdk_s3::Client::list_object_versions)
+        .sequence()
+        .output(|| listing(3))
+        .output(|| {
+            ListObjectVersionsOutput::builder()
+                .is_truncated(false)
+                .build()
+        })
+        .build();
+    let delete = mock!(aws_sdk_s3::Client::delete_objects)
+        .then_output(|| DeleteObjectsOutput::builder().build());
+    let uploads = mock!(aws_sdk_s3::Client::list_multipart_uploads)
+        .then_output(|| ListMultipartUploadsOutput::builder().build());
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&list, &delete, &uploads]);
+    let outcome = Cleanup::new(s3)
+        .delete(&request("Delete", props(Some("true")), None))
+        .await
+        .expect("emptied");
+    assert_eq!(delete.num_calls(), 1);
+    assert_eq!(
+        outcome
+            .data
+            .get("ObjectVersionsDeleted")
+            .map(String::as_str),
+        Some("4")
+    );
+}
+
+#[tokio::test]
+async fn an_update_that_toggles_the_choice_deletes_nothing() {
+    for (old, new) in [("false", "true"), ("true", "false"), ("true", "true")] {
+        let (s3, any) = no_calls();
+        let outcome = Cleanup::new(s3)
+            .update(&request("Update", props(Some(new)), Some(props(Some(old)))))
+            .await
+            .expect("succeeds");
+        assert_eq!(
+            outcome.physical_resource_id, "central-BucketCleanup",
+            "never a replacement"
+        );
+        assert_eq!(any.num_calls(), 0, "Update {old} -> {new} made an S3 call");
+        assert_eq!(
+            outcome.data.get(EMPTY_ON_DELETE).map(String::as_str),
+            Some(new)
+        );
+    }
+}
+
+#[tokio::test]
+async fn create_and_update_require_the_choice() {
+    for kind in ["Create", "Update"] {
+        let (s3, any) = no_calls();
+        let cleanup = Cleanup::new(s3);
+        for (empty, expected) in [
+            (None, "property `EmptyOnDelete` is invalid: it is required"),
+            (
+                Some("maybe"),
+                "property `EmptyOnDelete` is invalid: expected \"true\" or \"false\"",
+            ),
+        ] {
+            let req = request(kind, props(empty), Some(props(Some("true"))));
+            let err = if kind == "Create" {
+                cleanup.create(&req).await
+            } else {
+                cleanup.update(&req).await
+            }
+            .expect_err("refused");
+            assert!(err.to_string().starts_with(expected), "{kind}: {err}");
+        }
+        assert_eq!(any.num_calls(), 0);
+    }
+}

@@ -419,7 +419,7 @@ async fn cleanup_scenario(args: &Args) -> anyhow::Result<bool> {
         "Delete",
         "",
         Some("central-BucketCleanup"),
-        json!({"BucketNames": [bucket]}),
+        json!({"BucketNames": [bucket], "EmptyOnDelete": "true"}),
         None,
     );
     let (function, invoked, answer) = custom_resource(

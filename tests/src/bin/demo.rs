@@ -1083,7 +1083,7 @@ async fn run_cleanup(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> 
         "Delete",
         "",
         Some(&physical),
-        json!({"BucketNames": buckets}),
+        json!({"BucketNames": buckets, "EmptyOnDelete": "true"}),
         None,
     );
     let (answer, function) = demo
