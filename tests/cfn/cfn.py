@@ -27,6 +27,13 @@ RUNTIME_ACTIONS = {
 STAR_RESOURCE_ACTIONS = {
     "ssm:DescribeInstanceInformation": "the action supports no resource-level permissions",
     "ssm:ListResourceDataSync": "the action supports no resource-level permissions",
+    # AWS Config's recorder and delivery channel actions: the recorder's ARN ends in an id AWS
+    # assigns at creation, and the Describe/List actions take no resource.
+    **{f"config:{a}": "the recorder's ARN holds an id known only after creation; Describe takes no resource"
+       for a in ("DescribeConfigurationRecorders", "DescribeConfigurationRecorderStatus",
+                 "DescribeDeliveryChannels", "PutConfigurationRecorder", "PutDeliveryChannel",
+                 "StartConfigurationRecorder", "StopConfigurationRecorder", "DeleteDeliveryChannel",
+                 "DeleteConfigurationRecorder")},
 }
 
 

@@ -81,7 +81,7 @@ CUSTOM = custom_resources()
 def test_custom_resources_exist() -> None:
     assert sorted((path.stem, name) for path, name, _, _, _ in CUSTOM) == [
         ("central-reporting", "BucketCleanup"), ("member-data-sync", "DataSync"),
-        ("member-patching", "OsTagger"), ("quicksight", "Datasets")]
+        ("member-patching", "ConfigRecorder"), ("member-patching", "OsTagger"), ("quicksight", "Datasets")]
 
 
 @pytest.mark.parametrize("path,name,res,fn_name,fn", CUSTOM, ids=[c[1] for c in CUSTOM])
@@ -213,7 +213,7 @@ NAME_PROPERTIES = {
 }
 # Types whose optional name is unique per account: leave it to CloudFormation.
 UNNAMED = {"AWS::IAM::Role", "AWS::Lambda::Function", "AWS::SQS::Queue", "AWS::Events::Rule",
-           "AWS::IAM::ManagedPolicy", "AWS::Config::ConfigurationRecorder", "AWS::Config::DeliveryChannel"}
+           "AWS::IAM::ManagedPolicy"}
 UNNAMED_KEYS = ("RoleName", "FunctionName", "QueueName", "Name", "ManagedPolicyName")
 # Types without an account-wide name (none, or one scoped to a parent resource).
 NAMELESS = {"AWS::Athena::NamedQuery", "AWS::CloudFormation::WaitConditionHandle", "AWS::Glue::Table",
@@ -522,10 +522,18 @@ def test_member_patching_rules_associations_and_tagger() -> None:
             default = {"EC2_INSTANCE_MANAGED_BY_SSM": "ec2-instance-managed-by-systems-manager",
                        "EC2_MANAGEDINSTANCE_PATCH_COMPLIANCE_STATUS_CHECK": "ec2-managedinstance-patch-compliance-status-check"}
             assert default[r["Properties"]["Source"]["SourceIdentifier"]] in sub_text(r["Properties"]["ConfigRuleName"])
-    for name in ("ConfigRecorder", "ConfigDeliveryChannel", "ConfigRecorderRole"):
-        assert res[name]["Condition"] == "CreateRecorder"
-    assert "ConfigRecorder" in as_list(res["ConfigDeliveryChannel"].get("DependsOn", [])), \
-        "a delivery channel needs an existing recorder"
+    # A StackSet applies one template to accounts with a recorder (Control Tower, Security Hub) and
+    # without one: a static recorder fails in the first, rules without one fail in the second. The
+    # template declares no recorder or channel; config-recorder looks and creates only where none
+    # exists, and every rule waits for it.
+    kinds = {r["Type"] for r in res.values()}
+    assert not kinds & {"AWS::Config::ConfigurationRecorder", "AWS::Config::DeliveryChannel"}
+    assert res["ConfigRecorder"]["Type"] == "Custom::ConfigRecorder"
+    for name, rule in resources(PATCHING, "AWS::Config::ConfigRule").items():
+        assert "ConfigRecorder" in as_list(rule.get("DependsOn", [])), f"{name} needs the recorder first"
+        assert rule.get("Condition") == res["ConfigRecorder"].get("Condition")
+    assert ref_target(res["ConfigRecorder"]["Properties"]["RoleArn"]) == "ConfigRecorderRole", "the role outlives the recorder"
+    assert "NoValue" not in json.dumps(res["ConfigRecorder"]["Properties"]["BucketName"])
     documents = {r["Properties"]["Name"]: r for r in res.values() if r["Type"] == "AWS::SSM::Association"}
     assert set(documents) == {"AWS-UpdateSSMAgent", "AWS-GatherSoftwareInventory", "AWS-RunPatchBaseline"}
     scan = documents["AWS-RunPatchBaseline"]["Properties"]

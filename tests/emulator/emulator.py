@@ -29,6 +29,8 @@ Why moto alone is not enough (each module's docstring has the details):
   restarts at a lone KeyMarker; suspended buckets lose old versions;
   DeleteObjects lacks the 1000-key limit and Quiet mode; bulk seeding and
   per-key DeleteObjects faults.
+* ``emu_config``: moto's ``PutConfigRule`` succeeds without a configuration
+  recorder; AWS refuses it with ``NoAvailableConfigurationRecorderException``.
 * ``emu_control``: call counting per (region, service, operation), fault
   injection in each protocol's error format, and the ``/_emulator/`` control
   endpoints (seeding nodes, faults, counts, reset).
@@ -65,6 +67,7 @@ def build_app() -> "object":
     middleware.  Returns the middleware (a WSGI app)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    import emu_config
     import emu_control
     import emu_ec2
     import emu_glue
@@ -73,6 +76,7 @@ def build_app() -> "object":
     import emu_ssm
 
     emu_ssm.install()
+    emu_config.install()
     emu_ec2.install()
     emu_glue.install()
     emu_quicksight.install()

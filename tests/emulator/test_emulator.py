@@ -585,3 +585,31 @@ def test_a_twelve_digit_access_key_acts_in_that_account(emulator):
     assert by[(f"{member}-ec2-os-tagger", "DescribeInstanceInformation")] == 1
     assert by[(member, "DescribeInstanceInformation")] == 1
     assert not any(p.startswith("AKIA") for p, _ in by), "only account-shaped keys are recorded"
+
+
+# --------------------------------------------------------------------------
+# AWS Config
+# --------------------------------------------------------------------------
+
+MANAGED_BY_SSM = {"ConfigRuleName": "ec2-instance-managed-by-systems-manager-1a2b3c4d",
+                  "Source": {"Owner": "AWS", "SourceIdentifier": "EC2_INSTANCE_MANAGED_BY_SSM"},
+                  "Scope": {"ComplianceResourceTypes": ["AWS::EC2::Instance",
+                                                        "AWS::SSM::ManagedInstanceInventory"]}}
+
+
+def test_config_rules_need_a_customer_managed_recorder(emulator):
+    config = client(emulator, "config", region="ap-south-2")
+    with pytest.raises(ClientError) as e:
+        config.put_config_rule(ConfigRule=MANAGED_BY_SSM)
+    assert error_of(e)[:2] == (400, "NoAvailableConfigurationRecorderException")
+    config.put_configuration_recorder(ConfigurationRecorder={
+        "name": "default", "roleARN": "arn:aws:iam::123456789012:role/config",
+        "recordingGroup": {"allSupported": True}})
+    config.put_config_rule(ConfigRule=MANAGED_BY_SSM)
+    assert [r["ConfigRuleName"] for r in config.describe_config_rules()["ConfigRules"]] == [
+        MANAGED_BY_SSM["ConfigRuleName"]]
+    # One customer managed recorder per account and Region.
+    with pytest.raises(ClientError) as e:
+        config.put_configuration_recorder(ConfigurationRecorder={
+            "name": "second", "roleARN": "arn:aws:iam::123456789012:role/config"})
+    assert error_of(e)[1] == "MaxNumberOfConfigurationRecordersExceededException"

@@ -4,6 +4,7 @@
 
 mod aws_setup_s3;
 mod config_partitioner;
+mod config_recorder;
 mod event_binaries;
 mod glue_column_remover;
 mod harness;
