@@ -347,6 +347,18 @@ def fetch(con: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = No
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def run(con: duckdb.DuckDBPyConnection, text: str, values: Mapping[str, str]) -> list[dict]:
-    """Run the Athena (Trino) query `text` with `values` for its placeholders."""
-    return fetch(con, transpile(text, values))
+def declared_parameters(text: str) -> list[str]:
+    """The execution parameters a query declares in its header (``-- parameters: a, b (...)``), in
+    the order of its ``?`` placeholders."""
+    match = re.search(r"^-- parameters: ([\w, ]+)", text, re.M)
+    return [p.strip() for p in match.group(1).split(",")] if match else []
+
+
+def run(con: duckdb.DuckDBPyConnection, text: str, values: Mapping[str, str],
+        parameters: list | None = None) -> list[dict]:
+    """Run the Athena (Trino) query `text` with `values` for its ``${...}`` placeholders and
+    `parameters` for its ``?`` execution parameters (as Athena's ExecutionParameters)."""
+    declared = declared_parameters(text)
+    if len(parameters or []) != len(declared):
+        raise ValueError(f"the query takes the execution parameters {declared}, got {parameters}")
+    return fetch(con, transpile(text, values), list(parameters or []))

@@ -205,6 +205,17 @@ class Stack:
         cond = self.template["Resources"][logical_id].get("Condition")
         return cond is None or self.condition(cond)
 
+    def broken_rules(self) -> list[str]:
+        """The template's Rules whose condition holds and an assertion fails: CloudFormation would
+        refuse these parameters before creating anything."""
+        broken = []
+        for name, rule in self.template.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self.value(rule["RuleCondition"]):
+                continue
+            if not all(self.value(a["Assert"]) for a in rule["Assertions"]):
+                broken.append(name)
+        return broken
+
     def resources(self) -> dict[str, dict]:
         return {k: v for k, v in self.template["Resources"].items() if self.exists(k)}
 
@@ -262,6 +273,9 @@ class Stack:
                     return str(self.value({"Ref": name}))
 
                 return re.sub(r"\$\{([^}]+)\}", substitute, text)
+            if key == "Fn::Contains":  # Rules only: [list, value]
+                items, value = arg
+                return str(self.value(value)) in [str(v) for v in self.value(items)]
             if key == "Fn::FindInMap":
                 name, top, second = (self.value(v) for v in arg)
                 return self.template["Mappings"][name][top][second]

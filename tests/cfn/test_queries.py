@@ -47,7 +47,7 @@ def test_every_named_query_is_a_file_and_every_file_a_named_query() -> None:
         if "ConfigTable" in placeholders:
             assert res.get("Condition") == "EnableConfig"
     assert sorted(used) == sorted(texts), "each file used exactly once"
-    assert len(NAMED) == 9
+    assert len(NAMED) == 10
 
 
 def config_item_chain(text: str) -> str:

@@ -127,7 +127,7 @@ def role_statements(template: dict, role_name: str) -> list[dict]:
     statements = [s for p in role["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
     for res in template["Resources"].values():
         if res["Type"] in ("AWS::IAM::Policy", "AWS::IAM::RolePolicy", "AWS::IAM::ManagedPolicy"):
-            roles = res["Properties"].get("Roles", []) + [res["Properties"].get("RoleName")]
+            roles = as_list(res["Properties"].get("Roles", [])) + [res["Properties"].get("RoleName")]
             if any(ref_target(r) == role_name for r in roles if r):
                 statements += res["Properties"]["PolicyDocument"]["Statement"]
     return branches(statements)
@@ -222,10 +222,16 @@ NAMELESS = {"AWS::Athena::NamedQuery", "AWS::CloudFormation::WaitConditionHandle
             "AWS::SSM::MaintenanceWindowTask"}
 
 
+# Names AWS fixes, so no stack can choose them.
+FIXED_NAMES = {("central-reporting", "CrawlerLogGroup"): "Glue writes every crawler's logs to /aws-glue/crawlers"}
+
+
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
 def test_names_never_collide_across_stacks_or_regions(path: pathlib.Path) -> None:
     for name, res in load(path)["Resources"].items():
         props = res.get("Properties", {})
+        if (path.stem, name) in FIXED_NAMES:
+            continue
         if res["Type"] in NAME_PROPERTIES:
             value = props.get(NAME_PROPERTIES[res["Type"]])
             assert value is not None, f"{name}: give it a stack-derived name"
@@ -248,7 +254,9 @@ def test_central_outputs_feed_the_next_stacks() -> None:
     assert {"SyncBucketName", "SyncBucketRegion", "SyncPrefix", "KmsKeyArn", "DatabaseName",
             "WorkGroupName", "ConfigSnapshotTable", "ConfigBucketName"} <= outputs
     qs = load(CFN / "quicksight.yaml")["Parameters"]
-    assert {"WorkGroup", "Database", "ConfigSnapshotTable", "PrincipalArns"} <= set(qs)
+    assert {"WorkGroup", "Database", "ConfigSnapshotTable", "PrincipalArns", "SyncBucketName",
+            "AthenaResultsBucketName", "ConfigBucketName", "KmsKeyArn"} <= set(qs)
+    assert {"SyncBucketName", "AthenaResultsBucketName", "ConfigBucketName", "KmsKeyArn"} <= outputs
     assert qs["PrincipalArns"]["Type"] == "CommaDelimitedList"
     assert "identity Region" in qs["PrincipalArns"]["Description"]
     sync = load(CFN / "member-data-sync.yaml")["Parameters"]
@@ -263,6 +271,14 @@ CENTRAL = load(CFN / "central-reporting.yaml")
 PATCHING = load(CFN / "member-patching.yaml")
 REQUIRED_CENTRAL = {"OrganizationId": "o-abcde12345", "ArtifactBucketPrefix": "acme-artifacts",
                     "ArtifactVersion": "0.1.0-abc1234"}
+QUICKSIGHT = load(CFN / "quicksight.yaml")
+REQUIRED_QUICKSIGHT = {"WorkGroup": "patch-compliance-1a2b3c4d", "Database": "patch_compliance_1a2b3c4d",
+                       "SyncBucketName": "patch-sync-111122223333-us-east-1-1a2b3c4d",
+                       "AthenaResultsBucketName": "patch-athena-111122223333-us-east-1-1a2b3c4d",
+                       "KmsKeyArn": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                       "PrincipalArns": "arn:aws:quicksight:us-east-1:111122223333:group/default/authors",
+                       "ArtifactBucketPrefix": "acme-artifacts", "ArtifactVersion": "0.1.0-abc1234"}
+
 
 
 def test_kms_key_lets_ssm_in_only_for_the_organizations_syncs() -> None:
@@ -363,13 +379,62 @@ def test_sync_bucket_encryption_and_lifecycle() -> None:
     assert rules["expire-stale-node-files"]["Status"] == "Disabled"
 
 
-def test_crawler_skips_the_write_check_at_any_depth_and_keeps_the_fix() -> None:
-    crawler = CENTRAL["Resources"]["Crawler"]["Properties"]
-    assert "**/test.json" in crawler["Targets"]["S3Targets"][0]["Exclusions"]
+# The type folders a resource data sync writes (SSM User Guide, "Metadata collected by inventory";
+# ../shared/reference/data-formats.md).
+SYNC_TYPES = ["AWS:Application", "AWS:AWSComponent", "AWS:BillingInfo", "AWS:ComplianceItem",
+              "AWS:ComplianceSummary", "AWS:File", "AWS:InstanceDetailedInformation",
+              "AWS:InstanceInformation", "AWS:Network", "AWS:PatchSummary", "AWS:ResourceGroup",
+              "AWS:Service", "AWS:Tag", "AWS:WindowsRegistry", "AWS:WindowsRole", "AWS:WindowsUpdate"]
+
+
+def test_crawler_makes_one_table_per_type_and_skips_the_write_check() -> None:
+    """A single target on the prefix lets the crawler merge type folders with similar schemas into
+    one table partitioned by partition_0; one target per type folder makes each its own table
+    (Glue Developer Guide, "How does a crawler determine when to create partitions?")."""
+    stack = Stack(CENTRAL, REQUIRED_CENTRAL)
+    crawler = stack.value(CENTRAL["Resources"]["Crawler"]["Properties"])
+    targets = crawler["Targets"]["S3Targets"]
+    assert [t["Path"] for t in targets] == [f"s3://SyncBucket.Ref/inventory/{t}/" for t in SYNC_TYPES]
+    assert all(t["Exclusions"] == ["**/test.json"] for t in targets)
     assert json.loads(crawler["Configuration"]) == {
         "Version": 1.0, "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}}}
-    assert crawler["SchemaChangePolicy"]["DeleteBehavior"] in ("LOG", "DEPRECATE_IN_DATABASE")
-    assert crawler["Schedule"]["Fn::If"][0] == "HasCrawlerSchedule"
+    raw = CENTRAL["Resources"]["Crawler"]["Properties"]
+    assert raw["SchemaChangePolicy"]["DeleteBehavior"] in ("LOG", "DEPRECATE_IN_DATABASE")
+    assert raw["Schedule"]["Fn::If"][0] == "HasCrawlerSchedule"
+
+
+def test_crawler_role_is_the_documented_baseline() -> None:
+    role = CENTRAL["Resources"]["CrawlerRole"]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "glue.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    statements = {s["Sid"]: s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]}
+    listing = statements["ListTheSyncBucket"]
+    assert sorted(as_list(listing["Action"])) == ["s3:GetBucketLocation", "s3:ListBucket"]
+    assert "Condition" not in listing, "which prefixes the crawler lists is not documented"
+    assert statements["ReadTheSyncPrefix"]["Action"] == "s3:GetObject"
+
+
+def test_crawler_logs_expire() -> None:
+    group = CENTRAL["Resources"]["CrawlerLogGroup"]
+    assert group["Properties"]["LogGroupName"] == "/aws-glue/crawlers"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert group["DeletionPolicy"] == "Retain", "other crawlers of the account log there too"
+    assert CENTRAL["Parameters"]["CreateCrawlerLogGroup"]["Default"] == "true"
+
+
+def test_column_fix_also_runs_on_a_schedule() -> None:
+    """Glue's crawler events are best-effort (EventBridge Events Reference, "AWS Glue events")."""
+    stack = Stack(CENTRAL, REQUIRED_CENTRAL)
+    assert stack.exists("ColumnFixScheduleRule") and stack.exists("ColumnFixSchedulePermission")
+    rule = stack.value(CENTRAL["Resources"]["ColumnFixScheduleRule"]["Properties"])
+    assert rule["ScheduleExpression"] == "rate(1 hour)"
+    assert rule["Targets"][0]["Arn"] == "ColumnRemoverFunction.Arn"
+    assert rule["Targets"][0]["DeadLetterConfig"]["Arn"] == "ColumnRemoverDeadLetterQueue.Arn"
+    queue_policy = stack.value(CENTRAL["Resources"]["ColumnRemoverDeadLetterQueuePolicy"]["Properties"])
+    sources = queue_policy["PolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert sources == ["CrawlerSucceededRule.Arn", "ColumnFixScheduleRule.Arn"]
+    off = Stack(CENTRAL, {**REQUIRED_CENTRAL, "ColumnFixSchedule": ""})
+    assert not off.exists("ColumnFixScheduleRule")
 
 
 def test_column_remover_fires_for_this_crawler_only() -> None:
@@ -548,6 +613,17 @@ def test_member_patching_rules_associations_and_tagger() -> None:
     assert res["OsTagger"]["Type"] == "Custom::Ec2OsTagger"
 
 
+def test_cloudtrail_lake_retention_fits_the_pricing_option() -> None:
+    """CreateEventDataStore: up to 3653 days with EXTENDABLE_RETENTION_PRICING, 2557 with FIXED."""
+    template = load(CFN / "cloudtrail-lake.yaml")
+    for mode in template["Parameters"]["BillingMode"]["AllowedValues"]:
+        for days in template["Parameters"]["RetentionDays"]["AllowedValues"]:
+            stack = Stack(template, {"BillingMode": mode, "RetentionDays": str(days)})
+            refused = mode == "FIXED_RETENTION_PRICING" and days > 2557
+            assert bool(stack.broken_rules()) == refused, (mode, days)
+    assert "no longer open to new customers" in template["Description"]
+
+
 def test_cloudtrail_lake_store_holds_configuration_items() -> None:
     store = load(CFN / "cloudtrail-lake.yaml")["Resources"]["ConfigItemsStore"]["Properties"]
     selectors = store["AdvancedEventSelectors"][0]["FieldSelectors"]
@@ -591,9 +667,8 @@ LONGEST = {
     "member-data-sync": {"BucketName": "b" * 63, "BucketRegion": "ap-southeast-5", "ArtifactBucketPrefix": "a" * 42,
                          "ArtifactVersion": "v" * 64, "SyncName": "n" * 64,
                          "KmsKeyArn": "arn:aws:kms:ap-southeast-5:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
-    "quicksight": {"WorkGroup": "w" * 128, "Database": "d" * 255, "ArtifactBucketPrefix": "a" * 42,
-                   "ArtifactVersion": "v" * 64,
-                   "PrincipalArns": "arn:aws:quicksight:us-east-1:111122223333:group/default/admins"},
+    "quicksight": {**REQUIRED_QUICKSIGHT, "WorkGroup": "w" * 128, "Database": "d" * 255,
+                   "ArtifactBucketPrefix": "a" * 42, "ArtifactVersion": "v" * 64},
     "cloudtrail-lake": {},
 }
 
@@ -623,3 +698,41 @@ def test_names_fit_their_limits_with_the_longest_inputs(path: pathlib.Path) -> N
                 text = stack.value(props["Description"])
                 assert 1 <= len(text) <= DESCRIPTION_LIMITS[kind], f"{logical_id}: description of {len(text)}"
     assert checked or path.stem == "member-data-sync"
+
+
+
+def test_quicksight_role_gets_the_data_through_a_policy_the_stack_owns() -> None:
+    """Today a manual step: QuickSight's service role needs the workgroup, the catalog, the buckets
+    and the key. A customer managed policy attached to the role(s) named, scoped to this
+    deployment's resources; none when no role is named."""
+    stack = Stack(QUICKSIGHT, {**REQUIRED_QUICKSIGHT, "ConfigSnapshotTable": "aws_config_snapshot",
+                               "ConfigBucketName": "patch-config-111122223333-us-east-1-1a2b3c4d"})
+    policy = stack.value(QUICKSIGHT["Resources"]["QuickSightDataAccess"]["Properties"])
+    assert policy["Roles"] == ["aws-quicksight-service-role-v0"]
+    granted: dict[str, set[str]] = {}
+    for statement in policy["PolicyDocument"]["Statement"]:
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            granted.setdefault(action, set()).update(as_list(statement["Resource"]))
+    sync, results = REQUIRED_QUICKSIGHT["SyncBucketName"], REQUIRED_QUICKSIGHT["AthenaResultsBucketName"]
+    config = "patch-config-111122223333-us-east-1-1a2b3c4d"
+    assert granted["athena:StartQueryExecution"] == {
+        "arn:aws:athena:us-east-1:111122223333:workgroup/patch-compliance-1a2b3c4d"}
+    assert granted["s3:GetObject"] == {f"arn:aws:s3:::{b}/*" for b in (sync, config, results)}
+    assert granted["s3:PutObject"] == {f"arn:aws:s3:::{results}/*"}, "results only"
+    assert granted["kms:Decrypt"] == granted["kms:GenerateDataKey"] == {REQUIRED_QUICKSIGHT["KmsKeyArn"]}
+    assert "table/patch_compliance_1a2b3c4d/*" in " ".join(granted["glue:GetTable"])
+    star = {a for a, r in granted.items() if "*" in r}
+    assert star == {"athena:ListWorkGroups", "athena:ListDataCatalogs"}, "only listings on *"
+    assert not Stack(QUICKSIGHT, {**REQUIRED_QUICKSIGHT, "QuickSightRoleNames": ""}).exists("QuickSightDataAccess")
+
+
+def test_config_deliveries_expire_after_the_retention() -> None:
+    for days, status in (("2557", "Enabled"), ("0", "Disabled"), ("400", "Enabled")):
+        stack = Stack(CENTRAL, {**REQUIRED_CENTRAL, "EnableConfigAnalytics": "true", "ConfigRetentionDays": days})
+        rules = {r["Id"]: r for r in stack.value(CENTRAL["Resources"]["ConfigBucket"]["Properties"])
+                 ["LifecycleConfiguration"]["Rules"]}
+        assert rules["expire-config-deliveries"]["Status"] == status
+        if status == "Enabled":
+            assert rules["expire-config-deliveries"]["ExpirationInDays"] == days
+    assert CENTRAL["Parameters"]["ConfigRetentionDays"]["Default"] == 2557

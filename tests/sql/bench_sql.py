@@ -78,7 +78,8 @@ def main() -> int:
         for query in truth.queries():
             values = la.NAMED_QUERY_VALUES if query.kind == "named" else la.DATASET_VALUES
             started = time.monotonic()
-            rows = la.run(con, query.text, values)
+            parameters = truth.PARAMETERS[query.id](t) if query.id in truth.PARAMETERS else None
+            rows = la.run(con, query.text, values, parameters)
             elapsed = time.monotonic() - started
             total += elapsed
             try:

@@ -75,7 +75,8 @@ def small_fleet(tmp_path_factory) -> Fleet:
 
 def run(fleet: Fleet, query: truth.Query, text: str | None = None) -> list[dict]:
     values = la.NAMED_QUERY_VALUES if query.kind == "named" else la.DATASET_VALUES
-    return la.run(fleet.con, query.text if text is None else text, values)
+    parameters = truth.PARAMETERS[query.id](fleet.truth) if query.id in truth.PARAMETERS else None
+    return la.run(fleet.con, query.text if text is None else text, values, parameters)
 
 
 def scalar(fleet: Fleet, sql: str):
@@ -90,7 +91,7 @@ def scalar(fleet: Fleet, sql: str):
 def test_every_query_has_an_expectation() -> None:
     assert set(QUERIES) == set(truth.EXPECTATIONS), (
         "each cfn/queries/*.sql and crates/quicksight-builder/sql/*.sql needs an expectation in truth.py")
-    assert sum(q.kind == "named" for q in QUERIES.values()) == 9
+    assert sum(q.kind == "named" for q in QUERIES.values()) == 10
     assert sum(q.kind == "dataset" for q in QUERIES.values()) == 4
 
 

@@ -526,7 +526,48 @@ def expect_config_compliance(t: Truth) -> Expected:
                      "config_captured": ts}, NODE_KEY, _config_rows(t, with_type=True))
 
 
+def history_range(t: Truth) -> list[str]:
+    """The execution parameters of the history query: the newest snapshot day and the day before
+    it (the fleet's snapshots span two or three days, so the oldest may fall outside)."""
+    days = sorted({d for n in t.nodes for d in (n.get("config_by_day") or {})})
+    newest = dt.date.fromisoformat(days[-1])
+    return [(newest - dt.timedelta(days=1)).isoformat(), newest.isoformat()]
+
+
+def expect_config_compliance_history(t: Truth) -> Expected:
+    """Per day in the range, account and Region: the nodes of that day's newest snapshot, counted
+    as the snapshot query counts them (EC2 instances not terminated, hybrid nodes the patch rule
+    evaluated), by the patch rule's result."""
+    first, last = history_range(t)
+    counts: dict[tuple, Counter] = {}
+    for n in t.nodes:
+        for day, c in (n.get("config_by_day") or {}).items():
+            if not first <= day <= last:
+                continue
+            if n["node_type"] == "EC2" and c["state"] in ("terminated", "shutting-down"):
+                continue
+            if n["node_type"] == "Hybrid" and c["patch_compliance"] == "NOT_EVALUATED":
+                continue
+            key = (day, n["account_id"], n["region"])
+            counts.setdefault(key, Counter())[c["patch_compliance"]] += 1
+    rows = [{"day": day, "account_id": a, "region": r, "nodes": sum(c.values()),
+             "compliant_nodes": c["COMPLIANT"], "noncompliant_nodes": c["NON_COMPLIANT"],
+             "not_evaluated_nodes": sum(c.values()) - c["COMPLIANT"] - c["NON_COMPLIANT"]}
+            for (day, a, r), c in counts.items()]
+    return Expected({"day": ident, "account_id": ident, "region": ident,
+                     **num_columns("nodes", "compliant_nodes", "noncompliant_nodes", "not_evaluated_nodes")},
+                    ["day", "account_id", "region"], rows,
+                    order=[("day", False), ("account_id", False), ("region", False)])
+
+
+# Execution parameters of the queries that declare some (``-- parameters:``), from the fleet.
+PARAMETERS: dict[str, Callable[[Truth], list]] = {
+    "named/config_compliance_history": history_range,
+}
+
+
 EXPECTATIONS: dict[str, Callable[[Truth], Expected]] = {
+    "named/config_compliance_history": expect_config_compliance_history,
     "named/active_nodes": expect_active_nodes,
     "named/compliance_summary": expect_compliance_summary,
     "named/compliant_nodes": expect_compliant_nodes,

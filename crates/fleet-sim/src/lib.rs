@@ -382,12 +382,12 @@ fn shard(
             )?;
         }
     }
-    let newest = config::snapshot_times(spec.seed, spec.now, a, r, spec.config_days)[0];
+    let snapshots = config::snapshot_times(spec.seed, spec.now, a, r, spec.config_days);
     let mut lines = Vec::new();
     for node in &nodes {
         serde_json::to_writer(
             &mut lines,
-            &truth::line(node, account, region, spec.now, newest),
+            &truth::line(node, account, region, spec.now, &snapshots),
         )?;
         lines.push(b'\n');
     }

@@ -11,9 +11,10 @@ use crate::time::{DAY, iso};
 /// A node is stale when it is live but its last capture is older than this before the present.
 pub const STALE_AFTER_DAYS: i64 = 7;
 
-/// The ground-truth line of a node; `newest_snapshot` is the time of the newest Config snapshot of
-/// its account and Region.
-pub fn line(node: &Node, account: &str, region: &str, now: i64, newest_snapshot: i64) -> Value {
+/// The ground-truth line of a node; `snapshots` are the times of its account and Region's Config
+/// snapshots, newest first.
+pub fn line(node: &Node, account: &str, region: &str, now: i64, snapshots: &[i64]) -> Value {
+    let newest_snapshot = snapshots.first().copied().unwrap_or(i64::MIN);
     let patches = node.patch_list();
     let scan = node.scans.last();
     let by_severity = |counts: &[u64; 6]| -> Value {
@@ -126,5 +127,29 @@ pub fn line(node: &Node, account: &str, region: &str, now: i64, newest_snapshot:
         "applications": applications,
         "association": node.association.as_ref().map(|a| if a.compliant { "COMPLIANT" } else { "NON_COMPLIANT" }),
         "config": view,
+        "config_by_day": by_day(node, snapshots),
     })
+}
+
+/// What each day's newest Config snapshot says of the node (its state and the patch rule's
+/// result), by the day of the snapshot's delivery (`yyyy-mm-dd`, the `dt` partition); days whose
+/// snapshot does not list the node are left out.
+fn by_day(node: &Node, snapshots: &[i64]) -> serde_json::Map<String, Value> {
+    let mut days = serde_json::Map::new();
+    for &t in snapshots {
+        let day = crate::time::civil(t);
+        let day = format!("{:04}-{:02}-{:02}", day.0, day.1, day.2);
+        if days.contains_key(&day) {
+            continue; // newest first: the day's newest snapshot came before
+        }
+        days.insert(
+            day,
+            config::view(node, t).map_or(
+                Value::Null,
+                |v| json!({"state": v.state, "patch_compliance": v.patch}),
+            ),
+        );
+    }
+    days.retain(|_, v| !v.is_null());
+    days
 }

@@ -18,6 +18,11 @@
 //! ```
 //! Events of other crawlers, other states, and other event types are logged and ignored.
 //!
+//! And an EventBridge schedule (`"detail-type": "Scheduled Event"`, `"source": "aws.events"`):
+//! the fix runs whatever happened, because Glue's events are delivered on a best-effort basis
+//! ("Delivery type: Best effort", EventBridge Events Reference, "AWS Glue events"), so a crawl
+//! whose success event was lost is still fixed before the next day's reports.
+//!
 //! ## Environment
 //! - `DATABASE_NAME` (required): the Glue database of the sync bucket's tables.
 //! - `CRAWLER_NAME` (required): the crawler whose successful runs trigger the fix.
@@ -64,6 +69,8 @@ pub const MAX_TABLE_ATTEMPTS: u32 = 5;
 pub const PARTITION_BATCH: usize = 100;
 /// The EventBridge detail type of crawler events.
 pub const CRAWLER_EVENT: &str = "Glue Crawler State Change";
+/// The EventBridge detail type of a schedule's events (source `aws.events`).
+pub const SCHEDULED_EVENT: &str = "Scheduled Event";
 
 /// The function's settings, from the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,6 +292,10 @@ impl Remover {
             serde_json::from_value(payload.clone()).map_err(|e| {
                 RemoverError::Malformed(format!("it does not parse as an EventBridge event ({e})"))
             })?;
+        if event.detail_type == SCHEDULED_EVENT && event.source == "aws.events" {
+            info!("scheduled run");
+            return self.fix().await;
+        }
         if event.detail_type != CRAWLER_EVENT || event.source != "aws.glue" {
             info!(detail_type = %event.detail_type, source = %event.source, "not a crawler event; ignored");
             return Ok(Report::ignored(format!(

@@ -186,6 +186,35 @@ async fn events_not_for_us_make_no_call() {
     assert_eq!(get_table.num_calls(), 0);
 }
 
+/// Glue's events are best-effort: a schedule runs the fix whatever happened to them.
+#[tokio::test]
+async fn a_scheduled_event_fixes_the_table_without_a_crawler_event() {
+    let get_table = get_table_rule();
+    let update = mock!(aws_sdk_glue::Client::update_table)
+        .then_output(|| UpdateTableOutput::builder().build());
+    let partitions = mock!(aws_sdk_glue::Client::get_partitions)
+        .then_output(|| GetPartitionsOutput::builder().build());
+    let glue = mock_client!(
+        aws_sdk_glue,
+        RuleMode::MatchAny,
+        [&get_table, &update, &partitions]
+    );
+    // The event EventBridge sends for a schedule (EventBridge User Guide, "Creating a rule that
+    // runs on a schedule": detail-type "Scheduled Event", source "aws.events", detail {}).
+    let scheduled = serde_json::json!({
+        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": "2026-11-22T02:45:00Z",
+        "region": "us-east-1", "resources": ["arn:aws:events:us-east-1:123456789012:rule/column-fix"],
+        "detail": {}
+    });
+    let report = Remover::new(glue, settings())
+        .handle_event(&scheduled)
+        .await
+        .expect("fixed");
+    assert!(report.ignored.is_none() && report.table_updated);
+    assert_eq!(update.num_calls(), 1);
+}
+
 #[tokio::test]
 async fn malformed_events_say_what_was_expected() {
     let glue = mock_client!(aws_sdk_glue, RuleMode::MatchAny, []);

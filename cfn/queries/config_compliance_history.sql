@@ -1,0 +1,81 @@
+-- name: Patch compliance per day from AWS Config
+-- description: For every day between two dates and every account and Region: how many live EC2
+-- instances (running or stopped) and hybrid nodes the patch compliance rule found COMPLIANT or
+-- NON_COMPLIANT, and how many it did not evaluate, as that day's newest Config snapshot recorded
+-- them. The history CloudTrail Lake's queries give, for organizations without an event data store.
+-- parameters: first_day, last_day (yyyy-mm-dd, both included; Athena execution parameters)
+-- Each day is read from its own newest snapshot (by the delivery time in the object name), so a
+-- day never mixes two snapshots; only the partitions of the range are read.
+WITH items AS (
+    SELECT
+        s.accountid, s.region, s.dt, s.configsnapshotid, s."$path" AS object_key,
+        ci.resourcetype AS resource_type,
+        ci.resourceid AS resource_id,
+        ci.configurationitemstatus AS item_status,
+        ci.configurationitemcapturetime AS captured,
+        ci.configuration AS configuration
+    FROM "${ConfigDatabase}"."${ConfigTable}" AS s
+    CROSS JOIN UNNEST(s.configurationitems) AS t (ci)
+    WHERE s.dt BETWEEN ? AND ?
+),
+newest AS (
+    SELECT
+        accountid, region, dt, configsnapshotid,
+        row_number() OVER (
+            PARTITION BY accountid, region, dt
+            ORDER BY max(regexp_extract(object_key, '_ConfigSnapshot_([0-9]{8}T[0-9]{6}Z)_', 1)) DESC,
+                max(captured) DESC, configsnapshotid DESC
+        ) AS rn
+    FROM items
+    GROUP BY accountid, region, dt, configsnapshotid
+),
+day_items AS (
+    SELECT i.*
+    FROM items AS i
+    JOIN newest AS n
+        ON n.accountid = i.accountid AND n.region = i.region AND n.dt = i.dt
+        AND n.configsnapshotid = i.configsnapshotid AND n.rn = 1
+    WHERE i.item_status IN ('OK', 'ResourceDiscovered')
+),
+instances AS (
+    SELECT accountid, region, dt, resource_id AS node_id
+    FROM day_items
+    WHERE resource_type = 'AWS::EC2::Instance'
+        AND COALESCE(json_extract_scalar(configuration, '$.state.name'), '') NOT IN ('terminated', 'shutting-down')
+),
+patch_results AS (
+    SELECT
+        c.accountid, c.region, c.dt,
+        regexp_extract(json_extract_scalar(c.configuration, '$.targetResourceId'), '[^/]+$') AS node_id,
+        CASE
+            WHEN bool_or(element_at(r, 'complianceType') = 'NON_COMPLIANT') THEN 'NON_COMPLIANT'
+            WHEN bool_or(element_at(r, 'complianceType') = 'INSUFFICIENT_DATA') THEN 'INSUFFICIENT_DATA'
+            WHEN bool_or(element_at(r, 'complianceType') = 'COMPLIANT') THEN 'COMPLIANT'
+            ELSE max(element_at(r, 'complianceType'))
+        END AS compliance
+    FROM day_items AS c
+    CROSS JOIN UNNEST(
+        CAST(json_extract(c.configuration, '$.configRuleList') AS array(map(varchar, varchar)))
+    ) AS t (r)
+    WHERE c.resource_type = 'AWS::Config::ResourceCompliance'
+        AND element_at(r, 'configRuleName') LIKE '%ec2-managedinstance-patch-compliance-status-check%'
+    GROUP BY 1, 2, 3, 4
+),
+nodes AS (
+    SELECT accountid, region, dt, node_id FROM instances
+    UNION
+    SELECT accountid, region, dt, node_id FROM patch_results WHERE node_id LIKE 'mi-%'
+)
+SELECT
+    n.dt AS day,
+    n.accountid AS account_id,
+    n.region AS region,
+    count(*) AS nodes,
+    count_if(p.compliance = 'COMPLIANT') AS compliant_nodes,
+    count_if(p.compliance = 'NON_COMPLIANT') AS noncompliant_nodes,
+    count_if(p.compliance IS NULL OR p.compliance NOT IN ('COMPLIANT', 'NON_COMPLIANT')) AS not_evaluated_nodes
+FROM nodes AS n
+LEFT JOIN patch_results AS p
+    ON p.accountid = n.accountid AND p.region = n.region AND p.dt = n.dt AND p.node_id = n.node_id
+GROUP BY n.dt, n.accountid, n.region
+ORDER BY day, account_id, region
