@@ -15,6 +15,7 @@ import pathlib
 import re
 
 import pytest
+import regex
 
 from cfn import (CFN, CRATES, RUNTIME_ACTIONS, STAR_RESOURCE_ACTIONS, TEMPLATES, Stack, function_crates,
                  functions, header_actions, header_properties, load, ref_target, resources,
@@ -271,6 +272,8 @@ CENTRAL = load(CFN / "central-reporting.yaml")
 PATCHING = load(CFN / "member-patching.yaml")
 REQUIRED_CENTRAL = {"OrganizationId": "o-abcde12345", "ArtifactBucketPrefix": "acme-artifacts",
                     "ArtifactVersion": "0.1.0-abc1234"}
+REQUIRED_PATCHING = {"ArtifactBucketPrefix": "acme-artifacts", "ArtifactVersion": "0.1.0-abc1234",
+                     "ConfigBucketName": "patch-config-111122223333-us-east-1-1a2b3c4d"}
 QUICKSIGHT = load(CFN / "quicksight.yaml")
 REQUIRED_QUICKSIGHT = {"WorkGroup": "patch-compliance-1a2b3c4d", "Database": "patch_compliance_1a2b3c4d",
                        "SyncBucketName": "patch-sync-111122223333-us-east-1-1a2b3c4d",
@@ -605,7 +608,7 @@ def test_member_patching_rules_associations_and_tagger() -> None:
     assert scan["Parameters"]["Operation"] == ["Scan"]
     default = PATCHING["Parameters"]["PatchScanSchedule"]["Default"]
     assert not re.search(r"rate\(\d+ (minute|hour)s?\)", default) and "*/" not in default, "never hourly"
-    for name in ("PatchBaseline", "InstallWindow", "InstallWindowTarget", "InstallWindowTask"):
+    for name in ("InstallWindow", "InstallWindowTarget", "InstallWindowTask"):
         assert res[name]["Condition"] == "CreateWindow"
     assert res["InstallWindowTarget"]["Properties"]["Targets"][0]["Key"] == "tag:Patch Group"
     assert res["TaggerScheduleRule"]["Properties"]["ScheduleExpression"] == {"Ref": "TaggerSchedule"}
@@ -679,7 +682,7 @@ def test_names_fit_their_limits_with_the_longest_inputs(path: pathlib.Path) -> N
     given = {k: v for k, v in LONGEST[path.stem].items() if k in template.get("Parameters", {})}
     for parameter, value in given.items():
         pattern = template["Parameters"][parameter].get("AllowedPattern")
-        assert pattern is None or re.fullmatch(pattern, value), f"{parameter}={value!r} is not valid input"
+        assert pattern is None or regex.fullmatch(pattern, value), f"{parameter}={value!r} is not valid input"
     checked = 0
     for region in ("us-east-1", "ap-southeast-5"):
         stack = Stack(template, given, stack_name=LONGEST_STACK, region=region,
@@ -736,3 +739,82 @@ def test_config_deliveries_expire_after_the_retention() -> None:
         if status == "Enabled":
             assert rules["expire-config-deliveries"]["ExpirationInDays"] == days
     assert CENTRAL["Parameters"]["ConfigRetentionDays"]["Default"] == 2557
+
+
+# Filter keys per operating system (SSM API Reference, DescribePatchProperties: "Valid properties")
+# and their documented values (PatchFilter, botocore model of 2019; SEVERITY "Moderate" on SUSE).
+FILTERS = {
+    "WINDOWS": {"PRODUCT": None, "PRODUCT_FAMILY": None, "MSRC_SEVERITY": {"Critical", "Important", "Moderate", "Low", "Unspecified"},
+                "CLASSIFICATION": {"CriticalUpdates", "DefinitionUpdates", "Drivers", "FeaturePacks", "SecurityUpdates",
+                                   "ServicePacks", "Tools", "UpdateRollups", "Updates", "Upgrades"}},
+    **{os_: {"PRODUCT": None, "CLASSIFICATION": {"Security", "Bugfix", "Enhancement", "Recommended", "Newpackage"},
+             "SEVERITY": {"Critical", "Important", "Medium", "Low"}}
+       for os_ in ("AMAZON_LINUX_2", "AMAZON_LINUX_2023", "REDHAT_ENTERPRISE_LINUX")},
+    "SUSE": {"PRODUCT": None, "CLASSIFICATION": {"Security", "Recommended", "Optional", "Feature", "Document", "Yast"},
+             "SEVERITY": {"Critical", "Important", "Moderate", "Low"}},
+    **{os_: {"PRODUCT": None, "PRIORITY": {"Required", "Important", "Standard", "Optional", "Extra"}}
+       for os_ in ("UBUNTU", "DEBIAN")},
+}
+BASELINE_PARAMETERS = {"Windows": "WINDOWS", "AmazonLinux2": "AMAZON_LINUX_2", "AmazonLinux2023": "AMAZON_LINUX_2023",
+                       "RedHat": "REDHAT_ENTERPRISE_LINUX", "Suse": "SUSE", "Ubuntu": "UBUNTU", "Debian": "DEBIAN"}
+
+
+def test_a_baseline_for_every_os_with_the_compliance_levels_chosen() -> None:
+    """The reports' compliance levels come from the baselines (predefined ones give UNSPECIFIED):
+    one baseline per OS a parameter asks for, its rules ranking security patches at
+    SecurityComplianceLevel and the rest at OtherComplianceLevel, with filters that OS accepts."""
+    choices = {f"Baseline{k}": "CreateAsDefault" for k in BASELINE_PARAMETERS}
+    stack = Stack(PATCHING, {**REQUIRED_PATCHING, **choices, "PatchGroup": "web servers",
+                             "SecurityComplianceLevel": "HIGH", "OtherComplianceLevel": "LOW"})
+    made = {}
+    for name, res in resources(PATCHING, "AWS::SSM::PatchBaseline").items():
+        assert stack.exists(name)
+        props = stack.value(res["Properties"])
+        made[props["OperatingSystem"]] = props
+        assert props["DefaultBaseline"] is True and props["PatchGroups"] == ["web servers"]
+        valid = FILTERS[props["OperatingSystem"]]
+        levels = set()
+        for rule in props["ApprovalRules"]["PatchRules"]:
+            levels.add(rule["ComplianceLevel"])
+            for f in rule["PatchFilterGroup"]["PatchFilters"]:
+                assert f["Key"] in valid, (props["OperatingSystem"], f["Key"])
+                assert valid[f["Key"]] is None or set(f["Values"]) <= valid[f["Key"]], f
+            # "Not supported for Debian Server or Ubuntu Server" (PatchRule ApproveAfterDays); the
+            # others need a delay or a date.
+            no_delay = props["OperatingSystem"] in ("UBUNTU", "DEBIAN")
+            assert ("ApproveAfterDays" in rule) != no_delay, props["OperatingSystem"]
+        if props["OperatingSystem"] in ("UBUNTU", "DEBIAN"):
+            assert levels == {"LOW"}, "no security classification on these: every priority at the other level"
+        else:
+            assert levels == {"HIGH", "LOW"}
+    assert set(made) == set(BASELINE_PARAMETERS.values())
+    assert made["WINDOWS"]["AvailableSecurityUpdatesComplianceStatus"] == "NON_COMPLIANT"
+    # None by default; Create registers for the patch group without becoming the default.
+    assert not any(Stack(PATCHING, REQUIRED_PATCHING).exists(n) for n in resources(PATCHING, "AWS::SSM::PatchBaseline"))
+    one = Stack(PATCHING, {**REQUIRED_PATCHING, "BaselineUbuntu": "Create"})
+    assert one.value(PATCHING["Resources"]["PatchBaselineUbuntu"]["Properties"])["DefaultBaseline"] is False
+    assert "PatchGroups" not in one.value(PATCHING["Resources"]["PatchBaselineUbuntu"]["Properties"])
+
+
+def test_scan_and_agent_update_associations_can_be_left_to_quick_setup() -> None:
+    """Two scan methods overwrite each other's compliance data ("Avoiding unintentional patch
+    compliance data overwrites"): each association has a switch."""
+    on = Stack(PATCHING, REQUIRED_PATCHING)
+    assert on.exists("PatchScanAssociation") and on.exists("UpdateSsmAgentAssociation")
+    off = Stack(PATCHING, {**REQUIRED_PATCHING, "CreatePatchScanAssociation": "false",
+                           "CreateAgentUpdateAssociation": "false"})
+    assert not off.exists("PatchScanAssociation") and not off.exists("UpdateSsmAgentAssociation")
+    assert "overwrites" in PATCHING["Parameters"]["CreatePatchScanAssociation"]["Description"]
+
+
+def test_install_output_goes_to_s3_when_asked() -> None:
+    base = {**REQUIRED_PATCHING, "CreateInstallWindow": "true", "PatchGroup": "web"}
+    task = lambda stack: stack.value(PATCHING["Resources"]["InstallWindowTask"]["Properties"])  # noqa: E731
+    params = task(Stack(PATCHING, {**base, "InstallOutputBucket": "install-logs"}))[
+        "TaskInvocationParameters"]["MaintenanceWindowRunCommandParameters"]
+    assert params["OutputS3BucketName"] == "install-logs"
+    assert params["OutputS3KeyPrefix"] == "patch-install/111122223333/us-east-1"
+    params = task(Stack(PATCHING, base))["TaskInvocationParameters"]["MaintenanceWindowRunCommandParameters"]
+    assert "OutputS3BucketName" not in params
+    assert Stack(PATCHING, {**REQUIRED_PATCHING, "CreateInstallWindow": "true"}).broken_rules() == [
+        "InstallWindowNeedsAPatchGroup"]
