@@ -211,6 +211,7 @@ NAME_PROPERTIES = {
     "AWS::SSM::Association": "AssociationName", "AWS::Config::ConfigRule": "ConfigRuleName",
     "AWS::SSM::MaintenanceWindow": "Name", "AWS::SSM::PatchBaseline": "Name",
     "AWS::CloudTrail::EventDataStore": "Name", "AWS::Glue::Database": "DatabaseInput",
+    "AWS::Events::EventBusPolicy": "StatementId",
 }
 # Types whose optional name is unique per account: leave it to CloudFormation.
 UNNAMED = {"AWS::IAM::Role", "AWS::Lambda::Function", "AWS::SQS::Queue", "AWS::Events::Rule",
@@ -657,6 +658,7 @@ NAME_LIMITS = {
     "AWS::Glue::Database": ("DatabaseInput", None, "Glue database names: 1 to 255 lower-case characters"),
     "AWS::S3::Bucket": ("BucketName", r"(?!xn--)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "S3 general purpose bucket naming rules"),
     "Custom::QuickSightBuilder": ("DataSourceId", r"[A-Za-z0-9_.-]{1,100}", "quicksight-builder's DataSourceId check"),
+    "AWS::Events::EventBusPolicy": ("StatementId", r"[a-zA-Z0-9-_]{1,64}", "EventBridge API Reference, PutPermission StatementId"),
 }
 DESCRIPTION_LIMITS = {"AWS::SSM::MaintenanceWindow": 128, "AWS::SSM::MaintenanceWindowTarget": 128,
                       "AWS::SSM::MaintenanceWindowTask": 128, "AWS::SSM::PatchBaseline": 1024}
@@ -818,3 +820,40 @@ def test_install_output_goes_to_s3_when_asked() -> None:
     assert "OutputS3BucketName" not in params
     assert Stack(PATCHING, {**REQUIRED_PATCHING, "CreateInstallWindow": "true"}).broken_rules() == [
         "InstallWindowNeedsAPatchGroup"]
+
+
+def test_an_existing_organization_config_bucket_is_read_never_written() -> None:
+    """Control Tower forbids new delivery channels and keeps Config data in its log archive bucket
+    (o-xxxx/AWSLogs/...): the table reads that bucket, its deliveries reach the partitioner through
+    EventBridge, nothing of the stack writes to it or empties it, and the outputs say what its
+    owner must add."""
+    bucket, owner = "aws-controltower-logs-999988887777-us-east-1", "999988887777"
+    stack = Stack(CENTRAL, {**REQUIRED_CENTRAL, "EnableConfigAnalytics": "true",
+                            "ExistingConfigBucket": bucket, "ExistingConfigBucketAccount": owner})
+    assert not stack.broken_rules()
+    for absent in ("ConfigBucket", "ConfigBucketPolicy", "ConfigPartitionerS3Permission"):
+        assert not stack.exists(absent), absent
+    table = stack.value(CENTRAL["Resources"]["ConfigSnapshotTable"]["Properties"])
+    assert table["TableInput"]["StorageDescriptor"]["Location"] == f"s3://{bucket}/"
+    rule = stack.value(CENTRAL["Resources"]["ConfigDeliveryRule"]["Properties"])
+    assert rule["EventPattern"]["detail"]["bucket"]["name"] == [bucket]
+    assert rule["Targets"][0]["Arn"] == "ConfigPartitionerFunction.Arn"
+    bus = stack.value(CENTRAL["Resources"]["ConfigEventsFromTheBucketOwner"]["Properties"])
+    assert bus["Statement"]["Principal"] == {"AWS": f"arn:aws:iam::{owner}:root"}
+    # Never emptied, never granted to the cleanup.
+    cleanup = stack.value(CENTRAL["Resources"]["BucketCleanup"]["Properties"])
+    assert cleanup["BucketNames"] == ["SyncBucket.Ref", "AthenaResultsBucket.Ref"]
+    assert bucket not in json.dumps(stack.value(CENTRAL["Resources"]["CleanupRole"]["Properties"]))
+    outputs = {k for k, v in CENTRAL["Outputs"].items()
+               if "Condition" not in v or stack.condition(v["Condition"])}
+    assert {"ExistingConfigBucketPolicyStatement", "ExistingConfigBucketEventRule", "ConfigBucketName"} <= outputs
+    assert stack.value(CENTRAL["Outputs"]["ConfigBucketName"]["Value"]) == bucket
+    # The same account: no bus policy needed. No owner: refused before anything is created.
+    same = Stack(CENTRAL, {**REQUIRED_CENTRAL, "EnableConfigAnalytics": "true", "ExistingConfigBucket": bucket,
+                           "ExistingConfigBucketAccount": "111122223333"})
+    assert not same.exists("ConfigEventsFromTheBucketOwner") and same.exists("ConfigDeliveryRule")
+    unowned = Stack(CENTRAL, {**REQUIRED_CENTRAL, "EnableConfigAnalytics": "true", "ExistingConfigBucket": bucket})
+    assert unowned.broken_rules() == ["ExistingConfigBucketNeedsItsOwner"]
+    # Without it, the stack's own bucket and its S3 notifications, as before.
+    own = Stack(CENTRAL, {**REQUIRED_CENTRAL, "EnableConfigAnalytics": "true"})
+    assert own.exists("ConfigBucket") and not own.exists("ConfigDeliveryRule")
