@@ -215,13 +215,13 @@ NAME_PROPERTIES = {
 }
 # Types whose optional name is unique per account: leave it to CloudFormation.
 UNNAMED = {"AWS::IAM::Role", "AWS::Lambda::Function", "AWS::SQS::Queue", "AWS::Events::Rule",
-           "AWS::IAM::ManagedPolicy"}
-UNNAMED_KEYS = ("RoleName", "FunctionName", "QueueName", "Name", "ManagedPolicyName")
+           "AWS::IAM::ManagedPolicy", "AWS::SNS::Topic", "AWS::CloudWatch::Alarm"}
+UNNAMED_KEYS = ("RoleName", "FunctionName", "QueueName", "Name", "ManagedPolicyName", "TopicName", "AlarmName")
 # Types without an account-wide name (none, or one scoped to a parent resource).
 NAMELESS = {"AWS::Athena::NamedQuery", "AWS::CloudFormation::WaitConditionHandle", "AWS::Glue::Table",
             "AWS::KMS::Key", "AWS::Lambda::EventInvokeConfig", "AWS::Lambda::Permission",
             "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SSM::MaintenanceWindowTarget",
-            "AWS::SSM::MaintenanceWindowTask"}
+            "AWS::SSM::MaintenanceWindowTask", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription"}
 
 
 # Names AWS fixes, so no stack can choose them.
@@ -288,8 +288,13 @@ REQUIRED_QUICKSIGHT = {"WorkGroup": "patch-compliance-1a2b3c4d", "Database": "pa
 def test_kms_key_lets_ssm_in_only_for_the_organizations_syncs() -> None:
     key = CENTRAL["Resources"]["DataKey"]["Properties"]
     assert key["EnableKeyRotation"] is True
-    services = [s for s in key["KeyPolicy"]["Statement"] if "Service" in s["Principal"]]
-    assert services and all(s["Principal"]["Service"] == "ssm.amazonaws.com" for s in services)
+    statements = key["KeyPolicy"]["Statement"]
+    services = [s for s in statements if s["Principal"].get("Service") == "ssm.amazonaws.com"]
+    assert services
+    # The only other services: the alarm topic's publishers, with nothing but the message keys.
+    others = [s for s in statements if "Service" in s["Principal"] and s not in services]
+    assert {s["Principal"]["Service"] for s in others} == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
+    assert all(sorted(s["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"] for s in others)
     for s in services:
         # The documented statements (SSM User Guide, "Walkthrough: Using resource data sync to
         # aggregate inventory data" and "Cross-service confused deputy prevention") allow only
@@ -857,3 +862,39 @@ def test_an_existing_organization_config_bucket_is_read_never_written() -> None:
     # Without it, the stack's own bucket and its S3 notifications, as before.
     own = Stack(CENTRAL, {**REQUIRED_CENTRAL, "EnableConfigAnalytics": "true"})
     assert own.exists("ConfigBucket") and not own.exists("ConfigDeliveryRule")
+
+
+def test_the_pipeline_is_watched() -> None:
+    """A dead-letter queue with messages, a function's errors or throttles, a failed crawl, and an
+    account and Region that stopped syncing (or a monitor that stopped reporting) each reach the
+    alarm topic; cfn/README.md says what each means and what to do."""
+    stack = Stack(CENTRAL, {**REQUIRED_CENTRAL, "EnableConfigAnalytics": "true", "AlarmEmail": "ops@example.com"})
+    live = stack.resources()
+    alarms = {n: stack.value(r["Properties"]) for n, r in live.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == ["AlarmTopic.Ref"] and alarm["OKActions"] == ["AlarmTopic.Ref"]
+    watched = {(a["Namespace"], a["MetricName"], a["Dimensions"][0]["Value"]) for a in alarms.values()}
+    for name, res in live.items():
+        if res["Type"] == "AWS::Lambda::Function":
+            for metric in ("Errors", "Throttles"):
+                assert ("AWS/Lambda", metric, f"{name}.Ref") in watched, (name, metric)
+        if res["Type"] == "AWS::SQS::Queue":
+            assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", f"{name}.QueueName") in watched, name
+    stopped = alarms["SyncStoppedAlarm"]
+    assert (stopped["Namespace"], stopped["MetricName"]) == ("PatchCompliance", "StaleSyncSources")
+    assert stopped["Dimensions"] == [{"Name": "Bucket", "Value": "SyncBucket.Ref"}]
+    assert stopped["TreatMissingData"] == "breaching", "a monitor that stopped running must alarm too"
+    monitor = stack.value(CENTRAL["Resources"]["SyncMonitorFunction"]["Properties"])["Environment"]["Variables"]
+    assert monitor == {"BUCKET_NAME": "SyncBucket.Ref", "SYNC_PREFIX": "inventory", "STALE_AFTER_DAYS": "3",
+                       "METRIC_NAMESPACE": "PatchCompliance"}
+    failed = stack.value(CENTRAL["Resources"]["CrawlerFailedRule"]["Properties"])
+    assert failed["EventPattern"]["detail"] == {"crawlerName": ["Crawler.Ref"], "state": ["Failed"]}
+    assert failed["Targets"][0]["Arn"] == "AlarmTopic.Ref"
+    topic_policy = stack.value(CENTRAL["Resources"]["AlarmTopicPolicy"]["Properties"])["PolicyDocument"]["Statement"]
+    assert {s["Principal"]["Service"] for s in topic_policy} == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
+    assert stack.value(CENTRAL["Resources"]["AlarmEmailSubscription"]["Properties"])["Endpoint"] == "ops@example.com"
+    assert not Stack(CENTRAL, REQUIRED_CENTRAL).exists("AlarmEmailSubscription")
+    readme = (CFN / "README.md").read_text()
+    for name in alarms:
+        assert f"`{name}`" in readme, f"cfn/README.md does not say what {name} means"
+    assert "`CrawlerFailedRule`" in readme

@@ -12,5 +12,6 @@ mod org_data_sync;
 mod quicksight_builder;
 mod s3_cleanup;
 mod support;
+mod sync_monitor;
 mod tagger;
 mod tagger_binary;
