@@ -20,7 +20,8 @@ from test_report import check_against_truth, check_csv, fleet_sim
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "cfn"))
 from cfn import function_crates, header_actions  # noqa: E402  (the template checks' parser)
 
-STEPS = ["central resources", "ec2-os-tagger", "org-data-sync + fleet data", "crawler run (simulated)",
+STEPS = ["central resources", "ec2-os-tagger", "config-recorder", "org-data-sync + fleet data", "sync-monitor",
+         "crawler run (simulated)",
          "glue-column-remover", "config-partitioner", "quicksight-builder", "compliance report",
          "stack deletion"]
 
@@ -45,11 +46,12 @@ def test_every_step_succeeds_and_is_reported(demo) -> None:
         assert f"▶ {step}\n" in run.stdout, step
     table = run.stdout[run.stdout.index("step   "):]
     assert [line.split("  ")[0] for line in table.splitlines()[2:2 + len(STEPS)]] == STEPS
-    # Every custom resource answered CloudFormation SUCCESS exactly once per request: the tagger
-    # and the sync in each of 2 accounts × 2 Regions (the sync created, one Create retried, all
-    # deleted), QuickSight created, updated and deleted, the buckets' cleanup.
+    # Every custom resource answered CloudFormation SUCCESS exactly once per request: the tagger,
+    # the recorder and the sync in each of 2 accounts × 2 Regions (recorders created and deleted,
+    # the sync created, one Create retried, all deleted), QuickSight created, updated and deleted,
+    # the buckets' cleanup.
     answers = [line for line in run.stdout.splitlines() if "CloudFormation ← " in line]
-    assert len(answers) == 4 + 4 + 1 + 4 + 3 + 1, answers
+    assert len(answers) == 4 + 4 + 4 + 1 + 4 + 4 + 3 + 1, answers
     assert all(": SUCCESS " in line for line in answers), answers
 
 
@@ -67,6 +69,7 @@ def test_report_equals_the_ground_truth(demo) -> None:
 
 # The IAM actions an API operation needs, where they are not simply `service:Operation`.
 NEEDS = {
+    "s3:ListObjectsV2": {"s3:ListBucket"},
     "s3:ListObjectVersions": {"s3:ListBucketVersions"},
     "s3:ListMultipartUploads": {"s3:ListBucketMultipartUploads"},
     # Quiet DeleteObjects of versions and delete markers in a versioned bucket.
@@ -84,6 +87,9 @@ NOT_CALLED_HERE = {
     # IAM-only permission (no API of its own) that QuickSight checks when a dataset the builder
     # owns is used by another resource; granted on the builder's own datasets only.
     "quicksight:PassDataSet",
+    # IAM-only permission AWS Config checks when PutConfigurationRecorder names the recorder's
+    # role; the emulator does not evaluate IAM.
+    "iam:PassRole",
 }
 
 

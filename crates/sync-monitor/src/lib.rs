@@ -15,7 +15,8 @@
 //!
 //! ## Environment
 //! - `BUCKET_NAME` (required): the sync bucket.
-//! - `SYNC_PREFIX` (default `inventory`): the syncs' key prefix.
+//! - `SYNC_PREFIX` (default `inventory`): the syncs' key prefix; `/` for syncs that write at the
+//!   bucket's root (a sync's prefix is optional).
 //! - `STALE_AFTER_DAYS` (default `3`): an account and Region whose newest object is older is stale.
 //!   Scans write new compliance objects every day with the daily scan association; a healthy
 //!   source whose inventory never changes and is never scanned rewrites nothing (PutInventory skips
@@ -62,7 +63,7 @@ const DAY: f64 = 86_400.0;
 pub struct Settings {
     /// `BUCKET_NAME`.
     pub bucket: String,
-    /// `SYNC_PREFIX`, without slashes at either end.
+    /// `SYNC_PREFIX`, without slashes at either end (empty: the bucket's root).
     pub prefix: String,
     /// `STALE_AFTER_DAYS`.
     pub stale_after_days: f64,
@@ -288,7 +289,11 @@ impl Monitor {
 
     /// The type folders under the prefix (`<prefix>/AWS:Application/`, ...).
     async fn type_folders(&self) -> Result<Vec<String>, MonitorError> {
-        let root = format!("{}/", self.settings.prefix);
+        let root = if self.settings.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.settings.prefix)
+        };
         let mut folders = Vec::new();
         let mut pages = self
             .s3

@@ -505,6 +505,134 @@ async fn run_tagger(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
     ))
 }
 
+/// A Config client acting in `account` (the emulator maps the access key to the account).
+async fn config_client(demo: &Demo, account: &str, region: &str) -> aws_sdk_config::Client {
+    let mut config = demo.config(region).await.into_builder();
+    config.set_credentials_provider(Some(
+        aws_sdk_config::config::SharedCredentialsProvider::new(
+            aws_sdk_config::config::Credentials::new(account, "secret", None, None, "demo"),
+        ),
+    ));
+    aws_sdk_config::Client::new(&config.build())
+}
+
+/// One request of member-patching's recorder custom resource in `account` and `region`.
+async fn config_recorder(
+    demo: &Demo,
+    account: &str,
+    region: &str,
+    kind: &str,
+    physical: Option<&str>,
+) -> anyhow::Result<(Value, (u128, f64))> {
+    let properties = json!({"RecorderName": "patch-compliance-1a2b3c4d",
+        "RoleArn": format!("arn:aws:iam::{account}:role/{STACK}-ConfigRecorderRole"),
+        "BucketName": demo.config_bucket, "DeliveryFrequency": "TwentyFour_Hours"});
+    let request = CustomResourceRequests::new(
+        "Custom::ConfigRecorder",
+        "ConfigRecorder",
+        region,
+        account,
+        STACK,
+        "config-recorder",
+    )
+    .request(kind, "", physical, properties, None);
+    demo.custom_resource(
+        "config-recorder",
+        account,
+        region,
+        request,
+        &format!(
+            "{account}/{region} ConfigRecorder ({})",
+            kind.to_lowercase()
+        ),
+    )
+    .await
+}
+
+/// member-patching's recorder resource in every account and Region. The first account plays a
+/// Control Tower account: it has a recorder already, which must be used and left untouched; the
+/// others have none and get one.
+async fn run_config_recorders(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
+    let (mut functions, mut created, mut existing) = (Vec::new(), 0, 0);
+    for (i, account) in demo.accounts.iter().enumerate() {
+        for region in &demo.args.regions {
+            let config = config_client(demo, account, region).await;
+            if i == 0 {
+                config
+                    .put_configuration_recorder()
+                    .configuration_recorder(
+                        aws_sdk_config::types::ConfigurationRecorder::builder()
+                            .name("aws-controltower-BaselineConfigRecorder")
+                            .role_arn(format!(
+                                "arn:aws:iam::{account}:role/aws-controltower-ConfigRecorderRole"
+                            ))
+                            .recording_group(
+                                aws_sdk_config::types::RecordingGroup::builder()
+                                    .all_supported(true)
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .send()
+                    .await?;
+            }
+            let (answer, function) = config_recorder(demo, account, region, "Create", None).await?;
+            functions.push(function);
+            match answer["Data"]["Created"].as_str() {
+                Some("true") => created += 1,
+                Some("false") => existing += 1,
+                _ => bail!("config-recorder did not answer: {answer}"),
+            }
+        }
+    }
+    Ok((
+        format!(
+            "{created} recorders created where none existed; {existing} existing recorders used untouched"
+        ),
+        functions,
+    ))
+}
+
+/// sync-monitor on the bucket the syncs just wrote: every account and Region is there, none stale.
+async fn run_sync_monitor(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
+    let binary = demo.binary("sync-monitor")?;
+    let env = demo.env(
+        "sync-monitor",
+        CENTRAL,
+        &demo.home,
+        // The demo's syncs write at the bucket's root (no BucketPrefix).
+        &[("BUCKET_NAME", &demo.sync_bucket), ("SYNC_PREFIX", "/")],
+    );
+    let function =
+        LocalFunction::start(&binary, "sync-monitor", &env, Duration::from_secs(30)).await?;
+    let event = json!({"version": "0", "id": "3f1d2c4b-5a6e-4f70-8b9c-0d1e2f3a4b5c",
+        "detail-type": "Scheduled Event", "source": "aws.events", "account": CENTRAL,
+        "time": fleet_now(), "region": demo.home,
+        "resources": [format!("arn:aws:events:{}:{CENTRAL}:rule/sync-monitor", demo.home)], "detail": {}});
+    let invoked = function.invoke(&event, Duration::from_secs(120)).await?;
+    let Outcome::Response(report) = &invoked.outcome else {
+        bail!(
+            "sync-monitor failed: {:?}\n{}",
+            invoked.outcome,
+            function.logs().join("\n")
+        );
+    };
+    let sources = report["sources"].as_u64().unwrap_or(0) as usize;
+    let expected = demo.accounts.len() * demo.args.regions.len();
+    if sources != expected {
+        bail!("sync-monitor found {sources} accounts and Regions, {expected} expected: {report}");
+    }
+    Ok((
+        format!(
+            "{sources} accounts and Regions syncing, {} stale, {} objects listed in {} type folders",
+            report["stale"].as_array().map_or(0, Vec::len),
+            report["objects"],
+            report["type_folders"]
+        ),
+        vec![measured(&function)],
+    ))
+}
+
 /// Sends one request of the organization sync's custom resource in `account` and `region` to a
 /// fresh org-data-sync process, shows the answer, and returns the function's measurements.
 async fn org_sync(
@@ -1064,9 +1192,30 @@ async fn run_cleanup(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> 
         )
         .await?;
     functions.push(function);
-    for account in &demo.accounts {
+    for (i, account) in demo.accounts.iter().enumerate() {
         for region in &demo.args.regions {
             functions.push(org_sync(demo, account, region, "Delete", " (delete)").await?);
+            let physical = if i == 0 {
+                "existing:aws-controltower-BaselineConfigRecorder"
+            } else {
+                "created:patch-compliance-1a2b3c4d"
+            };
+            let (_, function) =
+                config_recorder(demo, account, region, "Delete", Some(physical)).await?;
+            functions.push(function);
+            // Only the recorders the stacks created are gone; the existing one stays.
+            let left = config_client(demo, account, region)
+                .await
+                .describe_configuration_recorders()
+                .send()
+                .await?
+                .configuration_recorders()
+                .len();
+            if left != usize::from(i == 0) {
+                bail!(
+                    "{account}/{region}: {left} configuration recorders left after the stack deletion"
+                );
+            }
         }
     }
     let buckets = json!([demo.sync_bucket, demo.config_bucket, demo.results_bucket]);
@@ -1215,8 +1364,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     demo.step("central resources", create_central).await?;
     demo.step("ec2-os-tagger", run_tagger).await?;
+    demo.step("config-recorder", run_config_recorders).await?;
     demo.step("org-data-sync + fleet data", run_org_syncs)
         .await?;
+    demo.step("sync-monitor", run_sync_monitor).await?;
     demo.step("crawler run (simulated)", crawl).await?;
     demo.step("glue-column-remover", run_column_remover).await?;
     demo.step("config-partitioner", run_partitioner).await?;
