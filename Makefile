@@ -112,10 +112,11 @@ emulator: setup ## Run the local AWS emulator on EMULATOR_PORT (default 5000) un
 	@echo "AWS_ENDPOINT_URL=http://127.0.0.1:$(EMULATOR_PORT) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
 	$(VENV)/bin/python tests/emulator/emulator.py --port $(EMULATOR_PORT)
 
-bench: build ## Benchmarks at realistic size: API calls per operation, wall time, peak memory; SQL on 100,000 nodes
+bench: build ## Benchmarks at realistic size: API calls per operation, wall time, peak memory; SQL on 10,000 realistic nodes and 100,000 small ones, with Athena's bytes scanned and cost
 	$(CARGO) run --locked --quiet -p integration-tests --bin bench -- --dist $(DIST)
 	$(CARGO) build --locked --release -p fleet-sim
-	$(VENV)/bin/python tests/sql/bench_sql.py --fleet-sim $(TARGET_DIR)/release/fleet-sim --nodes 100000
+	$(VENV)/bin/python tests/sql/bench_sql.py --fleet-sim $(TARGET_DIR)/release/fleet-sim --nodes 10000
+	$(VENV)/bin/python tests/sql/bench_sql.py --fleet-sim $(TARGET_DIR)/release/fleet-sim --nodes 100000 --item-scale 0.02
 
 clean: ## Remove build outputs and the Python environment
 	$(CARGO) clean

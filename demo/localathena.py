@@ -37,12 +37,14 @@ the Athena (Trino) SQL to DuckDB with sqlglot and returns the rows as dicts. The
 is UTC, as Athena's. See ``tests/sql/ATHENA_DUCKDB.md`` for what the transpiler does not bridge.
 
 Everything is read by DuckDB's own readers (one ``read_json`` per table over a glob), so a
-100,000-node folder (about 900,000 objects) loads without a Python loop over files.
+100,000-node folder (about 900,000 objects) is read without a Python loop over files; by default
+each table is a view over its objects, read when a query runs, as Athena reads S3.
 """
 
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import os
 import re
@@ -52,27 +54,34 @@ from typing import Iterator, Mapping
 
 import duckdb
 import sqlglot
+from sqlglot import exp
 import yaml
 
 INVENTORY_SCHEMA = "inv"
 CONFIG_SCHEMA = "cfg"
 CONFIG_TABLE = "aws_config_snapshot"
+CLOUDTRAIL_SCHEMA = "ctl"
+CLOUDTRAIL_TABLE = "config_items"
 
 # Placeholders of the Athena named queries (cfn/queries/*.sql, Fn::Sub in the template) and of the
 # QuickSight dataset SQL (crates/quicksight-builder/sql/*.sql, replaced by quicksight-builder).
 NAMED_QUERY_VALUES = {"Database": INVENTORY_SCHEMA, "ConfigDatabase": CONFIG_SCHEMA, "ConfigTable": CONFIG_TABLE}
 DATASET_VALUES = {"database": INVENTORY_SCHEMA, "config_database": CONFIG_SCHEMA, "config_table": CONFIG_TABLE}
+# The CloudTrail Lake queries (cfn/cloudtrail-lake/*.sql) name the event data store by id; their
+# time placeholders (${StartTime}, ${EndTime}, ${AsOf}) are the caller's.
+CLOUDTRAIL_VALUES = {"EventDataStoreId": f"{CLOUDTRAIL_SCHEMA}.{CLOUDTRAIL_TABLE}"}
 
 SYNC_FIELDS = ["resourceId", "captureTime", "schemaVersion"]
 PARTITIONS = ["accountid", "region", "resourcetype"]
 
-# The attributes of each type (the inventory schema, ../shared/reference/data-formats.md). The
-# crawler's columns are the keys the objects hold; these are always declared, and keys found in a
-# sample of the objects are added, so a query never fails on a column the crawler would have made.
+# The attributes of each type (the inventory schema, ../shared/reference/data-formats.md): the
+# columns of a table whose folder holds no object yet. Otherwise the columns are the keys the
+# objects hold, as the crawler makes them. AgentStatus is in the inventory schema but not in the
+# objects a sync writes (AWS's own Athena tables over synced inventory have no such column).
 ATTRIBUTES: dict[str, list[str]] = {
     "AWS:InstanceInformation": [
         "AgentType", "AgentVersion", "ComputerName", "InstanceId", "IpAddress", "PlatformName",
-        "PlatformType", "PlatformVersion", "ResourceType", "AgentStatus", "InstanceStatus"],
+        "PlatformType", "PlatformVersion", "ResourceType", "InstanceStatus"],
     "AWS:PatchSummary": [
         "PatchGroup", "BaselineId", "SnapshotId", "OwnerInformation", "OperationType",
         "OperationStartTime", "OperationEndTime", "InstallOverrideList", "RebootOption",
@@ -155,11 +164,11 @@ def _duckdb_type(hive: str) -> str:
     return HIVE_TO_DUCKDB[hive]
 
 
+# Compressed bytes of Config snapshots the duplicate-key check parses (every object below this).
+DUPLICATE_KEY_CHECK_BYTES = 64 * 2**20
+
 CONFIG_KEY = re.compile(
     r"(?:^|/)AWSLogs/\d{12}/Config/[a-z0-9-]+/\d{4}/\d{1,2}/\d{1,2}/ConfigSnapshot/[^/]+$")
-
-SAMPLE_FILES = 500
-
 
 def table_name(type_name: str) -> str:
     return type_name.lower().replace(":", "_")
@@ -173,54 +182,41 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _sample(type_dir: Path, limit: int = SAMPLE_FILES) -> list[str]:
-    """Up to `limit` data objects of a type folder, spread over its account and Region folders,
-    found without listing every file."""
-    leaves = [leaf for acct in sorted(type_dir.glob("accountid=*")) if acct.is_dir()
-              for region in sorted(acct.glob("region=*")) if region.is_dir()
-              for leaf in sorted(region.glob("resourcetype=*")) if leaf.is_dir()]
-    if not leaves:
+def _json_keys(con: duckdb.DuckDBPyConnection, glob: Path) -> list[str]:
+    """Every key of every object under `glob`, as the crawler sees them: it reads every object and
+    makes a column of each key any of them has (a key only some rows have is still a column; a
+    key none has is not)."""
+    try:
+        rows = con.execute(
+            f"SELECT DISTINCT unnest(json_keys(json)) AS k FROM read_json_objects({_literal(str(glob))}, "
+            "format = 'newline_delimited') ORDER BY k").fetchall()
+    except duckdb.IOException as error:
+        if "No files found" not in str(error):
+            raise
         return []
-    per_leaf = max(1, limit // len(leaves))
-    files: list[str] = []
-    for leaf in leaves:
-        with os.scandir(leaf) as entries:
-            for n, entry in enumerate(e for e in entries if e.name.endswith(".json") and e.is_file()):
-                if n >= per_leaf:
-                    break
-                files.append(entry.path)
-    return files
-
-
-def _json_keys(con: duckdb.DuckDBPyConnection, files: list[str]) -> list[str]:
-    if not files:
-        return []
-    listing = "[" + ", ".join(_literal(f) for f in files) + "]"
-    rows = con.execute(
-        f"SELECT DISTINCT unnest(json_keys(json)) AS k FROM read_json_objects({listing}, "
-        "format = 'newline_delimited') ORDER BY k").fetchall()
     return [r[0] for r in rows]
 
 
-def _load_inventory_type(con: duckdb.DuckDBPyConnection, sync_dir: Path, type_name: str) -> None:
+def _load_inventory_type(con: duckdb.DuckDBPyConnection, sync_dir: Path, type_name: str, kind: str) -> None:
     table = table_name(type_name)
     type_dir = sync_dir / type_name
-    # Lower-case column -> the key's spelling: the declared attributes first, then the keys only the
-    # objects have; where both spell a key, the objects' spelling wins.
-    found = {key.lower(): key for key in reversed(_json_keys(con, _sample(type_dir)))}
+    glob = type_dir / "accountid=*" / "region=*" / "resourcetype=*" / "*.json"
+    # Lower-case column -> the key's spelling in the objects. Only keys the objects hold become
+    # columns, as with the crawler: a query reading an attribute AWS never writes (AgentStatus)
+    # fails here as it fails in Athena. A folder without objects gets the documented attributes.
+    found = _json_keys(con, glob) or ATTRIBUTES.get(type_name, [])
     keys: dict[str, str] = {}
-    for key in ATTRIBUTES.get(type_name, []) + SYNC_FIELDS + sorted(found.values()):
-        keys.setdefault(key.lower(), found.get(key.lower(), key))
+    for key in SYNC_FIELDS + sorted(found):
+        keys.setdefault(key.lower(), key)
     for column in REMOVED_COLUMNS.get(table, set()) | set(PARTITIONS):
         keys.pop(column, None)
     target = f"{INVENTORY_SCHEMA}.{_quote(table)}"
     outputs = [f"{_quote(key)} AS {_quote(column)}" for column, key in keys.items()] + PARTITIONS
-    glob = type_dir / "accountid=*" / "region=*" / "resourcetype=*" / "*.json"
     columns = "{" + ", ".join(f"{_literal(key)}: 'VARCHAR'" for key in keys.values()) + "}"
     hive_types = "{" + ", ".join(f"{_literal(p)}: 'VARCHAR'" for p in PARTITIONS) + "}"
     try:
         con.execute(
-            f"CREATE TABLE {target} AS SELECT {', '.join(outputs)} FROM read_json({_literal(str(glob))}, "
+            f"CREATE {kind} {target} AS SELECT {', '.join(outputs)} FROM read_json({_literal(str(glob))}, "
             f"format = 'newline_delimited', columns = {columns}, hive_partitioning = true, "
             f"hive_types = {hive_types})")
     except duckdb.IOException as error:
@@ -247,13 +243,23 @@ def _duplicate_key_check(files: list[str], table: ConfigTable) -> dict[str, str]
             spelling.setdefault(lower, key)
         return dict(items)
 
+    # Every object of a small fleet; of a large one, objects of every account and Region (round
+    # robin) up to a byte budget: one writer (AWS Config) spells the keys of every object alike.
+    by_place: dict[str, list[str]] = {}
     for file in files:
-        with gzip.open(file, "rt") as handle:
-            json.load(handle, object_pairs_hook=pairs)
+        by_place.setdefault(str(Path(file).parent.parent), []).append(file)
+    budget = DUPLICATE_KEY_CHECK_BYTES
+    for round_ in itertools.zip_longest(*by_place.values()):
+        for file in filter(None, round_):
+            if budget <= 0:
+                return spelling
+            budget -= os.path.getsize(file)
+            with gzip.open(file, "rt") as handle:
+                json.load(handle, object_pairs_hook=pairs)
     return spelling
 
 
-def _load_config(con: duckdb.DuckDBPyConnection, config_dir: Path, table: ConfigTable) -> None:
+def _load_config(con: duckdb.DuckDBPyConnection, config_dir: Path, table: ConfigTable, kind: str) -> None:
     target = f"{CONFIG_SCHEMA}.{CONFIG_TABLE}"
     items_type = "STRUCT(" + ", ".join(f"{f} {_duckdb_type(t)}" for f, t in table.item_fields.items()) + ")[]"
     files = sorted(str(p) for p in _config_snapshots(config_dir))
@@ -275,7 +281,7 @@ def _load_config(con: duckdb.DuckDBPyConnection, config_dir: Path, table: Config
     key_re = r"AWSLogs/(\d{12})/Config/([^/]+)/(\d{4})/(\d{1,2})/(\d{1,2})/ConfigSnapshot/[^/]+$"
     listing = "[" + ", ".join(_literal(f) for f in files) + "]"
     con.execute(
-        f"CREATE TABLE {target} AS SELECT {_quote(key('fileversion'))} AS fileversion, "
+        f"CREATE {kind} {target} AS SELECT {_quote(key('fileversion'))} AS fileversion, "
         f"{_quote(key('configsnapshotid'))} AS configsnapshotid, "
         f"CAST(list_transform({_quote(key('configurationitems'))}, x -> {rename}) AS {items_type}) AS configurationitems, "
         # Athena's "$path" pseudo-column: the object's location (here its file).
@@ -303,22 +309,125 @@ def _config_snapshots(config_dir: Path) -> Iterator[Path]:
                 yield path
 
 
+def _config_history(config_dir: Path) -> Iterator[Path]:
+    """Every ConfigHistory object under `config_dir` (any prefix before AWSLogs/)."""
+    if not config_dir.is_dir():
+        return
+    for root, dirs, files in os.walk(config_dir):
+        dirs[:] = [d for d in dirs if d not in ("ConfigSnapshot", "OversizedChangeNotification")]
+        if Path(root).name == "ConfigHistory":
+            yield from (Path(root) / name for name in files if name.endswith(".json.gz"))
+
+
+# The event data store's columns (CloudTrail User Guide, "Supported SQL schemas for event data
+# stores", AWS Config configuration item record fields) and eventjson, which that page lists for
+# CloudTrail events only but AWS's own configuration item queries read
+# (aws-samples/cloud-trail-lake-query-samples, ssm-patch-compliance-*.sql).
+CLOUDTRAIL_EVENTDATA = (
+    "STRUCT(configurationitemversion VARCHAR, configurationitemcapturetime VARCHAR, "
+    "configurationitemstatus VARCHAR, configurationitemstateid VARCHAR, accountid VARCHAR, "
+    "resourcetype VARCHAR, resourceid VARCHAR, resourcename VARCHAR, arn VARCHAR, awsregion VARCHAR, "
+    "availabilityzone VARCHAR, resourcecreationtime VARCHAR, configuration MAP(VARCHAR, VARCHAR), "
+    "supplementaryconfiguration MAP(VARCHAR, VARCHAR), relatedevents VARCHAR, tags MAP(VARCHAR, VARCHAR))")
+
+
+def _load_cloudtrail_lake(con: duckdb.DuckDBPyConnection, config_dir: Path, kind: str) -> None:
+    """``ctl.config_items``: an event data store of AWS Config configuration items, one event per
+    item of the ConfigHistory objects (the items Config recorded as they changed; a store holds
+    the items captured after its creation). eventtime is the item's capture time: CloudTrail does
+    not document how the two relate for a configuration item, and the capture time is the time the
+    item describes. eventdata.configuration is a map of the item's top-level configuration keys to
+    their JSON text (the documented type is map<string,string>; nested values as JSON text is our
+    reading); eventjson holds the whole record with the configuration as a JSON object."""
+    target = f"{CLOUDTRAIL_SCHEMA}.{CLOUDTRAIL_TABLE}"
+    files = sorted(str(p) for p in _config_history(config_dir))
+    if not files:
+        con.execute(f"CREATE TABLE {target} (eventversion VARCHAR, eventcategory VARCHAR, eventtype VARCHAR, "
+                    f"eventid VARCHAR, eventtime TIMESTAMP, awsregion VARCHAR, recipientaccountid VARCHAR, "
+                    f"eventdata {CLOUDTRAIL_EVENTDATA}, eventjson VARCHAR)")
+        return
+    listing = "[" + ", ".join(_literal(f) for f in files) + "]"
+    field = lambda name: f"ci->>'$.{name}'"  # noqa: E731
+    as_map = lambda name: (f"map_from_entries(list_transform(json_keys(ci->'$.{name}'), "  # noqa: E731
+                           f"k -> struct_pack(k := k, v := CAST(json_extract(ci->'$.{name}', '$.\"' || k || '\"') AS VARCHAR))))")
+    captured = f"CAST(strptime({field('configurationItemCaptureTime')}, ['%Y-%m-%dT%H:%M:%S.%gZ', '%Y-%m-%dT%H:%M:%SZ']) AS TIMESTAMP)"
+    con.execute(f"""
+        CREATE {kind} {target} AS
+        WITH items AS (
+            SELECT unnest(configurationItems) AS ci
+            FROM read_json({listing}, format = 'auto', compression = 'gzip', maximum_object_size = 1073741824,
+                           columns = {{'configurationItems': 'JSON[]'}})
+        )
+        SELECT
+            '1.09' AS eventversion, 'ConfigurationItem' AS eventcategory, 'AwsConfigurationItem' AS eventtype,
+            md5(CAST(ci AS VARCHAR)) AS eventid, {captured} AS eventtime,
+            {field('awsRegion')} AS awsregion, {field('awsAccountId')} AS recipientaccountid,
+            CAST(struct_pack(
+                configurationitemversion := {field('configurationItemVersion')},
+                configurationitemcapturetime := {field('configurationItemCaptureTime')},
+                configurationitemstatus := {field('configurationItemStatus')},
+                configurationitemstateid := {field('configurationStateId')},
+                accountid := {field('awsAccountId')},
+                resourcetype := {field('resourceType')},
+                resourceid := {field('resourceId')},
+                resourcename := {field('resourceName')},
+                arn := {field('ARN')},
+                awsregion := {field('awsRegion')},
+                availabilityzone := {field('availabilityZone')},
+                resourcecreationtime := {field('resourceCreationTime')},
+                configuration := {as_map('configuration')},
+                supplementaryconfiguration := {as_map('supplementaryConfiguration')},
+                relatedevents := CAST(ci->'$.relatedEvents' AS VARCHAR),
+                tags := {as_map('tags')}
+            ) AS {CLOUDTRAIL_EVENTDATA}) AS eventdata,
+            CAST(json_object(
+                'eventVersion', '1.09', 'eventCategory', 'ConfigurationItem', 'eventType', 'AwsConfigurationItem',
+                'eventTime', strftime({captured}, '%Y-%m-%d %H:%M:%S'), 'awsRegion', {field('awsRegion')},
+                'recipientAccountId', {field('awsAccountId')},
+                'eventData', json_object(
+                    'configurationItemVersion', {field('configurationItemVersion')},
+                    'configurationItemCaptureTime', {field('configurationItemCaptureTime')},
+                    'configurationItemStatus', {field('configurationItemStatus')},
+                    'configurationStateId', {field('configurationStateId')},
+                    'accountId', {field('awsAccountId')}, 'resourceType', {field('resourceType')},
+                    'resourceId', {field('resourceId')}, 'resourceName', {field('resourceName')},
+                    'arn', {field('ARN')}, 'awsRegion', {field('awsRegion')},
+                    'availabilityZone', {field('availabilityZone')},
+                    'resourceCreationTime', {field('resourceCreationTime')},
+                    'configuration', ci->'$.configuration',
+                    'supplementaryConfiguration', ci->'$.supplementaryConfiguration',
+                    'relatedEvents', ci->'$.relatedEvents', 'relationships', ci->'$.relationships',
+                    'tags', ci->'$.tags'))
+            AS VARCHAR) AS eventjson
+        FROM items""")
+
+
 def connect(fleet_dir: Path | str, database: str = ":memory:",
-            config_table: ConfigTable | None = None) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with the ``inv`` and ``cfg`` schemas loaded from `fleet_dir`
-    (``sync/`` and ``config/`` below it). `database` may name a file to keep memory low;
-    `config_table` replaces the template's Config table definition (tests of the SerDe's rules).
-    Raises `AthenaError` where Athena would fail the query."""
+            config_table: ConfigTable | None = None, lazy: bool = True,
+            memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the ``inv`` and ``cfg`` schemas over `fleet_dir` (``sync/`` and
+    ``config/`` below it). With `lazy` (the default) every table is a view that reads the JSON
+    objects when a query runs, as Athena does, so memory does not grow with the fleet; without
+    it the objects are loaded once into tables (faster when one small fleet answers many
+    queries). `database` may name a file; `config_table` replaces the template's Config table
+    definition (tests of the SerDe's rules); `memory_limit` (e.g. "4GB") caps DuckDB's memory,
+    which otherwise grows to 80% of the machine's before it spills to disk. Raises `AthenaError`
+    where Athena would fail the query."""
     fleet_dir = Path(fleet_dir)
     con = duckdb.connect(database)
     con.execute("SET TimeZone = 'UTC'")
+    if memory_limit:
+        con.execute(f"SET memory_limit = {_literal(memory_limit)}")
     # Tables have no order in Athena either; keeping the files' order makes loading several times slower.
     con.execute("SET preserve_insertion_order = false")
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {INVENTORY_SCHEMA}")
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {CONFIG_SCHEMA}")
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {CLOUDTRAIL_SCHEMA}")
+    kind = "VIEW" if lazy else "TABLE"
     for type_name in ATTRIBUTES:
-        _load_inventory_type(con, fleet_dir / "sync", type_name)
-    _load_config(con, fleet_dir / "config", config_table or ConfigTable.from_template())
+        _load_inventory_type(con, fleet_dir / "sync", type_name, kind)
+    _load_config(con, fleet_dir / "config", config_table or ConfigTable.from_template(), kind)
+    _load_cloudtrail_lake(con, fleet_dir / "config", kind)
     return con
 
 
@@ -332,12 +441,32 @@ def render(text: str, values: Mapping[str, str]) -> str:
     return text
 
 
+def _count_if_as_trino(node: exp.Expression) -> exp.Expression:
+    """Trino's ``count_if(x)`` is the number of rows where x is TRUE, 0 when none is ("Returns the
+    number of TRUE input values", Trino docs, Aggregate functions); DuckDB's is NULL when every x is
+    NULL. ``count(CASE WHEN x THEN 1 END)`` means the same in both."""
+    if isinstance(node, exp.CountIf):
+        return exp.Count(this=exp.Case(ifs=[exp.If(this=node.this, true=exp.Literal.number(1))]))
+    return node
+
+
+# A JSON path segment with a colon, such as .AWS:ComplianceItem: Trino's path tokenizer allows ':'
+# in dot notation (JsonPathTokenizer.isUnquotedPathCharacter), sqlglot splits it at the colon.
+_COLON_SEGMENT = re.compile(r"\.([A-Za-z0-9_]+:[A-Za-z0-9_:]+)")
+
+
+def _quote_colon_segments(text: str) -> str:
+    """`text` with every JSON path literal ('$...') segment that holds a colon written in the
+    bracket form Trino also reads (["AWS:ComplianceItem"]), which sqlglot keeps whole."""
+    return re.sub(r"'\$[^']*'", lambda m: _COLON_SEGMENT.sub(r'["\1"]', m.group(0)), text)
+
+
 def transpile(text: str, values: Mapping[str, str]) -> str:
     """The Athena (Trino) query `text`, placeholders replaced, as DuckDB SQL."""
-    statements = sqlglot.transpile(render(text, values), read="trino", write="duckdb")
-    if len(statements) != 1:
+    statements = sqlglot.parse(_quote_colon_segments(render(text, values)), read="trino")
+    if len(statements) != 1 or statements[0] is None:
         raise ValueError(f"expected one statement, got {len(statements)}")
-    return statements[0]
+    return statements[0].transform(_count_if_as_trino).sql(dialect="duckdb")
 
 
 def fetch(con: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> list[dict]:
@@ -345,6 +474,20 @@ def fetch(con: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = No
     cursor = con.execute(sql, parameters or [])
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def stream(con: duckdb.DuckDBPyConnection, text: str, values: Mapping[str, str],
+           parameters: list | None = None, batch: int = 50_000) -> Iterator[dict]:
+    """`run`, with the rows read `batch` at a time (for answers too large to hold)."""
+    declared = declared_parameters(text)
+    if len(parameters or []) != len(declared):
+        raise ValueError(f"the query takes the execution parameters {declared}, got {parameters}")
+    cursor = con.cursor()
+    cursor.execute(transpile(text, values), list(parameters or []))
+    names = [d[0] for d in cursor.description]
+    while rows := cursor.fetchmany(batch):
+        for row in rows:
+            yield dict(zip(names, row))
 
 
 def declared_parameters(text: str) -> list[str]:

@@ -8,12 +8,12 @@ Inputs: the Athena named queries (cfn/queries/*.sql) and the QuickSight dataset 
 (crates/quicksight-builder/sql/*.sql), unchanged. The report only counts and sorts their rows; it
 adds no business SQL of its own. Which query feeds which number:
 
-    nodes (dataset)               live managed nodes, compliance status, security counts, stale nodes,
-                                  nodes.csv
+    nodes (dataset)               live managed nodes, compliance status, security and CRITICAL-level
+                                  counts, stale nodes, nodes.csv
     patches (dataset)             missing-patches.csv, the most-missing patches
     node-tags (dataset)           compliance by tag
     config-compliance (dataset)   AWS Config's view (stopped and unmanaged instances included)
-    compliance_summary (named)    nodes missing critical patches per account and Region
+    compliance_summary (named)    nodes missing CRITICAL-level patches per account and Region
     ec2_not_managed (named)       unmanaged EC2 instances
     compliant_nodes, noncompliant_nodes (named)
                                   reconciliation: every count above is checked against a second query
@@ -26,11 +26,18 @@ Outputs, in OUTDIR:
     nodes.csv            one row per live managed node (like Patch Manager's "export to S3" report)
     missing-patches.csv  one row per node and non-compliant patch
 
-A node is "live" when Systems Manager still knows it (not terminated), "stale" when it is live and
-was last seen more than --stale-days before the fleet's present (fleet.json "now"). A patch is
-"missing" when it makes its node non-compliant: Missing, Failed, InstalledPendingReboot or
-InstalledRejected. Critical means compliance severity CRITICAL; security means the patch summary's
-SecurityNonCompliantCount.
+A node is "live" when Systems Manager still knows it (not terminated, and not a hybrid node silent
+for 30 days), "stale" when it is live and was last seen more than --stale-days before the fleet's
+present (fleet.json "now"). A patch is "missing" when it makes its node non-compliant: Missing,
+Failed, InstalledPendingReboot or InstalledRejected, and on Windows AvailableSecurityUpdate when the
+baseline counts unapproved security updates as non-compliant.
+
+Two meanings of "critical" are kept apart. Security is the vendor's: the patch summary's
+SecurityNonCompliantCount, patches the vendor classifies as security; it is the headline, because
+it means the same on every baseline. Critical level is the compliance level the node's patch
+baseline assigns (NonCompliantCriticalCount): AWS's predefined baselines assign UNSPECIFIED to
+every patch ("About predefined and custom patch baselines", SSM User Guide), so on them it is 0
+whatever is missing, and the report says how many non-compliant nodes report only UNSPECIFIED.
 
 Exit status: 0 on success, 2 when DIR is not a fleet-sim output folder (with the reason).
 """
@@ -64,22 +71,27 @@ TABLE_ROWS = 500  # longest HTML table; the CSV files hold every row
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
 COLOURS = {
     "compliant": "#009E73", "non_compliant": "#D55E00", "not_scanned": "#9AA5B1", "unknown": "#CC79A7",
-    "critical": "#D55E00", "security": "#0072B2", "unmanaged": "#E69F00", "stale": "#CC79A7",
+    "critical_level": "#D55E00", "security": "#0072B2", "unmanaged": "#E69F00", "stale": "#CC79A7",
     "CRITICAL": "#D55E00", "HIGH": "#E69F00", "MEDIUM": "#56B4E9", "LOW": "#0072B2",
     "INFORMATIONAL": "#CC79A7", "UNSPECIFIED": "#9AA5B1",
 }
 STATUS_SERIES = {"COMPLIANT": "compliant", "NON_COMPLIANT": "non_compliant", "NOT_SCANNED": "not_scanned",
                  "UNKNOWN": "unknown"}
 LABELS = {"compliant": "Compliant", "non_compliant": "Non-compliant", "not_scanned": "Not scanned",
-          "unknown": "Status unknown", "critical": "Missing critical patches",
+          "unknown": "Status unknown", "critical_level": "Missing CRITICAL-level patches",
           "security": "Missing security patches", "unmanaged": "Unmanaged EC2 instances", "stale": "Stale nodes"}
 
 # summary.json and the terminal table: (key, terminal header).
 COUNTS = [
     ("live_nodes", "Live"), ("compliant", "Compliant"), ("non_compliant", "Non-compl."),
-    ("not_scanned", "Not scanned"), ("unknown", "Unknown"), ("missing_critical", "Critical"),
-    ("missing_security", "Security"), ("unmanaged_ec2", "Unmanaged EC2"), ("stale", "Stale"),
+    ("not_scanned", "Not scanned"), ("unknown", "Unknown"), ("missing_security", "Security"),
+    ("missing_critical_level", "Critical lvl"), ("unmanaged_ec2", "Unmanaged EC2"), ("stale", "Stale"),
 ]
+
+
+# AWS Config's view per account and Region, in table order.
+CONFIG_COLUMNS = ["evaluated", "stopped", "managed_yes", "managed_no", "managed_not_applicable", "managed_unknown",
+                  "patch_compliant", "patch_non_compliant", "patch_no_result", "patch_not_recorded"]
 
 
 class NotAFleet(Exception):
@@ -186,6 +198,7 @@ def build(fleet_dir: pathlib.Path, stale_days: float, generated: dt.datetime | N
     unmanaged = q.named("ec2_not_managed")
     compliant_named = q.named("compliant_nodes")
     noncompliant_named = q.named("noncompliant_nodes")
+    patch_summary = q.named("patch_summary")
 
     cutoff = now - dt.timedelta(days=stale_days)
     accounts = [str(a) for a in meta.get("accounts") or []]
@@ -200,6 +213,7 @@ def build(fleet_dir: pathlib.Path, stale_days: float, generated: dt.datetime | N
     rows = {g: {key: 0 for key, _ in COUNTS} for g in order}
 
     stale_nodes, flagged = [], []
+    unspecified_only = 0  # non-compliant nodes whose missing patches are all at level UNSPECIFIED
     for n in nodes:
         row = rows[(n["account_id"], n["region"])]
         row["live_nodes"] += 1
@@ -207,15 +221,17 @@ def build(fleet_dir: pathlib.Path, stale_days: float, generated: dt.datetime | N
         row[STATUS_SERIES[status]] += 1
         if positive(n["security_noncompliant_count"]):
             row["missing_security"] += 1
-        if positive(n["noncompliant_critical"]) or positive(n["security_noncompliant_count"]):
+        if positive(n["noncompliant_level_critical"]) or positive(n["security_noncompliant_count"]):
             flagged.append(n)
+        if n["patch_status"] == "NON_COMPLIANT" and n["noncompliant_level"] == "UNSPECIFIED":
+            unspecified_only += 1
         seen = as_time(n["last_seen"])
         if seen is None or seen < cutoff:
             stale_nodes.append(n)
             row["stale"] += 1
     for s in severity:
-        if s["severity"] == "CRITICAL":
-            rows[(s["account_id"], s["region"])]["missing_critical"] += s["noncompliant_nodes"]
+        if s["compliance_level"] == "CRITICAL":
+            rows[(s["account_id"], s["region"])]["missing_critical_level"] += s["noncompliant_nodes"]
     for u in unmanaged:
         rows[(u["account_id"], u["region"])]["unmanaged_ec2"] += 1
     totals = {key: sum(r[key] for r in rows.values()) for key, _ in COUNTS}
@@ -225,10 +241,11 @@ def build(fleet_dir: pathlib.Path, stale_days: float, generated: dt.datetime | N
     by_patch: dict[str, dict] = {}
     for p in missing:
         entry = by_patch.setdefault(p["patch_id"], {
-            "patch_id": p["patch_id"], "nodes": set(), "severities": Counter(), "classifications": Counter(),
-            "titles": Counter(), "states": Counter(), "groups": set()})
+            "patch_id": p["patch_id"], "nodes": set(), "levels": Counter(), "classifications": Counter(),
+            "vendor_severities": Counter(), "titles": Counter(), "states": Counter(), "groups": set()})
         entry["nodes"].add((p["account_id"], p["region"], p["node_id"]))
-        entry["severities"][p["severity"]] += 1
+        entry["levels"][p["compliance_level"]] += 1
+        entry["vendor_severities"][p["vendor_severity"]] += 1
         entry["classifications"][p["classification"]] += 1
         entry["titles"][p["title"]] += 1
         entry["states"][p["patch_state"]] += 1
@@ -237,9 +254,10 @@ def build(fleet_dir: pathlib.Path, stale_days: float, generated: dt.datetime | N
     top = [{
         "patch_id": e["patch_id"],
         "nodes": len(e["nodes"]),
-        # A patch's compliance severity comes from the baseline rule that approved it, so it can differ
-        # between nodes: show the most severe.
-        "severity": min(e["severities"], key=severity_rank) or "UNSPECIFIED",
+        # A patch's compliance level comes from the baseline rule that approved it, so it differs
+        # between nodes on different baselines: show the most severe.
+        "compliance_level": min(e["levels"], key=severity_rank) or "UNSPECIFIED",
+        "vendor_severity": e["vendor_severities"].most_common(1)[0][0],
         "classification": e["classifications"].most_common(1)[0][0],
         "title": e["titles"].most_common(1)[0][0],
         "states": dict(sorted(e["states"].items())),
@@ -254,14 +272,16 @@ def build(fleet_dir: pathlib.Path, stale_days: float, generated: dt.datetime | N
         if c["instance_state"] == "stopped":
             counter["stopped"] += 1
         counter[f"managed_{(c['managed_by_ssm'] or 'UNKNOWN').lower()}"] += 1
+        if c["patch_compliance_reason"] == "NOT_RECORDED":
+            counter["patch_not_recorded"] += 1
         # The patch rule's result; INSUFFICIENT_DATA or none at all both mean no verdict.
         result = c["patch_compliance"] if c["patch_compliance"] in ("COMPLIANT", "NON_COMPLIANT") else "NO_RESULT"
         counter[f"patch_{result.lower()}"] += 1
-    config_keys = ["evaluated", "stopped", "managed_yes", "managed_no", "managed_unknown", "patch_compliant",
-                   "patch_non_compliant", "patch_no_result"]
+    config_keys = CONFIG_COLUMNS
 
     by_tag = tag_breakdown(tags)
-    checks = reconcile(nodes, severity, unmanaged, config, compliant_named, noncompliant_named, missing)
+    checks = reconcile(nodes, severity, unmanaged, config, compliant_named, noncompliant_named, missing,
+                       patch_summary)
 
     def group_list(items: Iterable[dict], key: str = "node_id") -> list[str]:
         return sorted(i[key] for i in items)
@@ -275,6 +295,7 @@ def build(fleet_dir: pathlib.Path, stale_days: float, generated: dt.datetime | N
         "by_account_region": [{"account_id": a, "region": r, **rows[(a, r)]} for a, r in order],
         "totals": totals,
         "compliance_rate": round(100 * totals["compliant"] / totals["live_nodes"], 1) if totals["live_nodes"] else None,
+        "noncompliant_unspecified_only": unspecified_only,
         "top_missing_patches": top,
         "missing_patch_rows": len(missing),
         "distinct_missing_patches": len(by_patch),
@@ -285,7 +306,7 @@ def build(fleet_dir: pathlib.Path, stale_days: float, generated: dt.datetime | N
         },
         "by_tag": by_tag,
         "node_lists": {
-            "missing_critical": group_list(n for n in nodes if positive(n["noncompliant_critical"])),
+            "missing_critical_level": group_list(n for n in nodes if positive(n["noncompliant_level_critical"])),
             "missing_security": group_list(n for n in nodes if positive(n["security_noncompliant_count"])),
             "stale": group_list(stale_nodes),
             "unmanaged_ec2": group_list(unmanaged, "instance_id"),
@@ -317,12 +338,14 @@ def tag_breakdown(tags: list[dict], max_values: int = 12, max_keys: int = 3) -> 
             values.append({"value": value, "nodes": len(rows), "compliant": status["COMPLIANT"],
                            "non_compliant": status["NON_COMPLIANT"], "not_scanned": status["NOT_SCANNED"],
                            "unknown": status["UNKNOWN"],
-                           "missing_critical": sum(positive(r["noncompliant_critical"]) for r in rows)})
+                           "missing_security": sum(positive(r["security_noncompliant_count"]) for r in rows),
+                           "missing_critical_level": sum(positive(r["noncompliant_level_critical"]) for r in rows)})
         out.append({"tag_key": key, "values": values})
     return out
 
 
-def reconcile(nodes, severity, unmanaged, config, compliant_named, noncompliant_named, missing) -> list[dict]:
+def reconcile(nodes, severity, unmanaged, config, compliant_named, noncompliant_named, missing,
+              security_named) -> list[dict]:
     """Each headline count computed a second way, from another shipped query."""
     def per_group(items, key=None) -> Counter:
         return Counter((i["account_id"], i["region"]) for i in items if key is None or key(i))
@@ -333,20 +356,26 @@ def reconcile(nodes, severity, unmanaged, config, compliant_named, noncompliant_
 
     critical = Counter()
     for s in severity:
-        if s["severity"] == "CRITICAL":
+        if s["compliance_level"] == "CRITICAL":
             critical[(s["account_id"], s["region"])] += s["noncompliant_nodes"]
     return [
         check("compliant nodes", per_group(nodes, lambda n: n["patch_status"] == "COMPLIANT"),
               per_group(compliant_named), "nodes dataset vs named query compliant_nodes"),
         check("non-compliant nodes", per_group(nodes, lambda n: n["patch_status"] == "NON_COMPLIANT"),
-              per_group(noncompliant_named),
+              # noncompliant_nodes also lists compliant Windows nodes with unapproved security updates.
+              per_group(noncompliant_named, lambda n: positive(n["noncompliant_patches"])),
               "nodes dataset (compliance summary) vs named query noncompliant_nodes (compliance items)"),
         check("nodes with missing patches",
               per_group(nodes, lambda n: n["patch_status"] == "NON_COMPLIANT"),
               Counter({g: len(v) for g, v in _nodes_per_group(missing).items()}),
               "nodes dataset vs distinct nodes of the patches dataset's non-compliant rows"),
-        check("nodes missing critical patches", per_group(nodes, lambda n: positive(n["noncompliant_critical"])),
-              critical, "nodes dataset vs named query compliance_summary (severity CRITICAL)"),
+        check("nodes missing CRITICAL-level patches",
+              per_group(nodes, lambda n: positive(n["noncompliant_level_critical"])),
+              critical, "nodes dataset vs named query compliance_summary (compliance level CRITICAL)"),
+        check("nodes missing security patches",
+              per_group(nodes, lambda n: positive(n["security_noncompliant_count"])),
+              per_group(security_named, lambda s: positive(s["security_noncompliant"])),
+              "nodes dataset vs named query patch_summary (SecurityNonCompliantCount)"),
         check("unmanaged EC2 instances", per_group(unmanaged),
               per_group(config, lambda c: c["node_type"] == "EC2" and c["managed_by_ssm"] == "NO"),
               "named query ec2_not_managed vs config-compliance dataset (managed_by_ssm NO)"),
@@ -383,9 +412,12 @@ def terminal_table(summary: dict) -> str:
         f"fleet time {fleet['now']}, generated {summary['generated_at']}",
         "",
         line(header), rule, *(line(b) for b in body), rule, line(total), "",
-        f"Compliance rate {rate if rate is not None else '-'}% of live managed nodes. Critical = nodes missing "
-        f"CRITICAL patches; Security = nodes missing security patches; Stale = live, last seen more than "
-        f"{fmt_days(summary['stale_days'])} days before {fleet['now']}.",
+        f"Compliance rate {rate if rate is not None else '-'}% of live managed nodes. Security = nodes missing "
+        f"patches the vendor classifies as security; Critical lvl = nodes missing patches their baseline ranks "
+        f"CRITICAL; Stale = live, last seen more than {fmt_days(summary['stale_days'])} days before {fleet['now']}.",
+        *([f"{summary['noncompliant_unspecified_only']} non-compliant nodes report every missing patch at "
+           "compliance level UNSPECIFIED (AWS's predefined baselines assign no level): count them by Security."]
+          if summary["noncompliant_unspecified_only"] else []),
     ]
     failed = [c for c in summary["checks"] if not c["ok"]]
     for c in failed:
@@ -410,28 +442,28 @@ NODE_COLUMNS = [
     ("Platform version", "platform_version"), ("SSM Agent version", "agent_version"),
     ("Instance status", "instance_status"), ("Last seen", "last_seen"), ("Patch group", "patch_group"),
     ("Patch baseline ID", "baseline_id"), ("Compliance status", "patch_status"),
-    ("Compliance severity", "overall_severity"), ("Last operation", "last_operation"),
+    ("Highest non-compliant level", "noncompliant_level"), ("Last operation", "last_operation"),
     ("Last operation end", "last_operation_end"), ("Installed count", "installed_count"),
     ("Installed other count", "installed_other_count"),
     ("Installed pending reboot count", "installed_pending_reboot_count"),
     ("Installed rejected count", "installed_rejected_count"), ("Missing count", "missing_count"),
     ("Failed count", "failed_count"), ("Not applicable count", "not_applicable_count"),
-    ("Critical noncompliant count", "critical_noncompliant_count"),
+    ("Critical noncompliant count", "critical_level_noncompliant_count"),
     ("Security noncompliant count", "security_noncompliant_count"),
     ("Other noncompliant count", "other_noncompliant_count"),
-    ("Noncompliant critical severity count", "noncompliant_critical"),
-    ("Noncompliant high severity count", "noncompliant_high"),
-    ("Noncompliant medium severity count", "noncompliant_medium"),
-    ("Noncompliant low severity count", "noncompliant_low"),
-    ("Noncompliant informational severity count", "noncompliant_informational"),
-    ("Noncompliant unspecified severity count", "noncompliant_unspecified"),
+    ("Noncompliant critical level count", "noncompliant_level_critical"),
+    ("Noncompliant high level count", "noncompliant_level_high"),
+    ("Noncompliant medium level count", "noncompliant_level_medium"),
+    ("Noncompliant low level count", "noncompliant_level_low"),
+    ("Noncompliant informational level count", "noncompliant_level_informational"),
+    ("Noncompliant unspecified level count", "noncompliant_level_unspecified"),
 ]
 PATCH_COLUMNS = [
     ("Account ID", "account_id"), ("Region", "region"), ("Managed node ID", "node_id"),
     ("Managed node name", "computer_name"), ("Node type", "node_type"), ("Platform name", "platform_name"),
     ("Platform version", "platform_version"), ("Instance status", "instance_status"), ("Patch ID", "patch_id"),
-    ("Title", "title"), ("Classification", "classification"), ("Severity", "severity"),
-    ("Vendor severity", "patch_severity"), ("State", "patch_state"), ("Compliance status", "status"),
+    ("Title", "title"), ("Classification", "classification"), ("Compliance level", "compliance_level"),
+    ("Vendor severity", "vendor_severity"), ("State", "patch_state"), ("Compliance status", "status"),
     ("Installed time", "installed_time"), ("Scan time", "scan_time"), ("Patch baseline ID", "baseline_id"),
     ("Patch group", "patch_group"),
 ]
@@ -677,11 +709,18 @@ def render_html(summary: dict) -> str:
         ("compliant", "Compliant", totals["compliant"], COLOURS["compliant"]),
         ("non_compliant", "Non-compliant", totals["non_compliant"], COLOURS["non_compliant"]),
         ("not_scanned", "Not scanned", totals["not_scanned"], COLOURS["not_scanned"]),
-        ("missing_critical", "Missing critical patches", totals["missing_critical"], COLOURS["critical"]),
         ("missing_security", "Missing security patches", totals["missing_security"], COLOURS["security"]),
+        ("missing_critical_level", "Missing CRITICAL-level patches", totals["missing_critical_level"],
+         COLOURS["critical_level"]),
         ("unmanaged_ec2", "Unmanaged EC2 instances", totals["unmanaged_ec2"], COLOURS["unmanaged"]),
         ("stale", f"Stale (> {days} days)", totals["stale"], COLOURS["stale"]),
     ]
+    unspecified = summary["noncompliant_unspecified_only"]
+    unspecified_note = (
+        f'<p class="note" data-note="unspecified-only">{unspecified} non-compliant nodes report every missing patch '
+        "at compliance level UNSPECIFIED: their baselines (AWS's predefined ones, or custom ones without compliance "
+        "levels) rank nothing CRITICAL, so only the security count shows how exposed they are. Give your baselines' "
+        "approval rules compliance levels to rank them (member-patching.yaml does).</p>" if unspecified else "")
     kpi_html = "".join(f'<div class="kpi" data-kpi="{k}" data-value="{v}" style="--c:{c}">'
                        f'<div class="v">{v}</div><div class="l">{esc(label)}</div></div>' for k, label, v, c in kpis)
     ring = donut("overall-compliance", [(s, totals[s]) for s in status_series],
@@ -691,16 +730,18 @@ def render_html(summary: dict) -> str:
         "compliance-by-account-region", "Live managed nodes by compliance status, per account and Region",
         groups, status_series, {(g, s): by_group[g][s] for g, _ in groups for s in status_series}, stacked=True)
     critical_chart = bar_chart(
-        "missing-critical-security", "Nodes missing critical or security patches, per account and Region",
-        groups, ["critical", "security"],
-        {(g, s): by_group[g][f"missing_{s}"] for g, _ in groups for s in ("critical", "security")}, stacked=False)
+        "missing-security-critical-level",
+        "Nodes missing security or CRITICAL-level patches, per account and Region",
+        groups, ["security", "critical_level"],
+        {(g, s): by_group[g][f"missing_{s}"] for g, _ in groups for s in ("security", "critical_level")},
+        stacked=False)
     top = summary["top_missing_patches"]
-    severities = [s for s in SEVERITIES if any(p["severity"] == s for p in top)]
+    severities = [s for s in SEVERITIES if any(p["compliance_level"] == s for p in top)]
     patch_chart = bar_chart(
         "top-missing-patches", f"The {len(top)} patches missing on the most nodes",
         [(p["patch_id"], p["patch_id"]) for p in top],
         ["nodes"], {(p["patch_id"], "nodes"): p["nodes"] for p in top}, stacked=False,
-        colours={p["patch_id"]: COLOURS.get(p["severity"], COLOURS["UNSPECIFIED"]) for p in top},
+        colours={p["patch_id"]: COLOURS.get(p["compliance_level"], COLOURS["UNSPECIFIED"]) for p in top},
         legend=severities, label_title={p["patch_id"]: f"{p['patch_id']}: {p['title']}" for p in top})
     unmanaged_chart = bar_chart(
         "unmanaged-ec2", "EC2 instances not managed by Systems Manager, per account and Region", groups,
@@ -712,30 +753,31 @@ def render_html(summary: dict) -> str:
     summary_headers = [("Account", ""), ("Region", ""), ("Live", "n"), ("Compliant", "n"),
                        ("Non-compliant", "n"), ("Not scanned", "n")] + \
         ([("Unknown", "n")] if totals["unknown"] else []) + \
-        [("Missing critical", "n"), ("Missing security", "n"), ("Unmanaged EC2", "n"), (f"Stale (>{days} d)", "n")]
+        [("Missing security", "n"), ("Missing CRITICAL level", "n"), ("Unmanaged EC2", "n"),
+         (f"Stale (>{days} d)", "n")]
     keys = ["live_nodes", "compliant", "non_compliant", "not_scanned"] + (["unknown"] if totals["unknown"] else []) + \
-        ["missing_critical", "missing_security", "unmanaged_ec2", "stale"]
+        ["missing_security", "missing_critical_level", "unmanaged_ec2", "stale"]
     summary_rows = [[r["account_id"], r["region"]] + [r[k] for k in keys] for r in summary["by_account_region"]]
     summary_table = table(summary_headers, summary_rows, scroll=False, total=["Total", ""] + [totals[k] for k in keys])
 
-    flagged = sorted(rows["flagged"], key=lambda n: (-(n["noncompliant_critical"] or 0),
-                                                     -(n["security_noncompliant_count"] or 0),
+    flagged = sorted(rows["flagged"], key=lambda n: (-(n["security_noncompliant_count"] or 0),
+                                                     -(n["noncompliant_level_critical"] or 0),
                                                      n["account_id"], n["region"], n["node_id"]))
     flagged_table = table(
         [("Account", ""), ("Region", ""), ("Node", ""), ("Name", "w"), ("Platform", "w"),
-         ("Status", ""), ("Critical", "n"), ("Security", "n"), ("Non-compliant", "n"),
+         ("Status", ""), ("Security", "n"), ("CRITICAL level", "n"), ("Non-compliant", "n"),
          ("Last scan (UTC)", "")],
         [[n["account_id"], n["region"], ("html", f'<span class="id">{esc(n["node_id"])}</span>'), n["computer_name"],
-          n["platform_name"], n["instance_status"], n["noncompliant_critical"] or 0,
-          n["security_noncompliant_count"] or 0,
-          sum((n[f"noncompliant_{s.lower()}"] or 0) for s in SEVERITIES), short(n["last_operation_end"])]
+          n["platform_name"], n["instance_status"], n["security_noncompliant_count"] or 0,
+          n["noncompliant_level_critical"] or 0,
+          sum((n[f"noncompliant_level_{s.lower()}"] or 0) for s in SEVERITIES), short(n["last_operation_end"])]
          for n in flagged], note="nodes.csv lists every node.")
 
     patch_table = table(
-        [("Patch", ""), ("Title", "w"), ("Severity", ""), ("Classification", ""), ("Nodes", "n"),
-         ("Accounts/Regions", "n"), ("States", "w")],
-        [[("html", f'<span class="id">{esc(p["patch_id"])}</span>'), p["title"], sev_badge(p["severity"]),
-          p["classification"] or "", p["nodes"], p["accounts_regions"],
+        [("Patch", ""), ("Title", "w"), ("Compliance level", ""), ("Vendor severity", ""), ("Classification", ""),
+         ("Nodes", "n"), ("Accounts/Regions", "n"), ("States", "w")],
+        [[("html", f'<span class="id">{esc(p["patch_id"])}</span>'), p["title"], sev_badge(p["compliance_level"]),
+          p["vendor_severity"] or "", p["classification"] or "", p["nodes"], p["accounts_regions"],
           ", ".join(f"{k} {v}" for k, v in p["states"].items())] for p in top], scroll=False)
 
     unmanaged_table = table(
@@ -747,14 +789,11 @@ def render_html(summary: dict) -> str:
     cfg = summary["config"]
     config_table = table(
         [("Account", ""), ("Region", ""), ("Instances and nodes", "n"), ("Stopped", "n"),
-         ("Managed: yes", "n"), ("no", "n"), ("unknown", "n"), ("Patch rule: compliant", "n"),
-         ("non-compliant", "n"), ("no result", "n")],
-        [[c["account_id"], c["region"], c["evaluated"], c["stopped"], c["managed_yes"], c["managed_no"],
-          c["managed_unknown"], c["patch_compliant"], c["patch_non_compliant"], c["patch_no_result"]]
-         for c in cfg["by_account_region"]], scroll=False,
-        total=["Total", ""] + [cfg["totals"][k] for k in ("evaluated", "stopped", "managed_yes", "managed_no",
-                                                           "managed_unknown", "patch_compliant",
-                                                           "patch_non_compliant", "patch_no_result")])
+         ("Managed: yes", "n"), ("no", "n"), ("not applicable (stopped)", "n"), ("unknown", "n"),
+         ("Patch rule: compliant", "n"), ("non-compliant", "n"), ("no result", "n"),
+         ("of which not recorded", "n")],
+        [[c["account_id"], c["region"]] + [c[k] for k in CONFIG_COLUMNS] for c in cfg["by_account_region"]],
+        scroll=False, total=["Total", ""] + [cfg["totals"][k] for k in CONFIG_COLUMNS])
 
     now = parse_time(fleet["now"])
     stale = sorted(rows["stale"], key=lambda n: (as_time(n["last_seen"]) or dt.datetime.min, n["node_id"]))
@@ -770,9 +809,9 @@ def render_html(summary: dict) -> str:
     for t in summary["by_tag"]:
         tag_html += f"<h3>Tag <code>{esc(t['tag_key'])}</code></h3>" + table(
             [("Value", "w"), ("Nodes", "n"), ("Compliant", "n"), ("Non-compliant", "n"), ("Not scanned", "n"),
-             ("Missing critical", "n"), ("Compliance rate", "n")],
+             ("Missing security", "n"), ("Missing CRITICAL level", "n"), ("Compliance rate", "n")],
             [[v["value"] or "(empty)", v["nodes"], v["compliant"], v["non_compliant"], v["not_scanned"],
-              v["missing_critical"], f"{100 * v['compliant'] / v['nodes']:.0f}%" if v["nodes"] else "-"]
+              v["missing_security"], v["missing_critical_level"], f"{100 * v['compliant'] / v['nodes']:.0f}%" if v["nodes"] else "-"]
              for v in t["values"]], scroll=False)
     if not tag_html:
         tag_html = '<p class="note">No node carries a tag with few enough values to group by.</p>'
@@ -807,9 +846,11 @@ def render_html(summary: dict) -> str:
 <section id="overview">
 <div class="overview">{ring}<div class="kpis">{kpi_html}</div></div>
 <p class="note">Live managed nodes are the nodes Systems Manager still knows (terminated nodes excluded), from each
-node's newest inventory. A patch counts as missing when it makes its node non-compliant: missing, failed, installed
-pending reboot or installed but rejected. Critical is the compliance severity CRITICAL; security is the patch
-classification.</p>
+node's newest inventory; hybrid nodes silent for 30 days are presumed deregistered. A patch counts as missing when it
+makes its node non-compliant: missing, failed, installed pending reboot or installed but rejected. Security is the
+vendor's classification of the patch, the same on every baseline; CRITICAL level is the compliance level your patch
+baseline assigns, and AWS's predefined baselines assign UNSPECIFIED to every patch.</p>
+{unspecified_note}
 </section>
 
 <section id="compliance">
@@ -819,8 +860,9 @@ classification.</p>
 </section>
 
 <section id="critical">
-<h2>Nodes missing critical or security patches</h2>
-<p class="note">{len(flagged)} nodes miss at least one critical or security patch, most critical first.</p>
+<h2>Nodes missing security or CRITICAL-level patches</h2>
+<p class="note">{len(flagged)} nodes miss at least one security or CRITICAL-level patch, most security patches
+first.</p>
 {critical_chart}
 {flagged_table}
 </section>
@@ -829,7 +871,7 @@ classification.</p>
 <h2>Most-missing patches</h2>
 <p class="note">{summary['distinct_missing_patches']} distinct patches are missing across
 {summary['missing_patch_rows']} node-patch pairs (missing-patches.csv); the {len(top)} missing on the most nodes,
-coloured by severity.</p>
+coloured by the compliance level their baselines give them.</p>
 {patch_chart}
 {patch_table}
 </section>
@@ -886,7 +928,7 @@ def write_outputs(summary: dict, out: pathlib.Path) -> None:
     rows = summary["_rows"]
     nodes = sorted(rows["nodes"], key=lambda n: (n["account_id"], n["region"], n["node_id"]))
     missing = sorted(rows["missing"], key=lambda p: (p["account_id"], p["region"], p["node_id"],
-                                                     severity_rank(p["severity"]), p["patch_id"]))
+                                                     severity_rank(p["compliance_level"]), p["patch_id"]))
     write_csv(out / "nodes.csv", NODE_COLUMNS, nodes)
     write_csv(out / "missing-patches.csv", PATCH_COLUMNS, missing)
     (out / "report.html").write_text(render_html(summary), encoding="utf-8")

@@ -10,13 +10,18 @@ WITH items AS (
     SELECT
         eventData.accountId AS account_id,
         eventData.awsRegion AS region,
-        replace(eventData.resourceId, 'AWS::SSM::ManagedInstanceInventory/') AS node_id,
+        replace(eventData.resourceId, 'AWS::SSM::ManagedInstanceInventory/', '') AS node_id,
         eventTime AS recorded_at,
         eventData.configurationItemStatus AS item_status,
-        map_values(CAST(
-            json_extract(json_parse(eventJson), '$.eventData.configuration.AWS:ComplianceItem.Content.Patch')
-            AS map(varchar, json)
-        )) AS patches,
+        -- Only entries with a PatchState are patches: the content may also hold a
+        -- "ComplianceSummary" entry.
+        filter(
+            map_values(CAST(
+                json_extract(json_parse(eventJson), '$.eventData.configuration.AWS:ComplianceItem.Content.Patch')
+                AS map(varchar, json)
+            )),
+            p -> json_extract_scalar(p, '$.PatchState') IS NOT NULL
+        ) AS patches,
         row_number() OVER (
             PARTITION BY eventData.accountId, eventData.awsRegion, eventData.resourceId
             ORDER BY eventTime DESC

@@ -7,7 +7,7 @@
 SELECT
     eventData.accountId AS account_id,
     eventData.awsRegion AS region,
-    replace(eventData.resourceId, 'AWS::SSM::ManagedInstanceInventory/') AS node_id,
+    replace(eventData.resourceId, 'AWS::SSM::ManagedInstanceInventory/', '') AS node_id,
     eventTime AS changed_at,
     eventData.configurationItemStatus AS item_status,
     cardinality(filter(patches, p -> json_extract_scalar(p, '$.PatchState') IN ('Installed', 'InstalledOther'))) AS installed,
@@ -25,10 +25,15 @@ FROM (
     SELECT
         eventData,
         eventTime,
-        map_values(CAST(
-            json_extract(json_parse(eventJson), '$.eventData.configuration.AWS:ComplianceItem.Content.Patch')
-            AS map(varchar, json)
-        )) AS patches
+        -- Only entries with a PatchState are patches: the content may also hold a
+        -- "ComplianceSummary" entry.
+        filter(
+            map_values(CAST(
+                json_extract(json_parse(eventJson), '$.eventData.configuration.AWS:ComplianceItem.Content.Patch')
+                AS map(varchar, json)
+            )),
+            p -> json_extract_scalar(p, '$.PatchState') IS NOT NULL
+        ) AS patches
     FROM ${EventDataStoreId}
     WHERE eventData.resourceType = 'AWS::SSM::PatchCompliance'
         AND eventTime >= '${StartTime}'

@@ -3,7 +3,8 @@
 -- with their platform, agent and last capture time.
 -- Latest state: the newest row per node (row_number over capturetime per accountid, region,
 -- resourceid) is taken before filtering on status, so a stale Active row of a node that has since
--- stopped, lost its connection or been terminated never counts.
+-- stopped, lost its connection or been terminated never counts. Hybrid nodes silent for 30 days
+-- (presumed deregistered) are left out.
 WITH info AS (
     SELECT
         accountid, region, resourceid, computername, ipaddress, platformtype, platformname,
@@ -27,4 +28,8 @@ SELECT
 FROM info
 WHERE rn = 1
     AND instancestatus = 'Active'
+    -- A hybrid node not heard from for 30 days is presumed deregistered: the sync keeps
+    -- its files and nothing else says it is gone.
+    AND NOT COALESCE(resourceid LIKE 'mi-%'
+        AND TRY(from_iso8601_timestamp(capturetime)) < current_timestamp - INTERVAL '30' DAY, false)
 ORDER BY account_id, region, node_id

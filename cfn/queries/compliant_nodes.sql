@@ -36,5 +36,9 @@ JOIN summary AS s
     ON s.accountid = i.accountid AND s.region = i.region AND s.resourceid = i.resourceid AND s.rn = 1
 WHERE i.rn = 1
     AND COALESCE(i.instancestatus, '') <> 'Terminated'
+    -- A hybrid node not heard from for 30 days is presumed deregistered: the sync keeps
+    -- its files and nothing else says it is gone.
+    AND NOT COALESCE(i.resourceid LIKE 'mi-%'
+        AND TRY(from_iso8601_timestamp(i.capturetime)) < current_timestamp - INTERVAL '30' DAY, false)
     AND s.status = 'COMPLIANT'
 ORDER BY account_id, region, node_id

@@ -1,8 +1,8 @@
 -- name: Patch compliance per day from AWS Config
 -- description: For every day between two dates and every account and Region: how many live EC2
 -- instances (running or stopped) and hybrid nodes the patch compliance rule found COMPLIANT or
--- NON_COMPLIANT, and how many it did not evaluate, as that day's newest Config snapshot recorded
--- them. The history CloudTrail Lake's queries give, for organizations without an event data store.
+-- NON_COMPLIANT, and how many it did not evaluate (or whose results the recorder does not record),
+-- as that day's newest Config snapshot recorded them. The history CloudTrail Lake's queries give, for organizations without an event data store.
 -- parameters: first_day, last_day (yyyy-mm-dd, both included; Athena execution parameters)
 -- Each day is read from its own newest snapshot (by the delivery time in the object name), so a
 -- day never mixes two snapshots; only the partitions of the range are read.
@@ -64,7 +64,10 @@ patch_results AS (
 nodes AS (
     SELECT accountid, region, dt, node_id FROM instances
     UNION
-    SELECT accountid, region, dt, node_id FROM patch_results WHERE node_id LIKE 'mi-%'
+    -- Hybrid nodes from their inventory items, whether or not the rule evaluated them.
+    SELECT accountid, region, dt, resource_id AS node_id
+    FROM day_items
+    WHERE resource_type = 'AWS::SSM::ManagedInstanceInventory' AND resource_id LIKE 'mi-%'
 )
 SELECT
     n.dt AS day,

@@ -1,7 +1,12 @@
 -- name: Patch compliance from AWS Config, stopped instances included
 -- description: Every live EC2 instance (running or stopped, managed or not) and every hybrid mi-
--- node that the rule ec2-managedinstance-patch-compliance-status-check evaluates, with that rule's
--- result (NOT_EVALUATED when it has none) and whether the instance is managed by Systems Manager.
+-- node AWS Config records, with the patch compliance rule's result and whether Systems Manager
+-- manages the instance. managed_by_ssm is the rule ec2-instance-managed-by-systems-manager: YES,
+-- NO (the rule flags it: "running and the SSM Agent is stopped or terminated"), NOT_APPLICABLE
+-- (stopped: "The rule will not return NON_COMPLIANT if an EC2 instance is stopped"), UNKNOWN (no
+-- result). patch_compliance is NOT_EVALUATED without a result, and patch_compliance_reason says
+-- why: NOT_RECORDED when the account's recorder does not record rule results
+-- (AWS::Config::ResourceCompliance) in that Region, NO_RESULT otherwise (never scanned, stopped).
 -- Config keeps reporting stopped instances, which the resource data sync does not.
 -- Latest state: the newest snapshot of each account and Region (newest day, then the snapshot
 -- delivered last, by the time in its object name) is the current state; older snapshots would
@@ -86,14 +91,23 @@ rule_status AS (
         OR rule_name LIKE '%ec2-managedinstance-patch-compliance-status-check%'
     GROUP BY 1, 2, 3, 4
 ),
+recorded AS (
+    -- Accounts and Regions whose newest snapshot holds rule results at all: a recorder that does
+    -- not record AWS::Config::ResourceCompliance leaves every node without one, which is not the
+    -- same as a node the rule did not evaluate.
+    SELECT DISTINCT accountid, region
+    FROM current_items
+    WHERE resource_type = 'AWS::Config::ResourceCompliance'
+),
 nodes AS (
     SELECT accountid, region, node_id
     FROM instances
     WHERE COALESCE(instance_state, '') NOT IN ('terminated', 'shutting-down')
     UNION
-    SELECT accountid, region, node_id
-    FROM rule_status
-    WHERE rule = 'patch' AND node_id LIKE 'mi-%'
+    -- Hybrid nodes from their inventory items, whether or not a rule evaluated them.
+    SELECT accountid, region, resource_id AS node_id
+    FROM current_items
+    WHERE resource_type = 'AWS::SSM::ManagedInstanceInventory' AND resource_id LIKE 'mi-%'
 )
 SELECT
     n.accountid AS account_id,
@@ -107,9 +121,15 @@ SELECT
         WHEN n.node_id LIKE 'mi-%' THEN 'YES'
         WHEN m.compliance = 'COMPLIANT' THEN 'YES'
         WHEN m.compliance = 'NON_COMPLIANT' THEN 'NO'
+        WHEN m.compliance = 'NOT_APPLICABLE' THEN 'NOT_APPLICABLE'
         ELSE 'UNKNOWN'
     END AS managed_by_ssm,
     COALESCE(p.compliance, 'NOT_EVALUATED') AS patch_compliance,
+    CASE
+        WHEN p.compliance IS NOT NULL THEN NULL
+        WHEN r.accountid IS NULL THEN 'NOT_RECORDED'
+        ELSE 'NO_RESULT'
+    END AS patch_compliance_reason,
     i.captured AS config_captured
 FROM nodes AS n
 LEFT JOIN instances AS i
@@ -118,4 +138,6 @@ LEFT JOIN rule_status AS m
     ON m.accountid = n.accountid AND m.region = n.region AND m.node_id = n.node_id AND m.rule = 'managed'
 LEFT JOIN rule_status AS p
     ON p.accountid = n.accountid AND p.region = n.region AND p.node_id = n.node_id AND p.rule = 'patch'
+LEFT JOIN recorded AS r
+    ON r.accountid = n.accountid AND r.region = n.region
 ORDER BY patch_compliance DESC, account_id, region, node_id

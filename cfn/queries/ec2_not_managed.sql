@@ -1,7 +1,12 @@
 -- name: EC2 instances not managed by Systems Manager (AWS Config)
--- description: EC2 instances, running or stopped, that the AWS Config rule
--- ec2-instance-managed-by-systems-manager (EC2_INSTANCE_MANAGED_BY_SSM) finds NON_COMPLIANT:
--- instances Systems Manager cannot see, so no inventory or patch data exists for them.
+-- description: Running EC2 instances that the AWS Config rule ec2-instance-managed-by-systems-manager
+-- (EC2_INSTANCE_MANAGED_BY_SSM) finds NON_COMPLIANT: "running and the SSM Agent is stopped, or
+-- running and the SSM Agent is terminated". Stopped instances are not flagged by the rule ("The rule
+-- will not return NON_COMPLIANT if an EC2 instance is stopped") and are not listed. reason tells the
+-- two cases apart from what the resource data sync holds: NEVER_REGISTERED (no instance information
+-- at all: Systems Manager never saw it, no inventory or patch data exists) or AGENT_NOT_REPORTING
+-- (registered, its last instance information is ssm_status; its last inventory and patch data is
+-- there but ageing).
 -- Latest state: the newest snapshot of each account and Region (newest day, then the snapshot
 -- delivered last, by the time in its object name) is the current state; older snapshots would
 -- resurrect deleted instances. Each snapshot is unnested once; terminated and shutting-down instances are left out.
@@ -84,6 +89,12 @@ rule_status AS (
     WHERE rule_name LIKE '%ec2-instance-managed-by-systems-manager%'
         OR rule_name LIKE '%ec2-managedinstance-patch-compliance-status-check%'
     GROUP BY 1, 2, 3, 4
+),
+ssm AS (
+    SELECT
+        accountid, region, resourceid, instancestatus,
+        row_number() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rn
+    FROM "${Database}".aws_instanceinformation
 )
 SELECT
     i.accountid AS account_id,
@@ -94,10 +105,14 @@ SELECT
     i.instance_type AS instance_type,
     i.platform AS platform,
     m.compliance AS managed_rule_result,
+    CASE WHEN x.resourceid IS NULL THEN 'NEVER_REGISTERED' ELSE 'AGENT_NOT_REPORTING' END AS reason,
+    x.instancestatus AS ssm_status,
     i.captured AS config_captured
 FROM instances AS i
 JOIN rule_status AS m
     ON m.accountid = i.accountid AND m.region = i.region AND m.node_id = i.node_id AND m.rule = 'managed'
+LEFT JOIN ssm AS x
+    ON x.accountid = i.accountid AND x.region = i.region AND x.resourceid = i.node_id AND x.rn = 1
 WHERE m.compliance = 'NON_COMPLIANT'
     AND COALESCE(i.instance_state, '') NOT IN ('terminated', 'shutting-down')
-ORDER BY account_id, region, instance_id
+ORDER BY reason, account_id, region, instance_id

@@ -6,7 +6,7 @@
 -- terminated nodes are left out.
 WITH info AS (
     SELECT
-        accountid, region, resourceid, computername, platformname, platformversion, instancestatus,
+        accountid, region, resourceid, computername, platformname, platformversion, instancestatus, capturetime,
         row_number() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rn
     FROM "${Database}".aws_instanceinformation
 ),
@@ -33,4 +33,8 @@ JOIN info AS i
     ON i.accountid = a.accountid AND i.region = a.region AND i.resourceid = a.resourceid AND i.rn = 1
 WHERE a.rk = 1
     AND COALESCE(i.instancestatus, '') <> 'Terminated'
+    -- A hybrid node not heard from for 30 days is presumed deregistered: the sync keeps
+    -- its files and nothing else says it is gone.
+    AND NOT COALESCE(i.resourceid LIKE 'mi-%'
+        AND TRY(from_iso8601_timestamp(i.capturetime)) < current_timestamp - INTERVAL '30' DAY, false)
 ORDER BY account_id, region, node_id, application

@@ -19,5 +19,9 @@ SELECT
 FROM info
 WHERE rn = 1
     AND COALESCE(instancestatus, '') <> 'Terminated'
+    -- A hybrid node not heard from for 30 days is presumed deregistered: the sync keeps
+    -- its files and nothing else says it is gone.
+    AND NOT COALESCE(resourceid LIKE 'mi-%'
+        AND TRY(from_iso8601_timestamp(capturetime)) < current_timestamp - INTERVAL '30' DAY, false)
 GROUP BY accountid, region, platformtype, agentversion
 ORDER BY agent_version, account_id, region, platform_type

@@ -5,6 +5,7 @@ the query promises it. The CloudTrail Lake queries parse as Trino SQL."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import pathlib
 import re
@@ -103,6 +104,10 @@ def test_cloudtrail_lake_queries_parse_as_trino(path: pathlib.Path) -> None:
 
 A, EU = "111111111111", "eu-west-1"
 T0, T1 = "2026-11-20T06:00:00Z", "2026-11-21T06:00:00Z"
+# Captures relative to the real present: the queries compare with current_timestamp.
+_NOW = dt.datetime.now(dt.timezone.utc)
+RECENT = (_NOW - dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+LONG_AGO = (_NOW - dt.timedelta(days=45)).strftime("%Y-%m-%dT%H:%M:%SZ")
 COLUMNS = {
     "aws_instanceinformation": ["computername", "ipaddress", "platformtype", "platformname",
                                 "platformversion", "agenttype", "agentversion", "instancestatus"],
@@ -110,10 +115,12 @@ COLUMNS = {
                               "executiontime"] + [f"{k}{s}count" for k in ("compliant", "noncompliant")
                                                   for s in ("critical", "high", "medium", "low",
                                                             "informational", "unspecified")],
-    "aws_complianceitem": ["compliancetype", "id", "status", "patchstate", "severity", "executiontime"],
+    "aws_complianceitem": ["compliancetype", "id", "status", "patchstate", "severity", "classification",
+                           "patchseverity", "executiontime"],
     "aws_patchsummary": ["patchgroup", "baselineid", "operationtype", "operationendtime", "installedcount",
                          "installedothercount", "installedpendingrebootcount", "installedrejectedcount",
-                         "missingcount", "failedcount", "notapplicablecount"],
+                         "missingcount", "failedcount", "notapplicablecount", "securitynoncompliantcount",
+                         "criticalnoncompliantcount"],
     "aws_application": ["name", "version", "publisher", "architecture", "installedtime"],
 }
 
@@ -129,6 +136,11 @@ DATA = {
         row("i-term", T1, instancestatus="Terminated", agentversion="3.2.0", platformtype="Linux"),
         row("i-stop", T0, instancestatus="Active", agentversion="3.3.1", platformtype="Linux"),
         row("i-stop", T1, instancestatus="Stopped", agentversion="3.3.1", platformtype="Linux"),
+        # A hybrid node heard from lately, and one silent for 45 days (deregistered, files kept).
+        row("mi-here", RECENT, instancestatus="Active", agentversion="3.3.1", platformtype="Linux"),
+        row("mi-gone", LONG_AGO, instancestatus="Active", agentversion="3.3.1", platformtype="Linux"),
+        # An EC2 instance whose agent stopped reporting: registered, Config flags it.
+        row("i-lost", T1, instancestatus="ConnectionLost", agentversion="3.3.1", platformtype="Linux"),
     ],
     "aws_compliancesummary": [
         row("i-live", T1, compliancetype="Patch", status="NON_COMPLIANT", noncompliantcriticalcount="2",
@@ -139,16 +151,26 @@ DATA = {
         row("i-stop", T1, compliancetype="Patch", status="COMPLIANT", compliantcriticalcount="3", executiontime=T1),
     ],
     "aws_complianceitem": [
-        row("i-live", T1, compliancetype="Patch", id="openssl", status="NON_COMPLIANT", patchstate="Missing", severity="CRITICAL"),
-        row("i-live", T1, compliancetype="Patch", id="kernel", status="NON_COMPLIANT", patchstate="Failed", severity="CRITICAL"),
+        row("i-live", T1, compliancetype="Patch", id="openssl", status="NON_COMPLIANT", patchstate="Missing",
+            severity="CRITICAL", classification="Security", patchseverity="Important"),
+        row("i-live", T1, compliancetype="Patch", id="kernel", status="NON_COMPLIANT", patchstate="Failed",
+            severity="CRITICAL", classification="Bugfix"),
         row("i-live", T1, compliancetype="Patch", id="bash", status="COMPLIANT", patchstate="Installed", severity="MEDIUM"),
         row("i-live", T0, compliancetype="Patch", id="old", status="NON_COMPLIANT", patchstate="Missing", severity="HIGH"),
         row("i-live", T1, compliancetype="Association", id="assoc", status="NON_COMPLIANT"),
         row("i-term", T1, compliancetype="Patch", id="curl", status="NON_COMPLIANT", patchstate="Missing", severity="HIGH"),
+        # A gone hybrid node's last items: never counted.
+        row("mi-gone", LONG_AGO, compliancetype="Patch", id="zlib", status="NON_COMPLIANT", patchstate="Missing",
+            severity="UNSPECIFIED", classification="Security"),
+        # Windows: a security update the default baseline does not approve (compliant, but missing).
+        row("mi-here", RECENT, compliancetype="Patch", id="KB5031455", status="COMPLIANT",
+            patchstate="AvailableSecurityUpdate", severity="UNSPECIFIED", classification="SecurityUpdates",
+            patchseverity="Moderate"),
     ],
     "aws_patchsummary": [
         row("i-live", T0, missingcount="9", operationtype="Scan"),
-        row("i-live", T1, missingcount="1", operationtype="Scan"),
+        row("i-live", T1, missingcount="1", operationtype="Scan", securitynoncompliantcount="1",
+            criticalnoncompliantcount="2"),
         row("i-term", T1, missingcount="4", operationtype="Scan"),
     ],
     "aws_application": [
@@ -191,9 +213,11 @@ def database() -> duckdb.DuckDBPyConnection:
         ("old", "2026-11-20", [ec2("i-gone", "running"), rule("AWS::EC2::Instance", "i-gone", managed, "NON_COMPLIANT")]),
         ("new", "2026-11-21", [
             ec2("i-run", "running"), ec2("i-stop", "stopped"), ec2("i-wild", "running"), ec2("i-dead", "terminated"),
+            ec2("i-lost", "running"),
             rule("AWS::EC2::Instance", "i-run", managed, "COMPLIANT"),
-            rule("AWS::EC2::Instance", "i-stop", managed, "COMPLIANT"),
+            rule("AWS::EC2::Instance", "i-stop", managed, "NOT_APPLICABLE"),
             rule("AWS::EC2::Instance", "i-wild", managed, "NON_COMPLIANT"),
+            rule("AWS::EC2::Instance", "i-lost", managed, "NON_COMPLIANT"),
             rule("AWS::EC2::Instance", "i-dead", managed, "NON_COMPLIANT"),
             rule("AWS::SSM::PatchCompliance", f"{inv}/i-run", patch, "COMPLIANT"),
             rule("AWS::SSM::PatchCompliance", f"{inv}/i-stop", patch, "NON_COMPLIANT"),
@@ -222,14 +246,19 @@ def test_compliant_nodes_use_the_latest_summary_and_skip_terminated() -> None:
 
 
 def test_noncompliant_nodes_one_row_with_the_latest_patches() -> None:
-    rows = run("noncompliant_nodes")
-    assert nodes(rows) == ["i-live"]
-    assert rows[0]["patches"] == "kernel, openssl" and rows[0]["noncompliant_patches"] == 2
-    assert rows[0]["critical_patches"] == 2
+    rows = {r["node_id"]: r for r in run("noncompliant_nodes")}
+    assert set(rows) == {"i-live", "mi-here"}, "mi-gone is presumed deregistered"
+    live = rows["i-live"]
+    assert live["patches"] == "kernel, openssl" and live["noncompliant_patches"] == 2
+    # The two meanings of severity, apart: one vendor security patch, two CRITICAL by the baseline.
+    assert (live["security_patches"], live["critical_level_patches"]) == (1, 2)
+    # A compliant node still shows the security update its baseline does not approve.
+    here = rows["mi-here"]
+    assert (here["noncompliant_patches"], here["unapproved_security_updates"], here["security_patches"]) == (0, 1, 1)
 
 
 def test_compliance_summary_counts_live_nodes_latest_summary() -> None:
-    rows = {r["severity"]: r for r in run("compliance_summary")}
+    rows = {r["compliance_level"]: r for r in run("compliance_summary")}
     assert rows["CRITICAL"]["noncompliant_nodes"] == 1 and rows["CRITICAL"]["noncompliant_patches"] == 2
     assert rows["CRITICAL"]["compliant_nodes"] == 1 and rows["CRITICAL"]["compliant_patches"] == 8
     assert set(rows) == {"CRITICAL"}
@@ -237,11 +266,12 @@ def test_compliance_summary_counts_live_nodes_latest_summary() -> None:
 
 def test_patch_summary_latest_per_live_node() -> None:
     rows = run("patch_summary")
-    assert [(r["node_id"], r["missing"]) for r in rows] == [("i-live", 1)]
+    assert [(r["node_id"], r["missing"], r["security_noncompliant"], r["critical_level_noncompliant"])
+            for r in rows] == [("i-live", 1, 1, 2)]
 
 
 def test_active_nodes_take_the_latest_row_before_filtering() -> None:
-    assert nodes(run("active_nodes")) == ["i-live"]
+    assert nodes(run("active_nodes")) == ["i-live", "mi-here"]
 
 
 def test_installed_applications_of_the_latest_inventory() -> None:
@@ -249,15 +279,21 @@ def test_installed_applications_of_the_latest_inventory() -> None:
 
 
 def test_agent_versions_count_each_live_node_once() -> None:
-    assert [(r["agent_version"], r["nodes"]) for r in run("ssm_agent_versions")] == [("3.3.1", 2)]
+    assert [(r["agent_version"], r["nodes"]) for r in run("ssm_agent_versions")] == [("3.3.1", 4)]
 
 
 def test_ec2_not_managed_from_the_newest_snapshot() -> None:
-    assert nodes(run("ec2_not_managed"), "instance_id") == ["i-wild"]
+    got = {r["instance_id"]: (r["reason"], r["ssm_status"]) for r in run("ec2_not_managed")}
+    # Running and flagged: one Systems Manager never saw, one whose agent stopped reporting. The
+    # stopped instance is not flagged by the rule.
+    assert got == {"i-wild": ("NEVER_REGISTERED", None), "i-lost": ("AGENT_NOT_REPORTING", "ConnectionLost")}
 
 
 def test_config_patch_compliance_includes_stopped_instances() -> None:
-    got = {r["node_id"]: (r["instance_state"], r["managed_by_ssm"], r["patch_compliance"])
+    got = {r["node_id"]: (r["instance_state"], r["managed_by_ssm"], r["patch_compliance"],
+                          r["patch_compliance_reason"])
            for r in run("config_patch_compliance")}
-    assert got == {"i-run": ("running", "YES", "COMPLIANT"), "i-stop": ("stopped", "YES", "NON_COMPLIANT"),
-                   "i-wild": ("running", "NO", "NOT_EVALUATED")}
+    assert got == {"i-run": ("running", "YES", "COMPLIANT", None),
+                   "i-stop": ("stopped", "NOT_APPLICABLE", "NON_COMPLIANT", None),
+                   "i-wild": ("running", "NO", "NOT_EVALUATED", "NO_RESULT"),
+                   "i-lost": ("running", "NO", "NOT_EVALUATED", "NO_RESULT")}

@@ -4,6 +4,13 @@ data, a stale Active node, a never-scanned hybrid node, a pending-reboot patch (
 missing), stopped and unmanaged EC2 instances, an older Config snapshot that still lists a deleted
 instance, an Association compliance item beside the Patch items.
 
+The data is shaped as AWS documents it, not as our queries would like it: account A's nodes use
+AWS's predefined baselines, so every patch item's Severity (the compliance level) is UNSPECIFIED
+whatever the vendor says (PatchSeverity); account B's custom baseline ranks security patches
+CRITICAL and the rest MEDIUM. A Windows not-applicable patch is an item with an empty Status;
+Linux ones are only counted. InstanceInformation has no AgentStatus (AWS's own sync tables lack it).
+The managed rule gives a stopped instance NOT_APPLICABLE or no result at all (both occur).
+
     write(DIR, now="2026-11-21T12:00:00Z") -> the nodes' ground truth (also in DIR/ground-truth.jsonl)
 
 fleet-sim writes the same layout at realistic size; this fixture keeps the report's edge cases in one
@@ -26,15 +33,25 @@ SCRIPT = '<script>alert("pwned")</script>'
 IMG = '"><img src=x onerror=alert(1)>'
 FORMULA = '=HYPERLINK("http://evil.example/","click")'
 
-# Patch catalogue: id -> (title, severity, classification). SecurityNonCompliantCount counts the
-# non-compliant patches classified Security.
+# Patch catalogue: id -> (title, vendor severity, classification). SecurityNonCompliantCount counts
+# the non-compliant patches classified Security.
 PATCHES = {
-    "openssl-3.0.8-1.amzn2023": ("openssl security update", "CRITICAL", "Security"),
-    "kernel-6.1.55-75.123": ("kernel security update", "HIGH", "Security"),
-    "curl-8.3.0-1": ("curl bug fix", "MEDIUM", "Bugfix"),
-    "bash-5.2.15-1": ("bash", "LOW", "Bugfix"),
-    "KB5031364": (f"2023-10 Cumulative Update {SCRIPT}", "CRITICAL", "SecurityUpdates"),
+    "openssl-3.0.8-1.amzn2023": ("openssl security update", "Critical", "Security"),
+    "kernel-6.1.55-75.123": ("kernel security update", "Important", "Security"),
+    "curl-8.3.0-1": ("curl bug fix", "", "Bugfix"),
+    "bash-5.2.15-1": ("bash", "Low", "Bugfix"),
+    "KB5031364": (f"2023-10 Cumulative Update {SCRIPT}", "Critical", "SecurityUpdates"),
+    "KB890830": ("Windows Malicious Software Removal Tool", "", "Tools"),
 }
+SECURITY = {"Security", "SecurityUpdates"}
+
+
+def level(account: str, classification: str) -> str:
+    """The compliance level the node's baseline assigns: UNSPECIFIED on the predefined baselines
+    (account A), security CRITICAL and the rest MEDIUM on account B's custom one."""
+    if account == A:
+        return "UNSPECIFIED"
+    return "CRITICAL" if classification in SECURITY else "MEDIUM"
 
 
 def node(account, region, node_id, *, status="Active", seen_days=0.05, patches=None, name="",
@@ -45,38 +62,39 @@ def node(account, region, node_id, *, status="Active", seen_days=0.05, patches=N
 
 
 def spec() -> list[dict]:
-    def cfg(state: str, managed: str, patch: str | None) -> dict:
-        return {"state": state, "managed_by_ssm": managed, "patch_compliance": patch}
+    def cfg(state: str, managed: str | None, patch: str | None) -> dict:
+        # managed: the result of ec2-instance-managed-by-systems-manager (None: no result).
+        return {"state": state, "managed_rule": managed, "patch_compliance": patch}
 
     return [
         node(A, US, "i-0a00000000000001", name="web-1", tags={"Name": "web-1", "Environment": "prod"},
              patches={"openssl-3.0.8-1.amzn2023": "Installed", "bash-5.2.15-1": "Installed"},
-             config=cfg("running", "YES", "COMPLIANT")),
+             config=cfg("running", "COMPLIANT", "COMPLIANT")),
         node(A, US, "i-0a00000000000002", computer=SCRIPT,
              tags={"Name": IMG, "Owner": FORMULA},
              patches={"openssl-3.0.8-1.amzn2023": "Missing", "kernel-6.1.55-75.123": "Missing",
                       "bash-5.2.15-1": "Installed", "curl-8.3.0-1": "NotApplicable"},
-             config=cfg("running", "YES", "NON_COMPLIANT")),
+             config=cfg("running", "COMPLIANT", "NON_COMPLIANT")),
         node(A, US, "mi-0a00000000000003", name="onprem-db", seen_days=10, platform="Ubuntu"),
         node(A, US, "i-0a00000000000004", status="Terminated", name="old-batch",
-             patches={"openssl-3.0.8-1.amzn2023": "Missing"}, config=cfg("terminated", "NO", None)),
+             patches={"openssl-3.0.8-1.amzn2023": "Missing"}, config=cfg("terminated", "NON_COMPLIANT", None)),
         node(A, US, "i-0a00000000000005", managed=False, tags={"Name": FORMULA},
-             config=cfg("running", "NO", None)),
+             config=cfg("running", "NON_COMPLIANT", None)),
         node(A, US, "i-0a00000000000006", managed=False, tags={"Name": f"stopped {SCRIPT}"},
-             config=cfg("stopped", "NO", None)),
+             config=cfg("stopped", None, None)),
         node(A, EU, "i-0b00000000000001", status="ConnectionLost", seen_days=9, name="win-app",
              platform="Microsoft Windows Server 2022 Datacenter",
-             patches={"KB5031364": "Failed", "openssl-3.0.8-1.amzn2023": "Installed"},
-             config=cfg("running", "YES", "NON_COMPLIANT")),
+             patches={"KB5031364": "Failed", "KB890830": "NotApplicable"},
+             config=cfg("running", "COMPLIANT", "NON_COMPLIANT")),
         node(A, EU, "i-0b00000000000002", status="Stopped", seen_days=3, name="batch",
-             patches={"bash-5.2.15-1": "Installed"}, config=cfg("stopped", "YES", "COMPLIANT")),
+             patches={"bash-5.2.15-1": "Installed"}, config=cfg("stopped", "NOT_APPLICABLE", "COMPLIANT")),
         node(B, US, "i-0c00000000000001", name="api", tags={"Environment": "dev"},
              patches={"curl-8.3.0-1": "Missing", "openssl-3.0.8-1.amzn2023": "InstalledPendingReboot",
                       "bash-5.2.15-1": "InstalledOther"},
-             config=cfg("running", "YES", "NON_COMPLIANT")),
+             config=cfg("running", "COMPLIANT", "NON_COMPLIANT")),
         node(B, US, "mi-0c00000000000002", name="edge", patches={"bash-5.2.15-1": "Installed"}, platform="Ubuntu"),
-        node(B, EU, "i-0d00000000000001", name="fresh", config=cfg("running", "YES", None)),
-        node(B, EU, "i-0d00000000000002", managed=False, config=cfg("running", "NO", None)),
+        node(B, EU, "i-0d00000000000001", name="fresh", config=cfg("running", "COMPLIANT", None)),
+        node(B, EU, "i-0d00000000000002", managed=False, config=cfg("running", "NON_COMPLIANT", None)),
     ]
 
 
@@ -95,15 +113,15 @@ def write(root: pathlib.Path, now: str = "2026-11-21T12:00:00Z") -> list[dict]:
         live = n["managed"] and n["status"] != "Terminated"  # as fleet-sim: known to Systems Manager
         nc = {s: 0 for s in SEVERITIES}
         comp = {s: 0 for s in SEVERITIES}
-        patch_rows, security = [], 0
+        patch_rows, security, other = [], 0, 0
         if n["managed"]:
             rtype = "ManagedInstance" if n["node_id"].startswith("mi-") else "EC2Instance"
+            windows = "Windows" in n["platform"]
             sync(root, "AWS:InstanceInformation", n, [{
                 "AgentType": "amazon-ssm-agent", "AgentVersion": "3.3.1142.0", "ComputerName": n["computer"],
                 "InstanceId": n["node_id"], "IpAddress": "10.0.0.1",
-                "PlatformName": n["platform"], "PlatformType": "Windows" if "Windows" in n["platform"] else "Linux",
-                "PlatformVersion": "2023", "ResourceType": rtype, "AgentStatus": "Active",
-                "InstanceStatus": n["status"], **base}])
+                "PlatformName": n["platform"], "PlatformType": "Windows" if windows else "Linux",
+                "PlatformVersion": "2023", "ResourceType": rtype, "InstanceStatus": n["status"], **base}])
             if n["tags"]:
                 sync(root, "AWS:Tag", n, [{"Key": k, "Value": v, **base} for k, v in n["tags"].items()])
         if n["managed"] and n["patches"] is not None:
@@ -112,32 +130,33 @@ def write(root: pathlib.Path, now: str = "2026-11-21T12:00:00Z") -> list[dict]:
             counts = {"Installed": 0, "InstalledOther": 0, "InstalledPendingReboot": 0, "InstalledRejected": 0,
                       "Missing": 0, "Failed": 0, "NotApplicable": 0}
             for pid, state in n["patches"].items():
-                title, sev, cls = PATCHES[pid]
+                title, vendor, cls = PATCHES[pid]
                 counts[state] += 1
                 noncompliant = state in NONCOMPLIANT_STATES
                 if state in ("InstalledOther", "NotApplicable"):
-                    sev_out, cls_out = "", ""
+                    # Not approved by the baseline: no level, and the item carries no vendor data.
+                    vendor, cls, lvl = "", "", "UNSPECIFIED"
                 else:
-                    sev_out, cls_out = sev, cls
-                    (nc if noncompliant else comp)[sev] += 1
-                if noncompliant and cls.startswith("Security"):
-                    security += 1
-                items.append({"ComplianceType": "Patch", "ExecutionId": "exec-1", "ExecutionType": "Command",
-                              "ExecutionTime": exec_time, "Id": pid, "Title": title,
-                              "Status": "NON_COMPLIANT" if noncompliant else "COMPLIANT",
-                              "Severity": sev_out, "DocumentName": "AWS-RunPatchBaseline", "DocumentVersion": "1",
-                              "Classification": cls_out, "PatchBaselineId": "pb-0123456789abcdef0",
-                              "PatchSeverity": "Critical" if sev == "CRITICAL" else "Important",
-                              "PatchState": state, "PatchGroup": "default",
-                              "InstalledTime": "" if state in ("Missing", "Failed", "NotApplicable") else exec_time,
-                              **base})
-                vendor = "" if not sev_out else "Critical" if sev == "CRITICAL" else "Important"
+                    lvl = level(n["account_id"], cls)
+                    (nc if noncompliant else comp)[lvl] += 1
+                if noncompliant:
+                    security += cls in SECURITY
+                    other += cls not in SECURITY and lvl != "CRITICAL"
+                if state == "NotApplicable" and not windows:
+                    continue  # Linux: counted in NotApplicableCount, never listed as an item
+                status = "NON_COMPLIANT" if noncompliant else "" if state == "NotApplicable" else "COMPLIANT"
                 installed = "" if state in ("Missing", "Failed", "NotApplicable") else exec_time
-                # As fleet-sim writes them: [id, title, state, severity, classification, vendor severity,
-                # installed time].
-                patch_rows.append([pid, title, state, sev_out, cls_out, vendor, installed])
+                items.append({"ComplianceType": "Patch", "ExecutionId": "exec-1", "ExecutionType": "Command",
+                              "ExecutionTime": exec_time, "Id": pid, "Title": title, "Status": status,
+                              "Severity": lvl, "DocumentName": "AWS-RunPatchBaseline", "DocumentVersion": "1",
+                              "Classification": cls, "PatchBaselineId": "pb-0123456789abcdef0",
+                              "PatchSeverity": vendor, "PatchState": state, "PatchGroup": "default",
+                              "InstalledTime": installed, **base})
+                # As fleet-sim writes them: [id, title, state, compliance level, classification, vendor
+                # severity, installed time, status].
+                patch_rows.append([pid, title, state, lvl, cls, vendor, installed, status])
             items.append({"ComplianceType": "Association", "Id": str(uuid.uuid5(uuid.NAMESPACE_DNS, n["node_id"])),
-                          "Status": "NON_COMPLIANT", "Severity": "UNSPECIFIED",
+                          "Title": "", "Status": "NON_COMPLIANT", "Severity": "UNSPECIFIED",
                           "DocumentName": "AWS-GatherSoftwareInventory", "ExecutionTime": exec_time, **base})
             sync(root, "AWS:ComplianceItem", n, items)
             status = "NON_COMPLIANT" if any(nc.values()) else "COMPLIANT"
@@ -152,14 +171,14 @@ def write(root: pathlib.Path, now: str = "2026-11-21T12:00:00Z") -> list[dict]:
                 "PatchGroup": "default", "BaselineId": "pb-0123456789abcdef0", "SnapshotId": "snap-1",
                 "OwnerInformation": "", "OperationType": "Scan", "OperationStartTime": exec_time,
                 "OperationEndTime": exec_time, "RebootOption": "NoReboot", "ExecutionId": "exec-1",
-                "NonCompliantSeverity": "", "InstalledCount": str(counts["Installed"]),
+                "InstalledCount": str(counts["Installed"]),
                 "InstalledOtherCount": str(counts["InstalledOther"]),
                 "InstalledPendingRebootCount": str(counts["InstalledPendingReboot"]),
                 "InstalledRejectedCount": str(counts["InstalledRejected"]),
-                "NotApplicableCount": str(counts["NotApplicable"]), "UnreportedNotApplicableCount": "0",
+                "NotApplicableCount": str(counts["NotApplicable"]), "UnreportedNotApplicableCount": "-1",
                 "MissingCount": str(counts["Missing"]), "FailedCount": str(counts["Failed"]),
                 "CriticalNonCompliantCount": str(nc["CRITICAL"]), "SecurityNonCompliantCount": str(security),
-                "OtherNonCompliantCount": str(sum(nc.values()) - security), **base}])
+                "OtherNonCompliantCount": str(other), **base}])
             patch_status = status
         else:
             patch_status = "NOT_SCANNED" if n["managed"] else None
@@ -170,8 +189,8 @@ def write(root: pathlib.Path, now: str = "2026-11-21T12:00:00Z") -> list[dict]:
             "node_type": "Hybrid" if n["node_id"].startswith("mi-") else "EC2", "managed": n["managed"],
             "instance_status": n["status"] if n["managed"] else None, "live": live,
             "last_seen": cap if n["managed"] else None, "stale": n["managed"] and live and n["seen_days"] > 7,
-            "patch_status": patch_status if live else patch_status,
-            "missing_by_severity": nc if n["managed"] else None,
+            "patch_status": patch_status, "gone": False,
+            "missing_by_level": nc if n["managed"] else None,
             "scan": None if not (n["managed"] and n["patches"] is not None) else {
                 "security_noncompliant": security, "patches": patch_rows},
             "tags": n["tags"], "config": n["config"],
@@ -181,7 +200,7 @@ def write(root: pathlib.Path, now: str = "2026-11-21T12:00:00Z") -> list[dict]:
         write_snapshot(root, account, region, snapshot_day, items)
     # An older snapshot still lists an instance deleted since: reports must not resurrect it.
     ghost = node(A, US, "i-0a000000000000ff", managed=False, tags={"Name": "deleted"},
-                 config={"state": "running", "managed_by_ssm": "NO", "patch_compliance": None})
+                 config={"state": "running", "managed_rule": "NON_COMPLIANT", "patch_compliance": None})
     write_snapshot(root, A, US, snapshot_day - dt.timedelta(days=1), config_items(ghost, iso(t_now)))
     # The sync's write-check object, which readers must skip.
     check = root / "sync" / "AWS:InstanceInformation" / f"accountid={A}" / "test.json"
@@ -214,8 +233,8 @@ def config_items(n: dict, captured: str) -> list[dict]:
             "configuration": {"instanceId": nid, "instanceType": "t3.micro", "state": {"code": 16, "name": c["state"]},
                               "platformDetails": "Linux/UNIX",
                               "tags": [{"key": k, "value": v} for k, v in n["tags"].items()]}}]
-    rules = [("ec2-instance-managed-by-systems-manager", "AWS::EC2::Instance", nid,
-              "COMPLIANT" if c["managed_by_ssm"] == "YES" else "NON_COMPLIANT")]
+    rules = ([("ec2-instance-managed-by-systems-manager", "AWS::EC2::Instance", nid, c["managed_rule"])]
+             if c["managed_rule"] else [])
     if c.get("patch_compliance"):
         rules.append(("ec2-managedinstance-patch-compliance-status-check", "AWS::SSM::PatchCompliance",
                       f"AWS::SSM::ManagedInstanceInventory/{nid}", c["patch_compliance"]))

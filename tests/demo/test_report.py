@@ -1,7 +1,7 @@
 """demo/report.py, the report that ends `make demo`, checked against the fleet's ground truth and in a
 real browser.
 
-* A fleet-sim fleet (300 nodes, 3 accounts, 2 Regions): report.py runs as `make demo` runs it, and
+* A fleet-sim fleet (300 nodes, 4 accounts, 2 Regions, 5% of a real node's compliance items): report.py runs as `make demo` runs it, and
   every number of summary.json is recomputed from ground-truth.jsonl (what the simulator decided),
   never from the data files the report read. The CSV exports hold one row per live node and one
   per node and non-compliant patch.
@@ -39,7 +39,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "sql"))
 import handmade_fleet  # noqa: E402
 # The ground truth's reader, shared with the SQL checks.
-from truth import NONCOMPLIANT_STATES, SEVERITIES, find_fleet_sim, noncompliant_patches  # noqa: E402
+from truth import SEVERITIES, find_fleet_sim, noncompliant_patches  # noqa: E402
 from truth import load as load_truth  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -81,8 +81,9 @@ def report_main(fleet: pathlib.Path, out: pathlib.Path, *extra: str) -> subproce
 def simulated(tmp_path_factory) -> tuple[pathlib.Path, pathlib.Path, subprocess.CompletedProcess]:
     binary = fleet_sim()
     fleet = tmp_path_factory.mktemp("fleet")
-    subprocess.run([str(binary), "--out", str(fleet), "--seed", "7", "--nodes", "300", "--accounts", "3",
-                    "--regions", "us-east-1,eu-west-1", "--now", NOW], check=True, capture_output=True, timeout=120)
+    subprocess.run([str(binary), "--out", str(fleet), "--seed", "7", "--nodes", "300", "--accounts", "4",
+                    "--regions", "us-east-1,eu-west-1", "--now", NOW, "--item-scale", "0.05"],
+                   check=True, capture_output=True, timeout=120)
     out = tmp_path_factory.mktemp("report")
     done = run_report(fleet, out)
     assert done.returncode == 0, done.stderr
@@ -113,18 +114,20 @@ def truth(fleet: pathlib.Path, stale_days: float = STALE_DAYS) -> dict:
     loaded = load_truth(fleet)
     meta, nodes = loaded.fleet, loaded.nodes
     now = parse_time(meta["now"])
-    keys = ["live_nodes", "compliant", "non_compliant", "not_scanned", "unknown", "missing_critical",
-            "missing_security", "unmanaged_ec2", "stale"]
+    keys = ["live_nodes", "compliant", "non_compliant", "not_scanned", "unknown", "missing_security",
+            "missing_critical_level", "unmanaged_ec2", "stale"]
     groups: dict = defaultdict(lambda: dict.fromkeys(keys, 0))
     for a in meta["accounts"]:
         for r in meta["regions"]:
             groups[(a, r)]
     lists = defaultdict(list)
-    patch_nodes, patch_severity = Counter(), defaultdict(set)
+    patch_nodes, patch_level = Counter(), defaultdict(set)
+    unspecified_only = 0
     for n in nodes:
         g = groups[(n["account_id"], n["region"])]
         config = n.get("config")
-        if n["node_type"] == "EC2" and config and config.get("managed_by_ssm") == "NO" \
+        # The managed rule flags running instances only: stopped ones are NOT_APPLICABLE or have no result.
+        if n["node_type"] == "EC2" and config and config.get("managed_rule") == "NON_COMPLIANT" \
                 and config.get("state") not in ("terminated", "shutting-down"):
             g["unmanaged_ec2"] += 1
             lists["unmanaged_ec2"].append(n["node_id"])
@@ -135,10 +138,13 @@ def truth(fleet: pathlib.Path, stale_days: float = STALE_DAYS) -> dict:
             n["patch_status"], "unknown")] += 1
         if n["patch_status"] == "NOT_SCANNED":
             lists["not_scanned"].append(n["node_id"])
-        if (n.get("missing_by_severity") or {}).get("CRITICAL", 0) > 0:
-            g["missing_critical"] += 1
-            lists["missing_critical"].append(n["node_id"])
+        if (n.get("missing_by_level") or {}).get("CRITICAL", 0) > 0:
+            g["missing_critical_level"] += 1
+            lists["missing_critical_level"].append(n["node_id"])
         scan = n.get("scan") or {}
+        if n["patch_status"] == "NON_COMPLIANT" and not any(
+                v for level, v in n["missing_by_level"].items() if level != "UNSPECIFIED"):
+            unspecified_only += 1
         if scan.get("security_noncompliant", 0) > 0:
             g["missing_security"] += 1
             lists["missing_security"].append(n["node_id"])
@@ -150,13 +156,14 @@ def truth(fleet: pathlib.Path, stale_days: float = STALE_DAYS) -> dict:
             lists["stale"].append(n["node_id"])
         for patch in noncompliant_patches(loaded, n) if scan else []:
             patch_nodes[patch["id"]] += 1
-            patch_severity[patch["id"]].add(patch["severity"])
+            patch_level[patch["id"]].add(patch["level"])
     top = sorted(patch_nodes.items(), key=lambda kv: (-kv[1], kv[0]))[:15]
     return {
         "by_account_region": {k: v for k, v in groups.items()},
         "totals": {k: sum(g[k] for g in groups.values()) for k in keys},
-        "top": [(p, count, min(patch_severity[p], key=lambda s: SEVERITIES.index(s) if s in SEVERITIES else 9))
+        "top": [(p, count, min(patch_level[p], key=lambda s: SEVERITIES.index(s) if s in SEVERITIES else 9))
                 for p, count in top],
+        "unspecified_only": unspecified_only,
         "missing_rows": sum(patch_nodes.values()),
         "node_lists": {k: sorted(v) for k, v in lists.items()},
         "now": meta["now"],
@@ -169,9 +176,10 @@ def check_against_truth(fleet: pathlib.Path, out: pathlib.Path) -> dict:
     got = {(r["account_id"], r["region"]): {k: r[k] for k in want["totals"]} for r in summary["by_account_region"]}
     assert got == want["by_account_region"]
     assert {k: summary["totals"][k] for k in want["totals"]} == want["totals"]
-    assert [(p["patch_id"], p["nodes"], p["severity"]) for p in summary["top_missing_patches"]] == want["top"]
+    assert [(p["patch_id"], p["nodes"], p["compliance_level"]) for p in summary["top_missing_patches"]] == want["top"]
+    assert summary["noncompliant_unspecified_only"] == want["unspecified_only"]
     assert summary["missing_patch_rows"] == want["missing_rows"]
-    for name in ("missing_critical", "missing_security", "stale", "unmanaged_ec2", "not_scanned"):
+    for name in ("missing_critical_level", "missing_security", "stale", "unmanaged_ec2", "not_scanned"):
         assert summary["node_lists"][name] == want["node_lists"].get(name, []), name
     assert summary["fleet"]["now"] == want["now"]
     assert all(c["ok"] for c in summary["checks"]), [c for c in summary["checks"] if not c["ok"]]
@@ -190,7 +198,9 @@ def check_csv(out: pathlib.Path, summary: dict) -> None:
                 "NOT_SCANNED": totals["not_scanned"]}
     assert Counter(n["Compliance status"] for n in nodes) == Counter({k: v for k, v in statuses.items() if v})
     assert len(patches) == summary["missing_patch_rows"]
-    assert {p["State"] for p in patches} <= NONCOMPLIANT_STATES
+    # AvailableSecurityUpdate is non-compliant where the baseline says so (Windows only).
+    assert {p["State"] for p in patches} <= {"Missing", "Failed", "InstalledPendingReboot", "InstalledRejected",
+                                             "AvailableSecurityUpdate"}
     assert {p["Compliance status"] for p in patches} == {"NON_COMPLIANT"}
     live = {(n["Account ID"], n["Region"], n["Managed node ID"]) for n in nodes}
     assert {(p["Account ID"], p["Region"], p["Managed node ID"]) for p in patches} <= live
@@ -216,7 +226,7 @@ def test_summary_matches_the_simulators_ground_truth(simulated) -> None:
     total = next(line for line in lines if line.startswith("Total")).split()
     keys = ("live_nodes", "compliant", "non_compliant", "not_scanned")
     assert total[1:5] == [str(summary["totals"][k]) for k in keys]
-    assert sum(line.startswith(tuple(summary["fleet"]["accounts"])) for line in lines) == 6
+    assert sum(line.startswith(tuple(summary["fleet"]["accounts"])) for line in lines) == 8
 
 
 def test_handmade_fleet_edge_cases(handmade) -> None:
@@ -355,7 +365,8 @@ def expected_charts(summary: dict) -> dict[str, dict]:
     return {
         "overall-compliance": {("all", s): totals[s] for s in status},
         "compliance-by-account-region": {(g(r), s): r[s] for r in rows for s in status},
-        "missing-critical-security": {(g(r), s): r[f"missing_{s}"] for r in rows for s in ("critical", "security")},
+        "missing-security-critical-level": {(g(r), s): r[f"missing_{s}"] for r in rows
+                                            for s in ("security", "critical_level")},
         "top-missing-patches": {(p["patch_id"], "nodes"): p["nodes"] for p in summary["top_missing_patches"]},
         "unmanaged-ec2": {(g(r), "unmanaged"): r["unmanaged_ec2"] for r in rows},
         "stale-nodes": {(g(r), "stale"): r["stale"] for r in rows},
@@ -375,11 +386,14 @@ def test_charts_render_in_a_browser_with_the_summary_numbers(fleet, request, tmp
     parsed.feed(dom)
     assert parsed.charts == expected_charts(summary)
     for chart, bars in parsed.geometry.items():
-        # Bars of one chart share one scale (stacked segments included); widths have 2 decimals.
-        scale = max(width / value for value, width in bars if value)
-        assert all(abs(width - value * scale) < 0.02 for value, width in bars), chart
+        # Bars of one chart share one scale (stacked segments included). Widths have 2 decimals, so
+        # the scale is taken from the longest bar (its rounding error, spread over the largest value,
+        # is the smallest) and every width is within two roundings of value x scale.
+        top_value, top_width = max(bars)
+        scale = top_width / top_value if top_value else 0
+        assert all(abs(width - value * scale) < 0.011 for value, width in bars), chart
     assert parsed.kpis == {k: summary["totals"][k] for k in (
-        "live_nodes", "compliant", "non_compliant", "not_scanned", "missing_critical", "missing_security",
+        "live_nodes", "compliant", "non_compliant", "not_scanned", "missing_security", "missing_critical_level",
         "unmanaged_ec2", "stale")}
     # What the browser built from the page: no element or handler came from the data.
     assert not parsed.count["script"] and not parsed.count["img"] and not parsed.count["iframe"]

@@ -2,16 +2,28 @@
 loads it as Athena would see it, every named query and dataset query runs, and each result is
 checked against the ground truth with the same expectations as `make sql-check` (truth.py).
 
-    .venv/bin/python tests/sql/bench_sql.py --fleet-sim <target>/debug/fleet-sim --nodes 100000
+    .venv/bin/python tests/sql/bench_sql.py --fleet-sim <target>/release/fleet-sim --nodes 5000
+    .venv/bin/python tests/sql/bench_sql.py --fleet-sim <target>/release/fleet-sim --nodes 100000 --item-scale 0.02
 
-Prints the generation wall time and fleet-sim's peak RSS, the load time, and each query's run time
-and row count. Exits non-zero when a query disagrees with the ground truth.
+Prints the generation wall time and fleet-sim's peak RSS, the data's size by table, the load time,
+and per query its run time, row count, the bytes Athena would scan and what that costs. Exits
+non-zero when a query disagrees with the ground truth.
+
+Bytes scanned: the sync's objects are uncompressed JSON and the Config snapshots gzipped JSON;
+neither is splittable into columns, so Athena reads every object of every partition a query
+touches, whichever columns it selects, and bills the bytes read (compressed bytes for gzip), at
+least 10 MB per query, at $5 per TB ("Amazon Athena pricing"; us-east-1, SQL queries). A filter on
+a partition column with values Athena knows at planning time (the history query's ``dt BETWEEN ?
+AND ?``) prunes partitions; joins on the newest ``dt`` are counted as reading every ``dt``
+(dynamic filtering may read less; this is the upper bound a customer is billed at most).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
+import re
 import resource
 import sys
 import tempfile
@@ -21,11 +33,91 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parents[1] / "demo")]
 
 import localathena as la  # noqa: E402
+import sqlglot  # noqa: E402
 import truth  # noqa: E402
+from sqlglot import exp  # noqa: E402
+
+# The queries demo/report.py runs for one report (its summary.json "sources").
+REPORT_QUERIES = ["dataset/nodes", "dataset/patches", "dataset/node-tags", "dataset/config-compliance",
+                  "named/compliance_summary", "named/ec2_not_managed", "named/compliant_nodes",
+                  "named/noncompliant_nodes", "named/patch_summary"]
+PRICE_PER_TB = 5.0           # USD per TB scanned, Athena SQL queries
+MINIMUM_BYTES = 10 * 10**6   # "rounded up to the nearest megabyte, with a 10 MB minimum per query"
+
+
+def folder_bytes(folder: pathlib.Path, keep=lambda path: True) -> int:
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = pathlib.Path(root) / name
+            if name != "test.json" and keep(path):
+                total += path.stat().st_size
+    return total
+
+
+class Sizes:
+    """The bytes of each table's objects in a fleet folder (sync types, Config snapshots by day)."""
+
+    def __init__(self, fleet: pathlib.Path):
+        self.inventory = {la.table_name(d.name): folder_bytes(d) for d in (fleet / "sync").iterdir()
+                          if d.is_dir()} if (fleet / "sync").is_dir() else {}
+        self.history = sum(p.stat().st_size for p in la._config_history(fleet / "config"))
+        self.config_by_day: dict[str, int] = {}
+        for path in la._config_snapshots(fleet / "config"):
+            m = re.search(r"/(\d{4})/(\d{1,2})/(\d{1,2})/ConfigSnapshot/", path.as_posix())
+            day = f"{int(m.group(1)):04}-{int(m.group(2)):02}-{int(m.group(3)):02}"
+            self.config_by_day[day] = self.config_by_day.get(day, 0) + path.stat().st_size
+
+    def scanned(self, text: str, values: dict, parameters: list | None) -> int:
+        """The bytes Athena reads for one run of the query: every object of a table per reference
+        to it (a table read in two CTEs is read twice; Athena inlines CTEs)."""
+        tree = sqlglot.parse_one(la._quote_colon_segments(la.render(text, values)), read="trino")
+        total = 0
+        for table in tree.find_all(exp.Table):
+            if table.db == la.CLOUDTRAIL_SCHEMA:
+                # CloudTrail Lake bills the bytes it scans in its own storage, whose size it does
+                # not publish: the compressed ConfigHistory objects give the order of magnitude.
+                total += self.history
+            elif table.db == la.INVENTORY_SCHEMA:
+                total += self.inventory.get(table.name, 0)
+            elif table.db == la.CONFIG_SCHEMA:
+                days = self.config_by_day
+                if parameters and re.search(r"\bdt BETWEEN \? AND \?", text):
+                    first, last = parameters[:2]
+                    days = {d: n for d, n in days.items() if first <= d <= last}
+                total += sum(days.values())
+        return total
+
+
+def cost(scanned: int) -> float:
+    return max(scanned, MINIMUM_BYTES) / 10**12 * PRICE_PER_TB
 
 
 def rss_mib(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # KiB on Linux
+
+
+def run_and_check(con, t: truth.Truth, query: truth.Query, values: dict, parameters) -> tuple[int, str]:
+    """Runs a query and checks it against the ground truth: (rows returned, "ok" or what is wrong).
+    An answer of millions of rows (the patches dataset) is streamed and compared by digest."""
+    expected = truth.expected(t, query.id)
+    count = 0
+
+    def counted(rows):
+        nonlocal count
+        for row in rows:
+            count += 1
+            yield row
+    try:
+        if isinstance(expected.rows, truth.Rows):
+            truth.compare_stream(query.id, counted(la.stream(con, query.text, values, parameters)), expected)
+        else:
+            rows = la.run(con, query.text, values, parameters)
+            count = len(rows)
+            truth.check(t, query.id, rows)
+    except AssertionError as error:
+        return count, f"WRONG: {str(error)[:300]}"
+    return count, "ok"
 
 
 def main() -> int:
@@ -35,10 +127,14 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=10)
     parser.add_argument("--regions", default="us-east-1,eu-west-1,ap-southeast-2")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--item-scale", type=float, default=1.0,
+                        help="compliance items per node relative to a real node (1: realistic)")
     parser.add_argument("--keep", type=pathlib.Path,
                         help="write the fleet here and keep it (default: a temporary folder)")
     parser.add_argument("--fleet", type=pathlib.Path, help="use this fleet-sim folder instead of generating one")
     parser.add_argument("--database", default=":memory:", help="DuckDB database file (default: in memory)")
+    parser.add_argument("--memory-limit", default="4GB",
+                        help="DuckDB's memory limit; beyond it, it spills to disk (default 4GB)")
     args = parser.parse_args()
     if args.fleet is None and (args.fleet_sim is None or not args.fleet_sim.exists()):
         parser.error("--fleet-sim: the fleet-sim binary is needed (cargo build -p fleet-sim)")
@@ -47,23 +143,30 @@ def main() -> int:
         out = args.fleet or args.keep or pathlib.Path(tmp) / "fleet"
         if args.fleet is None:
             regions = args.regions.split(",")
-            print(f"fleet-sim: {args.nodes} nodes, {args.accounts} accounts x {len(regions)} Regions -> {out}",
-                  flush=True)
+            print(f"fleet-sim: {args.nodes} nodes, {args.accounts} accounts x {len(regions)} Regions, "
+                  f"item scale {args.item_scale:g} -> {out}", flush=True)
             started = time.monotonic()
             said = truth.run_fleet_sim(args.fleet_sim, out, seed=args.seed, nodes=args.nodes,
-                                       accounts=args.accounts, regions=regions, now=truth.now_to_the_minute())
+                                       accounts=args.accounts, regions=regions, now=truth.now_to_the_minute(),
+                                       item_scale=args.item_scale)
             generation = time.monotonic() - started
             print(f"  {said.strip()}")
             print(f"  generated in {generation:.1f} s, fleet-sim peak RSS "
                   f"{rss_mib(resource.RUSAGE_CHILDREN):.0f} MiB", flush=True)
 
+        sizes = Sizes(out)
+        print("data (what Athena would read):")
+        for name, n in sorted(sizes.inventory.items(), key=lambda kv: -kv[1]):
+            print(f"  {name:32} {n / 2**20:10.1f} MiB")
+        print(f"  {'config snapshots (gzip)':32} {sum(sizes.config_by_day.values()) / 2**20:10.1f} MiB "
+              f"over {len(sizes.config_by_day)} days", flush=True)
+
         started = time.monotonic()
-        con = la.connect(out, args.database)
+        con = la.connect(out, args.database, memory_limit=args.memory_limit)
         load = time.monotonic() - started
-        tables = con.execute("SELECT schema_name || '.' || table_name, estimated_size FROM duckdb_tables() "
-                             "ORDER BY 1").fetchall()
-        print(f"load: {load:.1f} s, {sum(n for _, n in tables)} rows in {len(tables)} tables, "
-              f"peak RSS {rss_mib(resource.RUSAGE_SELF):.0f} MiB", flush=True)
+        views = con.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchone()[0]
+        print(f"catalog: {load:.1f} s to define {views} tables as views over the objects (read by each query, "
+              f"as Athena reads S3), peak RSS {rss_mib(resource.RUSAGE_SELF):.0f} MiB", flush=True)
 
         started = time.monotonic()
         t = truth.load(out)
@@ -74,23 +177,27 @@ def main() -> int:
 
         failures = 0
         total = 0.0
-        print(f"{'query':40} {'rows':>9} {'run s':>7}  check")
+        total_scanned = 0
+        print(f"{'query':40} {'rows':>9} {'run s':>7} {'scan MiB':>9} {'USD/run':>8}  check")
+        scanned_by_query: dict[str, int] = {}
         for query in truth.queries():
-            values = la.NAMED_QUERY_VALUES if query.kind == "named" else la.DATASET_VALUES
+            values, parameters = truth.run_inputs(t, query)
             started = time.monotonic()
-            parameters = truth.PARAMETERS[query.id](t) if query.id in truth.PARAMETERS else None
-            rows = la.run(con, query.text, values, parameters)
+            count, verdict = run_and_check(con, t, query, values, parameters)
+            failures += verdict != "ok"
             elapsed = time.monotonic() - started
             total += elapsed
-            try:
-                truth.check(t, query.id, rows)
-                verdict = "ok"
-            except AssertionError as error:
-                failures += 1
-                verdict = f"WRONG: {str(error)[:300]}"
-            print(f"{query.id:40} {len(rows):>9} {elapsed:>7.2f}  {verdict}", flush=True)
+            scanned = scanned_by_query[query.id] = sizes.scanned(query.text, values, parameters)
+            print(f"{query.id:40} {count:>9} {elapsed:>7.2f} {scanned / 2**20:>9.1f} {cost(scanned):>8.4f}  "
+                  f"{verdict}", flush=True)
+        every = sum(scanned_by_query.values())
+        report = sum(scanned_by_query[q] for q in REPORT_QUERIES)
         print(f"queries: {total:.1f} s in all; peak RSS {rss_mib(resource.RUSAGE_SELF):.0f} MiB; "
               f"{failures} of {len(truth.queries())} disagree with the ground truth")
+        print(f"one run of every query: {every / 2**30:.2f} GiB scanned, USD "
+              f"{sum(cost(n) for n in scanned_by_query.values()):.4f}; one compliance report "
+              f"({len(REPORT_QUERIES)} queries): {report / 2**30:.2f} GiB, USD "
+              f"{sum(cost(scanned_by_query[q]) for q in REPORT_QUERIES):.4f}")
         return 1 if failures or truth.consistency_problems(t) else 0
 
 

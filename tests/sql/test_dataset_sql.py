@@ -101,31 +101,42 @@ def info(acct, region, node, status, captured, platform=("Linux", "Amazon Linux"
             "agentversion": "3.3.1", "instancestatus": status}
 
 
-def summary(acct, region, node, captured, missing, critical, status):
+def summary(acct, region, node, captured, missing, critical, security):
+    """A patch summary: `critical` non-compliant patches at the baseline's CRITICAL level
+    (CriticalNonCompliantCount), `security` the vendor classifies as security."""
     return {"accountid": acct, "region": region, "resourceid": node, "capturetime": captured,
             "patchgroup": "prod", "baselineid": "pb-0123", "operationtype": "Scan",
             "operationendtime": captured, "installedcount": "40", "installedothercount": "1",
             "installedpendingrebootcount": "0", "installedrejectedcount": "0", "missingcount": str(missing),
             "failedcount": "0", "notapplicablecount": "300", "criticalnoncompliantcount": str(critical),
-            "securitynoncompliantcount": str(critical), "othernoncompliantcount": str(missing - critical)}
+            "securitynoncompliantcount": str(security),
+            "othernoncompliantcount": str(missing - len({*range(critical), *range(security)}))}
 
 
-def compliance(acct, region, node, captured, ctype, status, critical=0, high=0):
+def compliance(acct, region, node, captured, ctype, status, critical=0, high=0, unspecified=0):
+    """A compliance summary: counts by the compliance level the baseline assigns; the overall
+    severity is the highest non-compliant level (UNSPECIFIED when none or all UNSPECIFIED)."""
+    overall = "CRITICAL" if critical else "HIGH" if high else "UNSPECIFIED"
     return {"accountid": acct, "region": region, "resourceid": node, "capturetime": captured,
-            "compliancetype": ctype, "status": status, "overallseverity": "CRITICAL" if critical else "UNSPECIFIED",
+            "compliancetype": ctype, "status": status, "overallseverity": overall,
             "executiontime": captured, "noncompliantcriticalcount": str(critical),
             "noncomplianthighcount": str(high), "noncompliantmediumcount": "0", "noncompliantlowcount": "0",
-            "noncompliantinformationalcount": "0", "noncompliantunspecifiedcount": "0"}
+            "noncompliantinformationalcount": "0", "noncompliantunspecifiedcount": str(unspecified)}
 
 
-def item(acct, region, node, captured, patch, state, severity="", ctype="Patch"):
-    status = "NON_COMPLIANT" if state in ("Missing", "Failed", "InstalledPendingReboot",
-                                          "InstalledRejected") else "COMPLIANT"
+def item(acct, region, node, captured, patch, state, level="UNSPECIFIED", vendor="", classification="",
+         ctype="Patch"):
+    """A compliance item as AWS writes it: Severity is the compliance level the baseline assigns
+    (UNSPECIFIED on predefined baselines), PatchSeverity and Classification the vendor's; a Windows
+    NotApplicable item has an empty Status."""
+    status = ("NON_COMPLIANT" if state in ("Missing", "Failed", "InstalledPendingReboot", "InstalledRejected")
+              else "" if state == "NotApplicable" else "COMPLIANT")
     return {"accountid": acct, "region": region, "resourceid": node, "capturetime": captured,
             "compliancetype": ctype, "id": patch, "title": f"{patch} update", "status": status,
-            "severity": severity, "patchseverity": severity.title(), "patchstate": state,
-            "classification": "Security" if severity else "", "executiontime": captured,
-            "installedtime": "" if state == "Missing" else "2026-10-01T00:00:00Z",
+            "severity": level, "patchseverity": vendor, "patchstate": state,
+            "classification": classification, "executiontime": captured,
+            "installedtime": "" if state in ("Missing", "NotApplicable", "AvailableSecurityUpdate")
+            else "2026-10-01T00:00:00Z",
             "patchbaselineid": "pb-0123", "patchgroup": "prod"}
 
 
@@ -147,16 +158,18 @@ INVENTORY = {
         # The same id in another account and Region is another node.
         info(B, US, "i-live", "Active", T2),
     ],
+    # A/EU i-live is on a predefined baseline: its two vendor-Critical/Important security patches
+    # are missing at level UNSPECIFIED. B/US i-live's custom baseline ranks a vendor-Low patch HIGH.
     "aws_patchsummary": [
-        summary(A, EU, "i-live", T0, 9, 5, "NON_COMPLIANT"),
-        summary(A, EU, "i-live", T2, 2, 2, "NON_COMPLIANT"),
-        summary(A, EU, "i-term", T2, 7, 7, "NON_COMPLIANT"),
-        summary(A, EU, "i-lost", T1, 0, 0, "COMPLIANT"),
-        summary(B, US, "mi-hybrid", T2, 0, 0, "COMPLIANT"),
-        summary(B, US, "i-live", T2, 1, 0, "NON_COMPLIANT"),
+        summary(A, EU, "i-live", T0, 9, 5, 5),
+        summary(A, EU, "i-live", T2, 2, 0, 2),
+        summary(A, EU, "i-term", T2, 7, 7, 7),
+        summary(A, EU, "i-lost", T1, 0, 0, 0),
+        summary(B, US, "mi-hybrid", T2, 0, 0, 0),
+        summary(B, US, "i-live", T2, 1, 0, 1),
     ],
     "aws_compliancesummary": [
-        compliance(A, EU, "i-live", T2, "Patch", "NON_COMPLIANT", critical=2),
+        compliance(A, EU, "i-live", T2, "Patch", "NON_COMPLIANT", unspecified=2),
         # Another compliance type of the same node: must not decide its patch status.
         compliance(A, EU, "i-live", T2, "Association", "COMPLIANT"),
         compliance(A, EU, "i-live", T0, "Patch", "NON_COMPLIANT", critical=5, high=4),
@@ -166,16 +179,18 @@ INVENTORY = {
         compliance(B, US, "i-live", T2, "Patch", "NON_COMPLIANT", high=1),
     ],
     "aws_complianceitem": [
-        item(A, EU, "i-live", T2, "openssl", "Missing", "CRITICAL"),
-        item(A, EU, "i-live", T2, "kernel", "Missing", "CRITICAL"),
-        item(A, EU, "i-live", T2, "bash", "Installed", "MEDIUM"),
-        item(A, EU, "i-live", T2, "emacs", "NotApplicable"),
-        item(A, EU, "i-live", T2, "9b7f-association", "", ctype="Association"),
-        item(A, EU, "i-live", T0, "old-package", "Missing", "HIGH"),
-        item(A, EU, "i-term", T2, "openssl", "Missing", "CRITICAL"),
-        item(A, EU, "i-lost", T1, "bash", "Installed", "MEDIUM"),
-        item(B, US, "mi-hybrid", T2, "KB5031364", "Installed", "CRITICAL"),
-        item(B, US, "i-live", T2, "curl", "Missing", "HIGH"),
+        item(A, EU, "i-live", T2, "openssl", "Missing", vendor="Critical", classification="Security"),
+        item(A, EU, "i-live", T2, "kernel", "Missing", vendor="Important", classification="Security"),
+        item(A, EU, "i-live", T2, "bash", "Installed", vendor="Medium", classification="Security"),
+        item(A, EU, "i-live", T2, "9b7f-association", "", level="UNSPECIFIED", ctype="Association"),
+        item(A, EU, "i-live", T0, "old-package", "Missing", "HIGH", "Important", "Security"),
+        item(A, EU, "i-term", T2, "openssl", "Missing", "CRITICAL", "Critical", "Security"),
+        item(A, EU, "i-lost", T1, "bash", "Installed", vendor="Medium", classification="Security"),
+        item(B, US, "mi-hybrid", T2, "KB5031364", "Installed", "CRITICAL", "Critical", "SecurityUpdates"),
+        item(B, US, "mi-hybrid", T2, "KB5034439", "NotApplicable"),
+        item(B, US, "mi-hybrid", T2, "KB5034441", "AvailableSecurityUpdate", vendor="Important",
+             classification="SecurityUpdates"),
+        item(B, US, "i-live", T2, "curl", "Missing", "HIGH", "Low", "Security"),
     ],
     "aws_tag": [
         tag(A, EU, "i-live", T2, "Environment", "prod"),
@@ -222,7 +237,8 @@ def evening_items(captured_last):
         ec2("i-term", "terminated", captured_last),
         ci("AWS::SSM::ManagedInstanceInventory", "mi-hyb", "2026-11-21T05:00:00.000Z", {}),
         rule("AWS::EC2::Instance", "i-run", "2026-11-21T05:00:00.000Z", (MANAGED, "COMPLIANT")),
-        rule("AWS::EC2::Instance", "i-stop", "2026-11-21T05:00:00.000Z", (MANAGED, "COMPLIANT")),
+        # The managed rule does not judge stopped instances (NOT_APPLICABLE, or no result at all).
+        rule("AWS::EC2::Instance", "i-stop", "2026-11-21T05:00:00.000Z", (MANAGED, "NOT_APPLICABLE")),
         rule("AWS::EC2::Instance", "i-unmanaged", "2026-11-21T05:00:00.000Z", (MANAGED, "NON_COMPLIANT"),
              ("ec2-instance-no-public-ip", "COMPLIANT")),
         rule("AWS::SSM::PatchCompliance", f"{INV}/i-run", "2026-11-21T05:00:00.000Z", (ORG_PATCH, "NON_COMPLIANT")),
@@ -241,6 +257,8 @@ CONFIG_SNAPSHOTS = [
     (A, EU, "2026-11-21", "snap-morning", [ec2("i-deleted", "running", "2026-11-21T01:00:00.000Z")]
      + evening_items("2026-11-21T02:00:00.000Z")[:4]),
     (A, EU, "2026-11-21", "snap-evening", evening_items("2026-11-21T17:00:00.000Z")),
+    # An account whose recorder does not record AWS::Config::ResourceCompliance: no rule results at all.
+    (B, US, "2026-11-21", "snap-b", [ec2("i-norules", "running", "2026-11-21T04:00:00.000Z")]),
 ]
 
 CONFIG_TYPE = ("STRUCT(configurationitemcapturetime VARCHAR, configurationitemstatus VARCHAR, "
@@ -297,53 +315,61 @@ def test_nodes_latest_state_per_live_node() -> None:
     assert set(rows) == {(A, EU, "i-live"), (A, EU, "i-never"), (A, EU, "i-lost"),
                          (B, US, "mi-hybrid"), (B, US, "i-live")}
     live = rows[(A, EU, "i-live")]
-    assert (live["patch_status"], live["missing_count"], live["critical_noncompliant_count"],
-            live["noncompliant_critical"], live["noncompliant_high"]) == ("NON_COMPLIANT", 2, 2, 2, 0)
+    # Two security patches missing on a predefined baseline: none at the CRITICAL level.
+    assert (live["patch_status"], live["missing_count"], live["security_noncompliant_count"],
+            live["critical_level_noncompliant_count"], live["noncompliant_level_critical"],
+            live["noncompliant_level_unspecified"], live["noncompliant_level"]) == (
+        "NON_COMPLIANT", 2, 2, 0, 0, 2, "UNSPECIFIED")
     assert str(live["last_seen"]) == "2026-11-21 18:00:00"
     assert rows[(A, EU, "i-never")]["patch_status"] == "NOT_SCANNED"
     assert rows[(A, EU, "i-never")]["missing_count"] is None
     assert rows[(A, EU, "i-lost")]["instance_status"] == "ConnectionLost"
     assert rows[(B, US, "mi-hybrid")]["node_type"] == "Hybrid"
     assert rows[(B, US, "mi-hybrid")]["platform_type"] == "Windows"
-    assert rows[(B, US, "i-live")]["noncompliant_high"] == 1
+    assert rows[(B, US, "i-live")]["noncompliant_level_high"] == 1
+    assert rows[(B, US, "i-live")]["noncompliant_level"] == "HIGH"
 
 
 def test_patches_latest_scan_patch_items_only() -> None:
     rows = run(load("patches"))
     got = sorted((r["account_id"], r["node_id"], r["patch_id"], r["patch_state"]) for r in rows)
     assert got == [
-        (A, "i-live", "bash", "Installed"), (A, "i-live", "emacs", "NotApplicable"),
-        (A, "i-live", "kernel", "Missing"), (A, "i-live", "openssl", "Missing"),
+        (A, "i-live", "bash", "Installed"), (A, "i-live", "kernel", "Missing"), (A, "i-live", "openssl", "Missing"),
         (A, "i-lost", "bash", "Installed"),
         (B, "i-live", "curl", "Missing"), (B, "mi-hybrid", "KB5031364", "Installed"),
+        (B, "mi-hybrid", "KB5034439", "NotApplicable"), (B, "mi-hybrid", "KB5034441", "AvailableSecurityUpdate"),
     ]
-    openssl = next(r for r in rows if r["patch_id"] == "openssl")
-    assert (openssl["severity"], openssl["status"], openssl["installed_time"],
-            openssl["platform_name"]) == ("CRITICAL", "NON_COMPLIANT", None, "Amazon Linux")
-    emacs = next(r for r in rows if r["patch_id"] == "emacs")
-    assert emacs["severity"] is None and emacs["classification"] is None
+    by_id = {r["patch_id"]: r for r in rows}
+    assert [(by_id["openssl"][c]) for c in ("compliance_level", "vendor_severity", "classification", "status",
+                                            "installed_time", "platform_name")] == [
+        "UNSPECIFIED", "Critical", "Security", "NON_COMPLIANT", None, "Amazon Linux"]
+    assert (by_id["curl"]["compliance_level"], by_id["curl"]["vendor_severity"]) == ("HIGH", "Low")
+    na = by_id["KB5034439"]
+    assert na["status"] == "" and na["classification"] is None and na["vendor_severity"] is None
 
 
 def test_node_tags_one_row_per_live_node_and_current_tag() -> None:
     rows = run(load("node-tags"))
     got = sorted((r["account_id"], r["node_id"], r["tag_key"], r["tag_value"], r["patch_status"],
-                  r["noncompliant_count"]) for r in rows)
+                  r["noncompliant_count"], r["noncompliant_level_critical"], r["security_noncompliant_count"])
+                 for r in rows)
     assert got == [
-        (A, "i-live", "Environment", "prod", "NON_COMPLIANT", 2),
-        (A, "i-live", "Owner", "team-a", "NON_COMPLIANT", 2),
-        (B, "mi-hybrid", "Environment", "dev", "COMPLIANT", 0),
+        (A, "i-live", "Environment", "prod", "NON_COMPLIANT", 2, 0, 2),
+        (A, "i-live", "Owner", "team-a", "NON_COMPLIANT", 2, 0, 2),
+        (B, "mi-hybrid", "Environment", "dev", "COMPLIANT", 0, 0, 0),
     ]
 
 
 def test_config_compliance_from_the_newest_snapshot() -> None:
     rows = by_node(run(load("config-compliance")))
-    got = {k[2]: (r["node_type"], r["instance_state"], r["managed_by_ssm"], r["patch_compliance"])
-           for k, r in rows.items()}
+    got = {k[2]: (r["node_type"], r["instance_state"], r["managed_by_ssm"], r["patch_compliance"],
+                  r["patch_compliance_reason"]) for k, r in rows.items()}
     assert got == {
-        "i-run": ("EC2", "running", "YES", "NON_COMPLIANT"),
-        "i-stop": ("EC2", "stopped", "YES", "NON_COMPLIANT"),
-        "i-unmanaged": ("EC2", "running", "NO", "NOT_EVALUATED"),
-        "mi-hyb": ("Hybrid", None, "YES", "COMPLIANT"),
+        "i-run": ("EC2", "running", "YES", "NON_COMPLIANT", None),
+        "i-stop": ("EC2", "stopped", "NOT_APPLICABLE", "NON_COMPLIANT", None),
+        "i-unmanaged": ("EC2", "running", "NO", "NOT_EVALUATED", "NO_RESULT"),
+        "mi-hyb": ("Hybrid", None, "YES", "COMPLIANT", None),
+        "i-norules": ("EC2", "running", "UNKNOWN", "NOT_EVALUATED", "NOT_RECORDED"),
     }
     assert rows[(A, EU, "i-run")]["name"] == "web-1"
     assert str(rows[(A, EU, "i-run")]["config_captured"]) == "2026-11-21 05:00:00"
@@ -391,6 +417,19 @@ MUTATIONS = [
     # COMPLIANT and NON_COMPLIANT) reads COMPLIANT.
     ("config-compliance", "WHEN bool_or(compliance = 'NON_COMPLIANT') THEN 'NON_COMPLIANT'", "",
      test_config_compliance_from_the_newest_snapshot),
+    # A stopped instance read as unmanaged because its result is not COMPLIANT.
+    ("config-compliance", "        WHEN m.compliance = 'NOT_APPLICABLE' THEN 'NOT_APPLICABLE'\n", "",
+     test_config_compliance_from_the_newest_snapshot),
+    # No rule results at all read as "not evaluated" without saying why.
+    ("config-compliance", "        WHEN r.accountid IS NULL THEN 'NOT_RECORDED'\n", "",
+     test_config_compliance_from_the_newest_snapshot),
+    # The vendor's severity read as the compliance level.
+    ("patches", "NULLIF(c.severity, '') AS compliance_level", "upper(NULLIF(c.patchseverity, '')) AS compliance_level",
+     test_patches_latest_scan_patch_items_only),
+    # The CRITICAL count read from the vendor's security count.
+    ("nodes", "TRY_CAST(p.criticalnoncompliantcount AS integer) AS critical_level_noncompliant_count",
+     "TRY_CAST(p.securitynoncompliantcount AS integer) AS critical_level_noncompliant_count",
+     test_nodes_latest_state_per_live_node),
 ]
 
 
@@ -403,3 +442,11 @@ def test_a_wrong_query_fails_the_check(monkeypatch, key, old, new, check) -> Non
     # The wrong query must run and give a wrong answer: an SQL error would be a broken mutation.
     with pytest.raises(AssertionError):
         check()
+
+
+def test_count_if_of_nothing_true_is_zero_as_in_athena() -> None:
+    # Trino's count_if counts TRUE inputs (0 when there are none); DuckDB's gives NULL when every
+    # input is NULL, which would turn a node without security patches into NULL security_patches.
+    rows = la.fetch(duckdb.connect(), la.transpile(
+        "SELECT count_if(c IN ('Security', 'SecurityUpdates')) AS n FROM (VALUES CAST(NULL AS varchar)) AS t (c)", {}))
+    assert rows == [{"n": 0}]

@@ -2,14 +2,16 @@
 compared with the simulator's ground truth.
 
 A session fixture runs fleet-sim (fixed seed, --now the real present to the minute, 3,000 nodes in
-3 accounts × 2 Regions) into a temporary folder and loads what it wrote with demo/localathena.py,
+4 accounts × 2 Regions, each reporting 2% of the compliance items a real node reports: every
+kind of item, fewer of each) into a temporary folder and loads what it wrote with demo/localathena.py,
 laid out as the Glue crawler, glue-column-remover and config-partitioner lay it out. Each query's
 rows are compared with the rows truth.py computes from ground-truth.jsonl alone (never from the
 objects): the set of keys, one row per key, the columns that matter, the order of an ORDER BY.
 
-The fixture must hold every case the checks depend on (every PatchState and severity, the four
-InstanceStatus values, hybrid and EC2, Windows and Linux, never-scanned, unmanaged, stale, tagged
-and untagged nodes, ...): if fleet-sim stops producing one, test_fixture_covers_every_case fails.
+The fixture must hold every case the checks depend on (every PatchState and compliance level,
+predefined and custom baselines, vendor-Critical patches at level UNSPECIFIED, the four
+InstanceStatus values, hybrid and EC2, deregistered hybrids, Windows, Linux and macOS,
+never-scanned, unmanaged, stale, tagged and untagged nodes, every managed-rule result...): if fleet-sim stops producing one, test_fixture_covers_every_case fails.
 
 Then each defect of the public samples (../shared/reference/reference-implementations.md) is
 written into one of our queries, and the ground-truth check must fail on it.
@@ -30,7 +32,8 @@ import truth
 
 SEED = 7
 NODES = 3000
-ACCOUNTS = 3
+ACCOUNTS = 4
+ITEM_SCALE = 0.02
 REGIONS = ["eu-west-1", "us-east-1"]
 QUERIES = {q.id: q for q in truth.queries()}
 
@@ -55,7 +58,7 @@ def fleet(tmp_path_factory) -> Fleet:
     out = tmp_path_factory.mktemp("fleet")
     started = time.monotonic()
     truth.run_fleet_sim(fleet_sim(), out, seed=SEED, nodes=NODES, accounts=ACCOUNTS, regions=REGIONS,
-                        now=truth.now_to_the_minute())
+                        now=truth.now_to_the_minute(), item_scale=ITEM_SCALE)
     truth.TIMINGS["fleet-sim"] = time.monotonic() - started
     started = time.monotonic()
     con = la.connect(out)
@@ -69,13 +72,12 @@ def small_fleet(tmp_path_factory) -> Fleet:
     snapshot's size."""
     out = tmp_path_factory.mktemp("small-fleet")
     truth.run_fleet_sim(fleet_sim(), out, seed=SEED, nodes=200, accounts=1, regions=REGIONS[:1],
-                        now=truth.now_to_the_minute())
+                        now=truth.now_to_the_minute(), item_scale=ITEM_SCALE)
     return Fleet(out, truth.load(out), la.connect(out))
 
 
 def run(fleet: Fleet, query: truth.Query, text: str | None = None) -> list[dict]:
-    values = la.NAMED_QUERY_VALUES if query.kind == "named" else la.DATASET_VALUES
-    parameters = truth.PARAMETERS[query.id](fleet.truth) if query.id in truth.PARAMETERS else None
+    values, parameters = truth.run_inputs(fleet.truth, query)
     return la.run(fleet.con, query.text if text is None else text, values, parameters)
 
 
@@ -90,9 +92,11 @@ def scalar(fleet: Fleet, sql: str):
 
 def test_every_query_has_an_expectation() -> None:
     assert set(QUERIES) == set(truth.EXPECTATIONS), (
-        "each cfn/queries/*.sql and crates/quicksight-builder/sql/*.sql needs an expectation in truth.py")
+        "each cfn/queries/*.sql, cfn/cloudtrail-lake/*.sql and crates/quicksight-builder/sql/*.sql needs an "
+        "expectation in truth.py")
     assert sum(q.kind == "named" for q in QUERIES.values()) == 10
     assert sum(q.kind == "dataset" for q in QUERIES.values()) == 4
+    assert sum(q.kind == "cloudtrail" for q in QUERIES.values()) == 3
 
 
 def test_ground_truth_is_consistent(fleet: Fleet) -> None:
@@ -151,6 +155,20 @@ def test_query_returns_the_ground_truth(fleet: Fleet, query_id: str) -> None:
     truth.check(fleet.truth, query_id, rows)
 
 
+def test_streamed_comparison_catches_a_missing_or_changed_row(fleet: Fleet) -> None:
+    # The bench compares the patches dataset (millions of rows at realistic volume) by digest.
+    query = QUERIES["dataset/patches"]
+    expected = truth.expected(fleet.truth, query.id)
+    rows = run(fleet, query)
+    truth.compare_stream(query.id, reversed(rows), expected)
+    with pytest.raises(AssertionError):
+        truth.compare_stream(query.id, rows[1:], expected)
+    with pytest.raises(AssertionError):
+        truth.compare_stream(query.id, rows[:-1] + [{**rows[-1], "compliance_level": "CRITICAL"
+                                                     if rows[-1]["compliance_level"] != "CRITICAL" else "HIGH"}],
+                             expected)
+
+
 # --------------------------------------------------------------------------------------------
 # Known-wrong forms must fail the ground-truth check
 # --------------------------------------------------------------------------------------------
@@ -181,6 +199,10 @@ CONFIG_INSTANCES_MAX = """\
     FROM current_items
     WHERE resource_type = 'AWS::EC2::Instance'
     GROUP BY accountid, region, resource_id
+"""
+GONE = """\
+    AND NOT COALESCE(i.resourceid LIKE 'mi-%'
+        AND TRY(from_iso8601_timestamp(i.capturetime)) < current_timestamp - INTERVAL '30' DAY, false)
 """
 LATEST_DAY_JOIN = "    JOIN latest_day AS d ON d.accountid = s.accountid AND d.region = s.region AND d.dt = s.dt\n"
 
@@ -244,11 +266,12 @@ MUTATIONS = [
         why="the newest AWS:ComplianceSummary line may be the Association one"),
     Mutation(
         "order-by-reversed", "named/patch_summary",
-        [("ORDER BY missing DESC, failed DESC", "ORDER BY missing ASC, failed DESC")],
+        [("ORDER BY security_noncompliant DESC, missing DESC", "ORDER BY security_noncompliant ASC, missing DESC")],
         why="not a sample's defect: shows that the promised order is checked, not only the rows"),
     Mutation(
         "severities-alphabetically", "named/compliance_summary",
-        [("ORDER BY account_id, region, CASE severity\n", "ORDER BY account_id, region, severity, CASE severity\n")],
+        [("ORDER BY account_id, region, CASE compliance_level\n",
+          "ORDER BY account_id, region, compliance_level, CASE compliance_level\n")],
         why="an auditor reads CRITICAL first, not HIGH before CRITICAL and INFORMATIONAL before LOW"),
     Mutation(
         "older-snapshots-resurrect-deleted-instances", "named/config_patch_compliance",
@@ -263,6 +286,58 @@ MUTATIONS = [
           "    WHERE x.latest = 1 AND x.item_status IN ('OK', 'ResourceDiscovered')\n")],
         why="each resource's newest item over every snapshot: an instance deleted since an older snapshot "
             "is still there (snapshots are states, not an event log)"),
+    # The beliefs about AWS's data this fleet was rebuilt to refute (issue #13).
+    Mutation(
+        "vendor-severity-read-as-compliance-level", "named/noncompliant_nodes",
+        [("count_if(c.status = 'NON_COMPLIANT' AND c.severity = 'CRITICAL') AS critical_level_patches",
+          "count_if(c.status = 'NON_COMPLIANT' AND upper(c.patchseverity) = 'CRITICAL') AS critical_level_patches")],
+        why="a patch's compliance level is its baseline's (UNSPECIFIED on predefined baselines), not the "
+            "vendor's severity: on a real fleet the critical count would be wrong both ways"),
+    Mutation(
+        "vendor-severity-read-as-compliance-level-dataset", "dataset/patches",
+        [("NULLIF(c.severity, '') AS compliance_level", "upper(NULLIF(c.patchseverity, '')) AS compliance_level")],
+        why="the same belief in the patches dataset"),
+    Mutation(
+        "stopped-instances-counted-as-unmanaged", "named/ec2_not_managed",
+        [("WHERE m.compliance = 'NON_COMPLIANT'\n", "WHERE m.compliance <> 'COMPLIANT'\n")],
+        why="the managed rule returns NOT_APPLICABLE (or nothing) for a stopped instance, not NON_COMPLIANT"),
+    Mutation(
+        "stopped-instances-counted-as-unmanaged-dataset", "dataset/config-compliance",
+        [("        WHEN m.compliance = 'NOT_APPLICABLE' THEN 'NOT_APPLICABLE'\n", "")],
+        why="a stopped instance is not an unmanaged one"),
+    Mutation(
+        "windows-not-applicable-items-as-noncompliant", "named/noncompliant_nodes",
+        [("    AND (c.status = 'NON_COMPLIANT' OR c.patchstate = 'AvailableSecurityUpdate')\n",
+          "    AND COALESCE(c.status, '') <> 'COMPLIANT'\n")],
+        why="a Windows NotApplicable item has an empty status, neither COMPLIANT nor NON_COMPLIANT"),
+    Mutation(
+        "unapproved-security-updates-ignored", "named/noncompliant_nodes",
+        [(" OR c.patchstate = 'AvailableSecurityUpdate')", ")")],
+        why="a Windows security update the baseline has not approved is compliant but still missing"),
+    Mutation(
+        "noncompliant-days-from-changes-inside-the-range-only", "cloudtrail/noncompliant_days",
+        [("        AND eventTime < '${EndTime}'\n",
+          "        AND eventTime >= '${StartTime}' AND eventTime < '${EndTime}'\n")],
+        why="the regression: a node non-compliant before the range that did not change inside it is not counted"),
+    Mutation(
+        "compliance-summary-entry-read-as-a-patch", "cloudtrail/patch_compliance_as_of",
+        [("            p -> json_extract_scalar(p, '$.PatchState') IS NOT NULL\n", "            p -> true\n")],
+        why="a PatchCompliance item's content may hold a ComplianceSummary entry beside the patches"),
+    Mutation(
+        "agent-status-assumed", "named/active_nodes",
+        [("platformversion, agenttype, agentversion, instancestatus, capturetime,",
+          "platformversion, agenttype, agentversion, instancestatus, agentstatus, capturetime,")],
+        raises=duckdb.BinderException,
+        why="AgentStatus is in the inventory schema but a sync never writes it: the crawler makes no such "
+            "column and Athena fails the query (COLUMN_NOT_FOUND)"),
+    Mutation(
+        "deregistered-hybrids-counted-as-live", "dataset/nodes",
+        [(GONE, "")],
+        why="the sync keeps a deregistered hybrid node's files with its last status (Active or ConnectionLost)"),
+    Mutation(
+        "missing-results-read-as-not-evaluated", "dataset/config-compliance",
+        [("        WHEN r.accountid IS NULL THEN 'NOT_RECORDED'\n", "")],
+        why="an account whose recorder does not record rule results is not one where the rule found nothing"),
 ]
 
 

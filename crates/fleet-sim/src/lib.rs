@@ -25,6 +25,7 @@
 //! Deterministic: the same seed and `--now` give the same bytes, whichever slice (`--only`) is
 //! written, because every node draws from its own random stream.
 
+pub mod baseline;
 pub mod catalog;
 pub mod config;
 pub mod node;
@@ -316,7 +317,13 @@ fn generate(
         "regions": spec.regions,
         "nodes": spec.nodes,
         "config_days": spec.config_days,
+        "item_scale": spec.item_scale,
+        "gone_after_days": truth::GONE_AFTER_DAYS,
         "stale_after_days": truth::STALE_AFTER_DAYS,
+        "config_history": {
+            "start": time::iso(config::history_window(spec.now, spec.config_days).0),
+            "end": time::iso(config::history_window(spec.now, spec.config_days).1),
+        },
         "snapshots": snapshots,
         "sync": options.sync.to_string(),
         "config": options.config.as_ref().map(ToString::to_string),
@@ -387,7 +394,14 @@ fn shard(
     for node in &nodes {
         serde_json::to_writer(
             &mut lines,
-            &truth::line(node, account, region, spec.now, &snapshots),
+            &truth::line(
+                node,
+                account,
+                region,
+                spec.now,
+                &snapshots,
+                config::history_window(spec.now, spec.config_days),
+            ),
         )?;
         lines.push(b'\n');
     }

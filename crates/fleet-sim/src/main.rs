@@ -20,6 +20,8 @@ Usage: fleet-sim --out DIR [options]
   --seed N               random seed (default 1)
   --now TIME             the simulated present, e.g. 2026-11-22T12:00:00Z (default: now, to the minute)
   --config-days N        days of AWS Config snapshots, two a day (default 2)
+  --item-scale F         scale the compliance items each node reports (default 1: what real nodes
+                         report, hundreds to thousands; 0.02 for quick tests)
   --no-config            write no AWS Config deliveries
   --sync-bucket B        put the resource data sync objects in s3://B instead of DIR/sync
   --sync-prefix P        key prefix in the sync bucket
@@ -57,6 +59,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Option<Option
     let (mut config, mut sync_bucket, mut sync_prefix, mut config_bucket, mut config_prefix) =
         (true, None, String::new(), None, String::new());
     let (mut only, mut concurrency, mut write_data) = (Vec::new(), 32u64, true);
+    let mut item_scale = 1.0f64;
     while let Some(flag) = args.next() {
         match flag.as_str() {
             "-h" | "--help" => return Ok(None),
@@ -88,6 +91,16 @@ fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Option<Option
             "--now" => now = Some(parse_time(&value(&mut args, &flag)?)?),
             "--config-days" => days = number(&value(&mut args, &flag)?, &flag)?.clamp(1, 31),
             "--no-config" => config = false,
+            "--item-scale" => {
+                let text = value(&mut args, &flag)?;
+                item_scale = text
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite() && *f > 0.0 && *f <= 10.0)
+                    .with_context(|| {
+                        format!("--item-scale {text:?}: expected a number above 0, at most 10")
+                    })?;
+            }
             "--truth-only" => write_data = false,
             "--sync-bucket" => sync_bucket = Some(value(&mut args, &flag)?),
             "--sync-prefix" => sync_prefix = prefix(value(&mut args, &flag)?),
@@ -134,6 +147,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Option<Option
             regions,
             nodes: nodes as usize,
             config_days: days as i64,
+            item_scale,
         },
         out,
         sync,

@@ -3,7 +3,8 @@
 //! derived. Each node comes from its own random stream, so a node is the same whichever part of
 //! the fleet is written.
 
-use crate::catalog::{self, Patch, Platform};
+use crate::baseline::Baseline;
+use crate::catalog::{self, Family, Patch, Platform};
 use crate::rng::Rng;
 use crate::time::{DAY, HOUR};
 
@@ -22,6 +23,9 @@ pub struct FleetSpec {
     pub nodes: usize,
     /// Days of AWS Config deliveries (two snapshots a day).
     pub config_days: i64,
+    /// Scales the number of compliance items each node reports (1.0: what real nodes report,
+    /// hundreds to thousands; tests use less). Non-compliant items are not scaled.
+    pub item_scale: f64,
 }
 
 impl FleetSpec {
@@ -58,14 +62,14 @@ impl Status {
     }
 }
 
-/// A patch's state on a node after a scan.
+/// A patch's state on a node after a scan ("Patch compliance state values", SSM User Guide).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PatchState {
-    /// Installed by the baseline.
+    /// Approved by the baseline and installed.
     Installed,
-    /// Installed, not approved by the baseline.
+    /// Installed, not in the baseline (compliant).
     InstalledOther,
-    /// Installed, waiting for a reboot (non-compliant).
+    /// Installed by a NoReboot install, waiting for a reboot (non-compliant).
     InstalledPendingReboot,
     /// Installed although rejected by the baseline (non-compliant).
     InstalledRejected,
@@ -73,9 +77,24 @@ pub enum PatchState {
     Missing,
     /// Installation failed (non-compliant).
     Failed,
-    /// Not applicable to the node.
+    /// Approved but not applicable to the node: reported one by one on Windows only.
     NotApplicable,
+    /// Windows: a security update the baseline does not approve; compliant or not as the
+    /// baseline's AvailableSecurityUpdatesComplianceStatus says.
+    AvailableSecurityUpdate,
 }
+
+/// Every state, in declaration order (the order of the counts).
+pub const PATCH_STATES: [PatchState; 8] = [
+    PatchState::Installed,
+    PatchState::InstalledOther,
+    PatchState::InstalledPendingReboot,
+    PatchState::InstalledRejected,
+    PatchState::Missing,
+    PatchState::Failed,
+    PatchState::NotApplicable,
+    PatchState::AvailableSecurityUpdate,
+];
 
 impl PatchState {
     /// The PatchState text.
@@ -88,30 +107,51 @@ impl PatchState {
             PatchState::Missing => "Missing",
             PatchState::Failed => "Failed",
             PatchState::NotApplicable => "NotApplicable",
+            PatchState::AvailableSecurityUpdate => "AvailableSecurityUpdate",
         }
     }
 
-    /// Whether the state makes the node non-compliant.
-    pub fn non_compliant(self) -> bool {
-        matches!(
-            self,
+    /// Whether the state makes the node non-compliant under `baseline`.
+    pub fn non_compliant(self, baseline: &Baseline) -> bool {
+        match self {
             PatchState::InstalledPendingReboot
-                | PatchState::InstalledRejected
-                | PatchState::Missing
-                | PatchState::Failed
-        )
+            | PatchState::InstalledRejected
+            | PatchState::Missing
+            | PatchState::Failed => true,
+            PatchState::AvailableSecurityUpdate => baseline.available_security_noncompliant(),
+            _ => false,
+        }
     }
 
-    /// The compliance item's Status.
-    pub fn status(self) -> &'static str {
-        if self.non_compliant() {
+    /// The compliance item's Status: empty for not-applicable patches ("either COMPLIANT,
+    /// NON_COMPLIANT, or an empty string (for Windows patches that aren't applicable)", API
+    /// Reference, ComplianceItem).
+    pub fn status(self, baseline: &Baseline) -> &'static str {
+        if self == PatchState::NotApplicable {
+            ""
+        } else if self.non_compliant(baseline) {
             "NON_COMPLIANT"
         } else {
             "COMPLIANT"
         }
     }
 
-    /// Patch Manager leaves Classification and Severity empty for these.
+    /// The baseline approved the patch (its compliance level is the rule's); the others are
+    /// reported at UNSPECIFIED.
+    pub fn approved(self) -> bool {
+        matches!(
+            self,
+            PatchState::Installed
+                | PatchState::InstalledPendingReboot
+                | PatchState::Missing
+                | PatchState::Failed
+                | PatchState::NotApplicable
+        )
+    }
+
+    /// Patch Manager leaves Classification and vendor severity empty for these: "For patches
+    /// with the state INSTALLED_OTHER and NOT_APPLICABLE, Patch Manager omits some data ... such
+    /// as the values for Classification and Severity" (SSM User Guide, patch compliance states).
     pub fn unclassified(self) -> bool {
         matches!(self, PatchState::InstalledOther | PatchState::NotApplicable)
     }
@@ -135,16 +175,39 @@ pub struct Scan {
     pub time: i64,
     /// `Install` rather than `Scan`.
     pub install: bool,
-    /// The Run Command id.
+    /// The install's RebootOption was NoReboot (its patches stay InstalledPendingReboot).
+    pub no_reboot: bool,
+    /// The run's own id (PatchSummary `ExecutionId`).
     pub execution_id: String,
+    /// The baseline snapshot it used (PatchSummary `SnapshotId`, the compliance items'
+    /// `ExecutionId`): a different id ("The ID of the patch baseline snapshot used during the
+    /// patching operation", InstancePatchState).
+    pub snapshot_id: String,
+    /// `Command`, or `PatchPolicy` for a Quick Setup patch policy (AWS-RunPatchBaseline,
+    /// AssociationId parameter).
+    pub execution_type: &'static str,
+    /// The baseline it applied: a later scan may use another one, and overwrites the data.
+    pub baseline: Baseline,
+    /// Its patch group (empty for the default baseline and for patch policies, which do not use
+    /// patch groups).
+    pub patch_group: &'static str,
     /// (index into the family's patch list, state, installed time).
     pub items: Vec<(usize, PatchState, Option<i64>)>,
+    /// NotApplicableCount: on Linux and macOS counted, not reported item by item.
+    pub not_applicable: u64,
+    /// UnreportedNotApplicableCount: -1 on some nodes (seen in AWS's CLI example; its meaning
+    /// is not documented), else 0.
+    pub unreported_not_applicable: i64,
+    /// When the last NoReboot install ran, if one did.
+    pub last_no_reboot_install: Option<i64>,
 }
 
 impl Scan {
     /// Whether any item is non-compliant.
     pub fn non_compliant(&self) -> bool {
-        self.items.iter().any(|(_, s, _)| s.non_compliant())
+        self.items
+            .iter()
+            .any(|(_, s, _)| s.non_compliant(&self.baseline))
     }
 
     /// The compliance status the scan gives the node.
@@ -155,17 +218,45 @@ impl Scan {
             "COMPLIANT"
         }
     }
+
+    /// The compliance level of one item: the approving rule's; UNSPECIFIED for patches the
+    /// baseline does not approve and for not-applicable ones (a level, never an empty string).
+    pub fn level(&self, patch: &Patch, state: PatchState) -> &'static str {
+        if (state.approved() && state != PatchState::NotApplicable)
+            || state == PatchState::InstalledRejected
+        {
+            self.baseline.level(patch)
+        } else {
+            "UNSPECIFIED"
+        }
+    }
 }
 
-/// The inventory association's compliance on the node.
+/// A State Manager association's compliance on the node: an Association compliance item has the
+/// association id as `Id`, an empty `Title`, severity UNSPECIFIED unless the association sets
+/// one, and an execution summary with a time only (AWS CLI examples, list-compliance-items).
 #[derive(Debug, Clone)]
 pub struct Association {
     /// Association id.
     pub id: String,
+    /// The association's document.
+    pub document: &'static str,
     /// Last execution.
     pub time: i64,
     /// Whether it succeeded.
     pub compliant: bool,
+}
+
+/// A custom compliance type a team writes with PutComplianceItems ("Custom:" followed by a name,
+/// at most 10 per node: SSM User Guide, "About Compliance"), beside Patch and Association.
+#[derive(Debug, Clone)]
+pub struct CustomCompliance {
+    /// `Custom:...`.
+    pub type_name: &'static str,
+    /// When it was written.
+    pub time: i64,
+    /// (id, title, severity, compliant).
+    pub items: Vec<(String, &'static str, &'static str, bool)>,
 }
 
 /// One node.
@@ -201,8 +292,17 @@ pub struct Node {
     pub last_seen: i64,
     /// Patch runs, oldest first; empty if never scanned.
     pub scans: Vec<Scan>,
-    /// The inventory association, if one targets the node.
-    pub association: Option<Association>,
+    /// The State Manager associations that target the node.
+    pub associations: Vec<Association>,
+    /// A custom compliance type, on some nodes.
+    pub custom: Option<CustomCompliance>,
+    /// A hybrid node deregistered at this time: the sync keeps its files ("If you delete a
+    /// managed node, resource data sync preserves the inventory file", SSM User Guide), and
+    /// nothing says it is gone but its last capture time.
+    pub deregistered: Option<i64>,
+    /// The deregistered node's last instance information says Terminated (else the status it
+    /// had): which one the sync keeps is not documented, so both occur.
+    pub deregistered_as_terminated: bool,
     /// When software inventory was last gathered, if ever.
     pub inventory: Option<i64>,
     /// Its tags (EC2 tags, or the managed instance's tags).
@@ -264,7 +364,21 @@ impl Node {
             format!("i-{}", rng.hex(17))
         };
         let managed = hybrid || !rng.chance(80);
-        let status = if hybrid {
+        // Some hybrid nodes were deregistered: their files stay. Kept clear of the reports'
+        // 30-day line (GONE_AFTER_DAYS) so a run a minute later gives the same answer.
+        let deregistered = (hybrid && rng.chance(80)).then(|| {
+            if rng.chance(500) {
+                now - rng.between(2 * DAY, 28 * DAY)
+            } else {
+                now - rng.between(32 * DAY, 60 * DAY)
+            }
+        });
+        let deregistered_as_terminated = deregistered.is_some() && account % 2 == 1;
+        let status = if deregistered_as_terminated {
+            Status::Terminated
+        } else if deregistered.is_some() {
+            Status::Active
+        } else if hybrid {
             rng.weighted(&[(Status::Active, 850), (Status::ConnectionLost, 150)])
         } else if managed {
             rng.weighted(&[
@@ -281,22 +395,23 @@ impl Node {
             ])
         };
         let window = spec.config_days * DAY;
-        let launched = if rng.chance(50) {
-            now - rng.between(HOUR, window)
-        } else {
-            now - rng.between(30 * DAY, 400 * DAY)
+        let launched = match deregistered {
+            Some(gone) => gone - rng.between(30 * DAY, 400 * DAY),
+            None if rng.chance(50) => now - rng.between(HOUR, window),
+            None => now - rng.between(30 * DAY, 400 * DAY),
         };
-        let changed = if status == Status::Active {
-            launched
-        } else {
-            (now - rng.between(HOUR, 20 * DAY)).clamp(launched + 600, now - 600)
+        let changed = match (deregistered, status) {
+            (Some(gone), _) => gone,
+            (None, Status::Active) => launched,
+            _ => (now - rng.between(HOUR, 20 * DAY)).clamp(launched + 600, now - 600),
         };
-        let last_seen = match status {
+        let last_seen = match (deregistered, status) {
+            (Some(gone), _) => gone,
             // Some Active nodes stopped sending inventory long ago: live, but stale.
-            Status::Active if rng.chance(30) => {
-                (now - rng.between(8 * DAY, 30 * DAY)).max(launched)
+            (None, Status::Active) if rng.chance(30) => {
+                (now - rng.between(8 * DAY, 28 * DAY)).max(launched)
             }
-            Status::Active => (now - rng.between(0, 10 * HOUR)).max(launched),
+            (None, Status::Active) => (now - rng.between(0, 10 * HOUR)).max(launched),
             _ => changed,
         };
         let ip = format!(
@@ -365,75 +480,39 @@ impl Node {
         } else {
             changed
         };
-        let mut scans = Vec::new();
-        if managed && !rng.chance(80) {
-            let compliant = rng.chance(450);
-            let family_size = catalog::patches(platform.family).len();
-            let count = rng.between(10, 22) as usize;
-            let applicable = rng.sample(family_size, count);
+        let account_id = spec.accounts[account].as_str();
+        // Quick Setup patch policies in some accounts and Regions: "Patch groups are not used in patching
+        // operations that are based on patch policies", ExecutionType PatchPolicy.
+        let patch_policy = (2 * account + region) % 4 == 3;
+        let scans = if managed && !rng.chance(80) {
+            let group = if patch_policy { "" } else { patch_group };
+            let baseline = if patch_policy {
+                Baseline::for_node(1, account_id, platform.family, "")
+            } else {
+                Baseline::for_node(account, account_id, platform.family, group)
+            };
             let latest = (reporting_until - rng.between(0, 7 * DAY)).max(launched + 300);
-            let mut items: Vec<(usize, PatchState, Option<i64>)> = applicable
-                .iter()
-                .map(|&patch| {
-                    let state = if compliant {
-                        rng.weighted(&[
-                            (PatchState::Installed, 700),
-                            (PatchState::InstalledOther, 100),
-                            (PatchState::NotApplicable, 200),
-                        ])
+            generate_scans(
+                &mut rng,
+                spec,
+                ScanSetup {
+                    family: platform.family,
+                    baseline,
+                    patch_group: group,
+                    execution_type: if patch_policy {
+                        "PatchPolicy"
                     } else {
-                        rng.weighted(&[
-                            (PatchState::Installed, 450),
-                            (PatchState::InstalledOther, 80),
-                            (PatchState::NotApplicable, 150),
-                            (PatchState::Missing, 200),
-                            (PatchState::Failed, 40),
-                            (PatchState::InstalledPendingReboot, 50),
-                            (PatchState::InstalledRejected, 30),
-                        ])
-                    };
-                    let installed = state
-                        .installed()
-                        .then(|| latest - rng.between(HOUR, 200 * DAY));
-                    (patch, state, installed)
-                })
-                .collect();
-            if !compliant && !items.iter().any(|(_, s, _)| s.non_compliant()) {
-                items[0] = (items[0].0, PatchState::Missing, None);
-            }
-            let runs = rng.between(1, 3);
-            let mut time = latest;
-            let mut history = Vec::new();
-            for run in 0..runs {
-                if run > 0 {
-                    time -= rng.between(DAY, 3 * DAY);
-                    if time < launched + 300 {
-                        break;
-                    }
-                    // Earlier, some of what is installed now was still missing.
-                    for item in &mut items {
-                        let was_missing = match item.1 {
-                            PatchState::InstalledPendingReboot => true,
-                            PatchState::Installed => {
-                                item.2.is_some_and(|t| t > time) || rng.chance(150)
-                            }
-                            _ => false,
-                        };
-                        if was_missing {
-                            *item = (item.0, PatchState::Missing, None);
-                        }
-                    }
-                }
-                history.push(Scan {
-                    time,
-                    install: run == 0 && rng.chance(200),
-                    execution_id: rng.uuid(),
-                    items: items.clone(),
-                });
-            }
-            history.reverse();
-            scans = history;
-        }
+                        "Command"
+                    },
+                    account,
+                    account_id,
+                    latest,
+                    launched,
+                },
+            )
+        } else {
+            Vec::new()
+        };
         let inventory = (managed && rng.chance(850)).then(|| {
             if status == Status::Active {
                 last_seen
@@ -441,10 +520,38 @@ impl Node {
                 (changed - rng.between(600, 6 * HOUR)).max(launched)
             }
         });
-        let association = inventory.map(|time| Association {
-            id: Rng::stream(spec.seed, &[account as u64, region as u64, u64::MAX]).uuid(),
-            time,
-            compliant: rng.chance(920),
+        // The inventory association on inventoried nodes, and often the scan and agent update
+        // associations: several Association items per node.
+        let mut associations = Vec::new();
+        if let Some(time) = inventory {
+            for (document, per_mille, salt) in [
+                ("AWS-GatherSoftwareInventory", 1000, u64::MAX),
+                ("AWS-RunPatchBaseline", 600, u64::MAX - 1),
+                ("AWS-UpdateSSMAgent", 500, u64::MAX - 2),
+            ] {
+                if rng.chance(per_mille) {
+                    associations.push(Association {
+                        id: Rng::stream(spec.seed, &[account as u64, region as u64, salt]).uuid(),
+                        document,
+                        time: time - rng.between(0, 6 * HOUR),
+                        compliant: rng.chance(920),
+                    });
+                }
+            }
+        }
+        let custom = (inventory.is_some() && rng.chance(100)).then(|| CustomCompliance {
+            type_name: "Custom:SoftwareXCheck",
+            time: reporting_until - rng.between(HOUR, 2 * DAY),
+            items: (0..rng.between(1, 3))
+                .map(|i| {
+                    (
+                        format!("SoftwareXCheck-{i}"),
+                        "Approved software version",
+                        *rng.pick(&["CRITICAL", "HIGH", "MEDIUM"]),
+                        rng.chance(700),
+                    )
+                })
+                .collect(),
         });
         let apps = if inventory.is_some() {
             let list = catalog::applications(platform.platform_type);
@@ -477,12 +584,34 @@ impl Node {
             changed,
             last_seen,
             scans,
-            association,
+            associations,
+            custom,
+            deregistered,
+            deregistered_as_terminated,
             inventory,
             tags,
             apps,
             omit_empty: rng.chance(500),
             patch_group,
+        }
+    }
+
+    /// The PlatformName the node reports: the agent's "NotAvailable" when it could not read the
+    /// platform, or nothing at all (both occur: empty platform fields are not documented).
+    pub fn platform_name(&self) -> &'static str {
+        self.unavailable_as_empty(self.platform.name)
+    }
+
+    /// The PlatformVersion the node reports.
+    pub fn platform_version(&self) -> &'static str {
+        self.unavailable_as_empty(self.platform.version)
+    }
+
+    fn unavailable_as_empty(&self, value: &'static str) -> &'static str {
+        if value == "NotAvailable" && self.account % 2 == 1 {
+            ""
+        } else {
+            value
         }
     }
 
@@ -522,4 +651,193 @@ impl Node {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// What a node's scans depend on.
+struct ScanSetup<'a> {
+    family: Family,
+    baseline: Baseline,
+    patch_group: &'static str,
+    execution_type: &'static str,
+    account: usize,
+    account_id: &'a str,
+    latest: i64,
+    launched: i64,
+}
+
+/// How many items of a kind a node reports, scaled by `--item-scale` (at least one).
+fn scaled(rng: &mut Rng, spec: &FleetSpec, lo: i64, hi: i64) -> usize {
+    ((rng.between(lo, hi) as f64 * spec.item_scale).round() as usize).max(1)
+}
+
+/// Takes `count` random entries out of `pool` (its order changes).
+fn draw(rng: &mut Rng, pool: &mut Vec<usize>, count: usize) -> Vec<usize> {
+    let count = count.min(pool.len());
+    let picked = rng.sample(pool.len(), count);
+    let mut taken: Vec<usize> = picked.iter().map(|&i| pool[i]).collect();
+    let mut keep = vec![true; pool.len()];
+    for i in picked {
+        keep[i] = false;
+    }
+    let mut k = keep.into_iter();
+    pool.retain(|_| k.next().unwrap_or(true));
+    taken.sort_unstable();
+    taken
+}
+
+/// One to three patch runs, oldest first, at the volume real nodes report: on Linux hundreds of
+/// installed and over a thousand installed-other patches, and thousands not applicable that are
+/// only counted; on Windows not-applicable updates item by item (seed 004: 198 Installed, 1,077
+/// InstalledOther, 10,254 NotApplicable on one node; "NOT_APPLICABLE ... only reported on Windows
+/// Server", SSM User Guide, patch compliance states).
+fn generate_scans(rng: &mut Rng, spec: &FleetSpec, setup: ScanSetup<'_>) -> Vec<Scan> {
+    let patches = catalog::patches(setup.family);
+    let baseline = setup.baseline.clone();
+    let mut approved: Vec<usize> = (0..patches.len())
+        .filter(|&i| baseline.approves(&patches[i]))
+        .collect();
+    let mut other: Vec<usize> = (0..patches.len())
+        .filter(|&i| !baseline.approves(&patches[i]))
+        .collect();
+    let windows = setup.family == Family::Windows;
+    let (installed_n, other_n, na_n) = match setup.family {
+        Family::Windows => (
+            scaled(rng, spec, 40, 200),
+            scaled(rng, spec, 20, 100),
+            scaled(rng, spec, 200, 1500),
+        ),
+        Family::MacOs => (scaled(rng, spec, 20, 80), scaled(rng, spec, 5, 30), 0),
+        _ => (
+            scaled(rng, spec, 150, 450),
+            scaled(rng, spec, 300, 1500),
+            scaled(rng, spec, 2000, 12_000),
+        ),
+    };
+    let compliant = rng.chance(450);
+    let (missing, failed, pending, rejected) = if compliant {
+        (0, 0, 0, 0)
+    } else {
+        (
+            rng.between(1, 25) as usize,
+            if rng.chance(200) {
+                rng.between(1, 3) as usize
+            } else {
+                0
+            },
+            if rng.chance(250) {
+                rng.between(1, 4) as usize
+            } else {
+                0
+            },
+            if rng.chance(120) { 1 } else { 0 },
+        )
+    };
+    // Windows: security updates the baseline does not approve.
+    let available = if windows && rng.chance(400) {
+        let mut security: Vec<usize> = other
+            .iter()
+            .copied()
+            .filter(|&i| patches[i].is_security())
+            .collect();
+        let count = rng.between(1, 4) as usize;
+        let picked = draw(rng, &mut security, count);
+        other.retain(|i| !picked.contains(i));
+        picked
+    } else {
+        Vec::new()
+    };
+    let mut items: Vec<(usize, PatchState, Option<i64>)> = Vec::new();
+    let latest = setup.latest;
+    let installed_at = |rng: &mut Rng| Some(latest - rng.between(HOUR, 200 * DAY));
+    for i in draw(rng, &mut approved, installed_n) {
+        items.push((i, PatchState::Installed, installed_at(rng)));
+    }
+    for (state, n) in [
+        (PatchState::Missing, missing),
+        (PatchState::Failed, failed),
+        (PatchState::InstalledPendingReboot, pending),
+    ] {
+        for i in draw(rng, &mut approved, n) {
+            let at = (state == PatchState::InstalledPendingReboot)
+                .then(|| latest - rng.between(HOUR, DAY));
+            items.push((i, state, at));
+        }
+    }
+    if windows {
+        for i in draw(rng, &mut approved, na_n) {
+            items.push((i, PatchState::NotApplicable, None));
+        }
+    }
+    for i in draw(rng, &mut other, other_n) {
+        items.push((i, PatchState::InstalledOther, installed_at(rng)));
+    }
+    for i in draw(rng, &mut other, rejected) {
+        items.push((i, PatchState::InstalledRejected, installed_at(rng)));
+    }
+    for i in available {
+        items.push((i, PatchState::AvailableSecurityUpdate, None));
+    }
+    items.sort_unstable_by_key(|(i, _, _)| *i);
+    // A pending reboot comes from an install with NoReboot ("Patches installed with this option
+    // are assigned a status of InstalledPendingReboot", InstancePatchState RebootOption).
+    let no_reboot_install = pending > 0;
+    let not_applicable = if windows { 0 } else { na_n as u64 };
+    let unreported = if !windows && setup.account.is_multiple_of(2) && rng.chance(300) {
+        -1
+    } else {
+        0
+    };
+
+    let runs = rng.between(1, 3);
+    let mut time = latest;
+    let mut history = Vec::new();
+    for run in 0..runs {
+        if run > 0 {
+            time -= rng.between(DAY, 3 * DAY);
+            if time < setup.launched + 300 {
+                break;
+            }
+            // Earlier, some of what is installed now was still missing.
+            for item in &mut items {
+                let was_missing = match item.1 {
+                    PatchState::InstalledPendingReboot => true,
+                    PatchState::Installed => item.2.is_some_and(|t| t > time) || rng.chance(150),
+                    _ => false,
+                };
+                if was_missing {
+                    *item = (item.0, PatchState::Missing, None);
+                }
+            }
+        }
+        let latest_run = run == 0;
+        let install = latest_run && (no_reboot_install || rng.chance(200));
+        // An older scan may have run under another baseline (the patch group was assigned later):
+        // the newest scan overwrites it ("each scan overwrites the patch compliance data of
+        // previous scans").
+        let earlier_baseline = !latest_run && !setup.patch_group.is_empty() && rng.chance(300);
+        history.push(Scan {
+            time,
+            install,
+            no_reboot: install && no_reboot_install,
+            execution_id: rng.uuid(),
+            snapshot_id: rng.uuid(),
+            execution_type: setup.execution_type,
+            baseline: if earlier_baseline {
+                Baseline::for_node(setup.account, setup.account_id, setup.family, "")
+            } else {
+                baseline.clone()
+            },
+            patch_group: if earlier_baseline {
+                ""
+            } else {
+                setup.patch_group
+            },
+            items: items.clone(),
+            not_applicable,
+            unreported_not_applicable: unreported,
+            last_no_reboot_install: no_reboot_install.then_some(latest),
+        });
+    }
+    history.reverse();
+    history
 }

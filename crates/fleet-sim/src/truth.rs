@@ -1,29 +1,46 @@
 //! The ground truth: per node, what a correct report says about it. Derived from the simulated
 //! node, never from the files written, so a query that misreads the files disagrees with it.
+//!
+//! Two meanings of "severity" are kept apart everywhere: the **compliance level** a patch is
+//! reported at, which its baseline's rule gives (UNSPECIFIED on AWS's predefined baselines), and
+//! the **vendor's** classification and severity of the patch (`security` is the vendor's Security
+//! classification).
 
 use serde_json::{Value, json};
 
 use crate::config;
-use crate::node::{Node, PatchState};
-use crate::sync::{self, SEVERITIES, ScanCounts};
+use crate::node::{Node, PATCH_STATES, PatchState, Status};
+use crate::sync::{SEVERITIES, ScanCounts};
 use crate::time::{DAY, iso};
 
 /// A node is stale when it is live but its last capture is older than this before the present.
 pub const STALE_AFTER_DAYS: i64 = 7;
+/// A hybrid node not heard from for this long is presumed deregistered: the sync keeps its files
+/// and nothing else says it is gone, so the reports leave it out of the live nodes (and list it
+/// as gone). EC2 instances are not: their fate is known from EC2 and AWS Config.
+pub const GONE_AFTER_DAYS: i64 = 30;
+
+fn by_level(counts: &[u64; 6]) -> Value {
+    SEVERITIES
+        .iter()
+        .zip(counts)
+        .map(|(s, n)| ((*s).to_string(), json!(n)))
+        .collect()
+}
 
 /// The ground-truth line of a node; `snapshots` are the times of its account and Region's Config
-/// snapshots, newest first.
-pub fn line(node: &Node, account: &str, region: &str, now: i64, snapshots: &[i64]) -> Value {
+/// snapshots, newest first; `history` the range the ConfigHistory deliveries cover.
+pub fn line(
+    node: &Node,
+    account: &str,
+    region: &str,
+    now: i64,
+    snapshots: &[i64],
+    history: (i64, i64),
+) -> Value {
     let newest_snapshot = snapshots.first().copied().unwrap_or(i64::MIN);
     let patches = node.patch_list();
     let scan = node.scans.last();
-    let by_severity = |counts: &[u64; 6]| -> Value {
-        SEVERITIES
-            .iter()
-            .zip(counts)
-            .map(|(s, n)| ((*s).to_string(), json!(n)))
-            .collect()
-    };
     let counts = scan.map(|s| ScanCounts::of(s, patches));
     let scan_json = scan.zip(counts.as_ref()).map(|(scan, counts)| {
         let patch_rows: Vec<Value> = scan
@@ -36,39 +53,48 @@ pub fn line(node: &Node, account: &str, region: &str, now: i64, snapshots: &[i64
                     patch.id,
                     patch.title,
                     state.as_str(),
-                    if classified { patch.severity } else { "" },
+                    scan.level(patch, state),
                     if classified { patch.classification } else { "" },
-                    if classified { patch.patch_severity } else { "" },
+                    if classified {
+                        patch.vendor_severity
+                    } else {
+                        ""
+                    },
                     installed.map(iso).unwrap_or_default(),
+                    state.status(&scan.baseline),
                 ])
             })
+            .collect();
+        let state_counts: serde_json::Map<String, Value> = PATCH_STATES
+            .iter()
+            .map(|s| (s.as_str().to_owned(), json!(counts.state(*s))))
             .collect();
         json!({
             "time": iso(scan.time),
             "operation": if scan.install { "Install" } else { "Scan" },
-            "baseline_id": sync::baseline(node),
-            "patch_group": node.patch_group,
+            "baseline_id": scan.baseline.id,
+            "baseline_name": scan.baseline.name,
+            "predefined_baseline": scan.baseline.predefined(),
+            "patch_group": scan.patch_group,
+            "execution_type": scan.execution_type,
             "status": scan.status(),
-            "overall_severity": counts.overall_severity(),
-            "counts": {
-                "installed": counts.state(PatchState::Installed),
-                "installed_other": counts.state(PatchState::InstalledOther),
-                "installed_pending_reboot": counts.state(PatchState::InstalledPendingReboot),
-                "installed_rejected": counts.state(PatchState::InstalledRejected),
-                "missing": counts.state(PatchState::Missing),
-                "failed": counts.state(PatchState::Failed),
-                "not_applicable": counts.state(PatchState::NotApplicable),
-            },
+            "highest_noncompliant_level": counts.overall_severity(),
+            "states": state_counts,
+            "unreported_not_applicable": scan.unreported_not_applicable,
             "critical_noncompliant": counts.critical,
             "security_noncompliant": counts.security,
             "other_noncompliant": counts.other,
-            "noncompliant_by_severity": by_severity(&counts.non_compliant),
-            "compliant_by_severity": by_severity(&counts.compliant),
+            "available_security_updates": counts.state(PatchState::AvailableSecurityUpdate),
+            "noncompliant_by_level": by_level(&counts.non_compliant),
+            "compliant_by_level": by_level(&counts.compliant),
             "patches": patch_rows,
         })
     });
     let managed = node.managed;
-    let live = node.live();
+    let gone = node.hybrid
+        && node.status != Status::Terminated
+        && node.last_seen < now - GONE_AFTER_DAYS * DAY;
+    let live = node.live() && !gone;
     let inventoried = node.inventory.is_some();
     let tags: serde_json::Map<String, Value> = if inventoried {
         node.tags
@@ -90,8 +116,9 @@ pub fn line(node: &Node, account: &str, region: &str, now: i64, snapshots: &[i64
             "name": if node.hybrid { None } else { node.tag("Name") },
             "instance_type": (!node.hybrid).then_some(node.instance_type),
             "platform": (!node.hybrid).then_some(node.platform.details),
-            "managed_by_ssm": v.managed,
+            "managed_rule": v.managed_rule,
             "patch_compliance": v.patch,
+            "patch_reason": v.patch_reason,
             "captured": v.captured.map(crate::time::iso),
         })
     });
@@ -104,13 +131,15 @@ pub fn line(node: &Node, account: &str, region: &str, now: i64, snapshots: &[i64
         "managed": managed,
         "instance_status": m(json!(node.status.as_str())),
         "live": live,
+        "gone": gone,
+        "deregistered": node.deregistered.is_some(),
         "last_seen": m(json!(iso(node.last_seen))),
         "stale": live && node.last_seen < now - STALE_AFTER_DAYS * DAY,
         "computer_name": m(json!(node.computer_name)),
         "ip_address": m(json!(node.ip)),
         "platform_type": node.platform.platform_type,
-        "platform_name": node.platform.name,
-        "platform_version": node.platform.version,
+        "platform_name": node.platform_name(),
+        "platform_version": node.platform_version(),
         "agent_type": m(json!("amazon-ssm-agent")),
         "agent_version": m(json!(node.agent_version)),
         "ec2_state": (!node.hybrid).then(|| config::ec2_state(node, i64::MAX)),
@@ -121,14 +150,62 @@ pub fn line(node: &Node, account: &str, region: &str, now: i64, snapshots: &[i64
             Some(_) => "COMPLIANT",
         }) },
         "scan": scan_json,
-        "missing_by_severity": by_severity(&counts.map(|c| c.non_compliant).unwrap_or_default()),
+        "missing_by_level": by_level(&counts.map(|c| c.non_compliant).unwrap_or_default()),
         "tags": tags,
         "inventory": inventoried,
         "applications": applications,
-        "association": node.association.as_ref().map(|a| if a.compliant { "COMPLIANT" } else { "NON_COMPLIANT" }),
+        "associations": node.associations.iter().map(|a| json!({
+            "id": a.id, "document": a.document,
+            "status": if a.compliant { "COMPLIANT" } else { "NON_COMPLIANT" },
+        })).collect::<Vec<_>>(),
+        "custom_compliance": node.custom.as_ref().map(|c| json!({
+            "type": c.type_name,
+            "status": if c.items.iter().all(|i| i.3) { "COMPLIANT" } else { "NON_COMPLIANT" },
+            "items": c.items.len(),
+        })),
         "config": view,
         "config_by_day": by_day(node, snapshots),
+        "patch_history": patch_history(node, history),
     })
+}
+
+/// The node's AWS::SSM::PatchCompliance configuration items in the ConfigHistory range (one per
+/// scan, at the scan's time, which is the item's capture time): `[time, status, installed
+/// (Installed and InstalledOther), non-compliant, missing, failed, [non-compliant patch ids]]`,
+/// oldest first. What a CloudTrail Lake event data store of configuration items holds.
+fn patch_history(node: &Node, (start, end): (i64, i64)) -> Vec<Value> {
+    if !node.managed {
+        return Vec::new();
+    }
+    let patches = node.patch_list();
+    node.scans
+        .iter()
+        .filter(|s| (start..end).contains(&s.time))
+        .map(|scan| {
+            let count = |states: &[PatchState]| {
+                scan.items
+                    .iter()
+                    .filter(|(_, state, _)| states.contains(state))
+                    .count()
+            };
+            let mut noncompliant: Vec<&str> = scan
+                .items
+                .iter()
+                .filter(|(_, state, _)| state.status(&scan.baseline) == "NON_COMPLIANT")
+                .map(|(i, _, _)| patches[*i].id.as_str())
+                .collect();
+            noncompliant.sort_unstable();
+            json!([
+                iso(scan.time),
+                scan.status(),
+                count(&[PatchState::Installed, PatchState::InstalledOther]),
+                noncompliant.len(),
+                count(&[PatchState::Missing]),
+                count(&[PatchState::Failed]),
+                noncompliant,
+            ])
+        })
+        .collect()
 }
 
 /// What each day's newest Config snapshot says of the node (its state and the patch rule's

@@ -21,6 +21,7 @@ fn spec(nodes: usize) -> FleetSpec {
         regions: vec!["us-east-1".into(), "eu-west-1".into()],
         nodes,
         config_days: 2,
+        item_scale: 0.05,
     }
 }
 
@@ -133,12 +134,28 @@ async fn files_agree_with_the_truth_and_every_case_occurs() {
         assert_eq!(info.is_some(), n["managed"] == true, "{n}");
         let Some(info) = info else {
             seen.insert("unmanaged".into());
-            assert!(n["config"].is_null() || n["config"]["managed_by_ssm"] == "NO");
+            // Config's rule flags an unmanaged instance only while it runs.
+            let rule = &n["config"]["managed_rule"];
+            match n["config"]["state"].as_str() {
+                Some("running") => assert!(rule == "NON_COMPLIANT" || rule.is_null(), "{n}"),
+                _ => assert_ne!(rule, "NON_COMPLIANT", "{n}"),
+            }
             continue;
         };
         let info = &rows(info)[0];
         assert_eq!(info["InstanceStatus"], n["instance_status"]);
         assert_eq!(info["captureTime"], n["last_seen"]);
+        assert!(
+            info.get("AgentStatus").is_none(),
+            "the sync writes no AgentStatus"
+        );
+        seen.insert(format!("platform:{}", n["platform_name"]));
+        if n["deregistered"] == true {
+            seen.insert(format!(
+                "deregistered:{}:gone={}",
+                n["instance_status"], n["gone"]
+            ));
+        }
         seen.insert(format!("status:{}", n["instance_status"]));
         seen.insert(format!("type:{}/{}", n["node_type"], n["platform_type"]));
         seen.insert(format!("stale:{}", n["stale"]));
@@ -154,8 +171,20 @@ async fn files_agree_with_the_truth_and_every_case_occurs() {
             let scan = &n["scan"];
             assert_eq!(
                 s["MissingCount"].as_str(),
-                Some(scan["counts"]["missing"].to_string().as_str())
+                Some(scan["states"]["Missing"].to_string().as_str())
             );
+            assert_ne!(s["SnapshotId"], s["ExecutionId"]);
+            seen.insert(format!("execution:{}", scan["execution_type"]));
+            seen.insert(format!("predefined:{}", scan["predefined_baseline"]));
+            if s["UnreportedNotApplicableCount"] == "-1" {
+                seen.insert("unreported:-1".into());
+            }
+            if s.get("NonCompliantSeverity").is_some() {
+                assert_eq!(
+                    scan["status"], "NON_COMPLIANT",
+                    "only a non-compliant node has it"
+                );
+            }
             assert_eq!(
                 s["CriticalNonCompliantCount"].as_str(),
                 Some(scan["critical_noncompliant"].to_string().as_str())
@@ -169,9 +198,44 @@ async fn files_agree_with_the_truth_and_every_case_occurs() {
                 patches.len(),
                 scan["patches"].as_array().expect("patches").len()
             );
-            for item in patches {
+            let windows = n["platform_type"] == "Windows";
+            for item in &patches {
                 seen.insert(format!("state:{}", item["PatchState"]));
-                seen.insert(format!("severity:{}", item["Severity"]));
+                seen.insert(format!("level:{}", item["Severity"]));
+                if item["PatchState"] == "NotApplicable" {
+                    assert!(windows, "not-applicable items are reported on Windows only");
+                    assert_eq!(item["Status"].as_str().unwrap_or(""), "");
+                }
+                if matches!(
+                    item["PatchState"].as_str(),
+                    Some("InstalledOther" | "NotApplicable")
+                ) {
+                    assert_eq!(item["Severity"], "UNSPECIFIED");
+                }
+                if scan["predefined_baseline"] == true {
+                    assert_eq!(
+                        item["Severity"], "UNSPECIFIED",
+                        "predefined baselines rank nothing"
+                    );
+                }
+            }
+            let associations: Vec<&Value> = items
+                .iter()
+                .filter(|i| i["ComplianceType"] == "Association")
+                .collect();
+            assert_eq!(
+                associations.len(),
+                n["associations"].as_array().map_or(0, Vec::len)
+            );
+            if associations.len() > 1 {
+                seen.insert("associations:several".into());
+            }
+            if items.iter().any(|i| {
+                i["ComplianceType"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("Custom:"))
+            }) {
+                seen.insert("custom".into());
             }
             let compliance = rows(file("AWS:ComplianceSummary", n).expect("summary"));
             let patch = compliance
@@ -217,12 +281,24 @@ async fn files_agree_with_the_truth_and_every_case_occurs() {
         "state:\"Missing\"",
         "state:\"Failed\"",
         "state:\"NotApplicable\"",
-        "severity:\"CRITICAL\"",
-        "severity:\"HIGH\"",
-        "severity:\"MEDIUM\"",
-        "severity:\"LOW\"",
-        "severity:\"INFORMATIONAL\"",
-        "severity:\"UNSPECIFIED\"",
+        "state:\"AvailableSecurityUpdate\"",
+        "level:\"CRITICAL\"",
+        "level:\"MEDIUM\"",
+        "level:\"UNSPECIFIED\"",
+        "execution:\"Command\"",
+        "execution:\"PatchPolicy\"",
+        "predefined:true",
+        "predefined:false",
+        "unreported:-1",
+        "associations:several",
+        "custom",
+        "platform:\"SLES\"",
+        "platform:\"Debian GNU/Linux\"",
+        "platform:\"NotAvailable\"",
+        "platform:\"\"",
+        "deregistered:\"Active\":gone=true",
+        "deregistered:\"Active\":gone=false",
+        "deregistered:\"Terminated\":gone=false",
     ] {
         assert!(seen.contains(case), "no {case} in the fleet");
     }
@@ -290,5 +366,79 @@ async fn files_agree_with_the_truth_and_every_case_occurs() {
         assert!(!expected.is_empty());
         assert_eq!(in_snapshot, expected, "{key}");
     }
+
+    // The ConfigHistory's PatchCompliance items are the truth's patch_history, node by node, and
+    // their content has a ComplianceSummary entry on some accounts and none on others.
+    let mut history: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut summary_entry = BTreeSet::new();
+    for (key, body) in files
+        .iter()
+        .filter(|(k, _)| k.contains("/ConfigHistory/") && k.contains("_AWS::SSM::PatchCompliance_"))
+    {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_string(&mut text)
+            .expect("gzip");
+        let doc: Value = serde_json::from_str(&text).expect(key);
+        for item in doc["configurationItems"].as_array().expect("items") {
+            let node = item["resourceId"].as_str().expect("id");
+            let node = node
+                .strip_prefix("AWS::SSM::ManagedInstanceInventory/")
+                .expect("a PatchCompliance item's id names the inventory");
+            let patches = &item["configuration"]["AWS:ComplianceItem"]["Content"]["Patch"];
+            summary_entry.insert(patches.get("ComplianceSummary").is_some());
+            let noncompliant = patches
+                .as_object()
+                .expect("Patch is an object")
+                .values()
+                .any(|p| p.get("PatchState").is_some() && p["Status"] == "NON_COMPLIANT");
+            let status = if noncompliant {
+                "NON_COMPLIANT"
+            } else {
+                "COMPLIANT"
+            };
+            history
+                .entry(format!(
+                    "{}/{node}",
+                    item["awsAccountId"].as_str().expect("a")
+                ))
+                .or_default()
+                .push((
+                    item["configurationItemCaptureTime"]
+                        .as_str()
+                        .expect("t")
+                        .replace(".000Z", "Z"),
+                    status.to_owned(),
+                ));
+        }
+    }
+    assert_eq!(summary_entry, BTreeSet::from([false, true]));
+    let mut want: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for n in &nodes {
+        for h in n["patch_history"].as_array().expect("patch_history") {
+            want.entry(format!(
+                "{}/{}",
+                n["account_id"].as_str().expect("a"),
+                n["node_id"].as_str().expect("id")
+            ))
+            .or_default()
+            .push((
+                h[0].as_str().expect("t").into(),
+                h[1].as_str().expect("s").into(),
+            ));
+        }
+    }
+    for list in history.values_mut() {
+        list.sort();
+    }
+    assert!(!want.is_empty());
+    let differ: Vec<_> = want
+        .keys()
+        .chain(history.keys())
+        .filter(|k| history.get(*k) != want.get(*k))
+        .take(3)
+        .map(|k| (k, history.get(k), want.get(k)))
+        .collect();
+    assert!(differ.is_empty(), "ConfigHistory vs truth: {differ:?}");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -1,11 +1,17 @@
 -- dataset: config-compliance
 -- name: Patch compliance from AWS Config
 -- One row per live node as AWS Config sees it: every EC2 instance (running or stopped, managed by
--- Systems Manager or not) and every hybrid mi- node that the patch compliance rule evaluates, with
+-- Systems Manager or not) and every hybrid mi- node AWS Config records, with
 -- the results of the two managed rules the reports depend on:
---   ec2-instance-managed-by-systems-manager          -> managed_by_ssm (YES, NO, UNKNOWN)
+--   ec2-instance-managed-by-systems-manager          -> managed_by_ssm: YES, NO (running and the
+--                                                        agent stopped or gone), NOT_APPLICABLE
+--                                                        (stopped), UNKNOWN (no result)
 --   ec2-managedinstance-patch-compliance-status-check -> patch_compliance (COMPLIANT, NON_COMPLIANT,
---                                                        NOT_EVALUATED when the rule has no result)
+--                                                        NOT_EVALUATED when the rule has no result),
+--                                                        patch_compliance_reason (NOT_RECORDED: the
+--                                                        recorder does not record rule results;
+--                                                        NO_RESULT: not evaluated)
+-- Hybrid nodes come from their inventory items, evaluated or not.
 -- Rules are matched by name containing the managed rule's default name, so organization rules
 -- (OrgConfigRule-<name>-<suffix>) match too. Terminated and shutting-down instances are left out.
 --
@@ -29,6 +35,7 @@
 -- column: platform STRING
 -- column: managed_by_ssm STRING
 -- column: patch_compliance STRING
+-- column: patch_compliance_reason STRING
 -- column: config_captured DATETIME
 WITH latest_day AS (
     SELECT accountid, region, max(dt) AS dt
@@ -109,14 +116,23 @@ rule_status AS (
         OR rule_name LIKE '%ec2-managedinstance-patch-compliance-status-check%'
     GROUP BY 1, 2, 3, 4
 ),
+recorded AS (
+    -- Accounts and Regions whose newest snapshot holds rule results at all: a recorder that does
+    -- not record AWS::Config::ResourceCompliance leaves every node without one, which is not the
+    -- same as a node the rule did not evaluate.
+    SELECT DISTINCT accountid, region
+    FROM current_items
+    WHERE resource_type = 'AWS::Config::ResourceCompliance'
+),
 nodes AS (
     SELECT accountid, region, node_id
     FROM instances
     WHERE COALESCE(instance_state, '') NOT IN ('terminated', 'shutting-down')
     UNION
-    SELECT accountid, region, node_id
-    FROM rule_status
-    WHERE rule = 'patch' AND node_id LIKE 'mi-%'
+    -- Hybrid nodes from their inventory items, whether or not a rule evaluated them.
+    SELECT accountid, region, resource_id AS node_id
+    FROM current_items
+    WHERE resource_type = 'AWS::SSM::ManagedInstanceInventory' AND resource_id LIKE 'mi-%'
 )
 SELECT
     n.accountid AS account_id,
@@ -131,9 +147,15 @@ SELECT
         WHEN n.node_id LIKE 'mi-%' THEN 'YES'
         WHEN m.compliance = 'COMPLIANT' THEN 'YES'
         WHEN m.compliance = 'NON_COMPLIANT' THEN 'NO'
+        WHEN m.compliance = 'NOT_APPLICABLE' THEN 'NOT_APPLICABLE'
         ELSE 'UNKNOWN'
     END AS managed_by_ssm,
     COALESCE(p.compliance, 'NOT_EVALUATED') AS patch_compliance,
+    CASE
+        WHEN p.compliance IS NOT NULL THEN NULL
+        WHEN r.accountid IS NULL THEN 'NOT_RECORDED'
+        ELSE 'NO_RESULT'
+    END AS patch_compliance_reason,
     TRY(CAST(from_iso8601_timestamp(i.captured) AS timestamp)) AS config_captured
 FROM nodes AS n
 LEFT JOIN instances AS i
@@ -142,3 +164,5 @@ LEFT JOIN rule_status AS m
     ON m.accountid = n.accountid AND m.region = n.region AND m.node_id = n.node_id AND m.rule = 'managed'
 LEFT JOIN rule_status AS p
     ON p.accountid = n.accountid AND p.region = n.region AND p.node_id = n.node_id AND p.rule = 'patch'
+LEFT JOIN recorded AS r
+    ON r.accountid = n.accountid AND r.region = n.region

@@ -2,8 +2,13 @@
 -- name: Patch compliance by node
 -- One row per live managed node (EC2 instances and hybrid mi- nodes) with its latest patch state
 -- from Systems Manager: instance information joined with the patch summary and the Patch
--- compliance summary. Terminated nodes are left out; nodes never scanned have patch_status
--- NOT_SCANNED.
+-- compliance summary. Terminated nodes are left out, and so are hybrid nodes silent for 30 days
+-- (presumed deregistered); nodes never scanned have patch_status NOT_SCANNED.
+--
+-- Two meanings of severity, named apart: security_noncompliant_count is the vendor's (patches
+-- classified as security, SecurityNonCompliantCount); the *_level_* columns and
+-- noncompliant_level are the compliance levels the node's patch baseline assigns (all UNSPECIFIED
+-- on AWS's predefined baselines).
 --
 -- Latest state: the resource data sync overwrites one object per node and type, but stale objects
 -- and re-delivered rows exist, so every table is reduced to the newest row per node (by
@@ -25,7 +30,7 @@
 -- column: instance_status STRING
 -- column: last_seen DATETIME
 -- column: patch_status STRING
--- column: overall_severity STRING
+-- column: noncompliant_level STRING
 -- column: patch_group STRING
 -- column: baseline_id STRING
 -- column: last_operation STRING
@@ -37,15 +42,15 @@
 -- column: missing_count INTEGER
 -- column: failed_count INTEGER
 -- column: not_applicable_count INTEGER
--- column: critical_noncompliant_count INTEGER
+-- column: critical_level_noncompliant_count INTEGER
 -- column: security_noncompliant_count INTEGER
 -- column: other_noncompliant_count INTEGER
--- column: noncompliant_critical INTEGER
--- column: noncompliant_high INTEGER
--- column: noncompliant_medium INTEGER
--- column: noncompliant_low INTEGER
--- column: noncompliant_informational INTEGER
--- column: noncompliant_unspecified INTEGER
+-- column: noncompliant_level_critical INTEGER
+-- column: noncompliant_level_high INTEGER
+-- column: noncompliant_level_medium INTEGER
+-- column: noncompliant_level_low INTEGER
+-- column: noncompliant_level_informational INTEGER
+-- column: noncompliant_level_unspecified INTEGER
 WITH info AS (
     SELECT
         accountid, region, resourceid, computername, ipaddress, platformtype, platformname,
@@ -91,7 +96,7 @@ SELECT
         WHEN p.resourceid IS NOT NULL THEN 'UNKNOWN'
         ELSE 'NOT_SCANNED'
     END AS patch_status,
-    s.overallseverity AS overall_severity,
+    s.overallseverity AS noncompliant_level,
     p.patchgroup AS patch_group,
     p.baselineid AS baseline_id,
     p.operationtype AS last_operation,
@@ -103,15 +108,15 @@ SELECT
     TRY_CAST(p.missingcount AS integer) AS missing_count,
     TRY_CAST(p.failedcount AS integer) AS failed_count,
     TRY_CAST(p.notapplicablecount AS integer) AS not_applicable_count,
-    TRY_CAST(p.criticalnoncompliantcount AS integer) AS critical_noncompliant_count,
+    TRY_CAST(p.criticalnoncompliantcount AS integer) AS critical_level_noncompliant_count,
     TRY_CAST(p.securitynoncompliantcount AS integer) AS security_noncompliant_count,
     TRY_CAST(p.othernoncompliantcount AS integer) AS other_noncompliant_count,
-    TRY_CAST(s.noncompliantcriticalcount AS integer) AS noncompliant_critical,
-    TRY_CAST(s.noncomplianthighcount AS integer) AS noncompliant_high,
-    TRY_CAST(s.noncompliantmediumcount AS integer) AS noncompliant_medium,
-    TRY_CAST(s.noncompliantlowcount AS integer) AS noncompliant_low,
-    TRY_CAST(s.noncompliantinformationalcount AS integer) AS noncompliant_informational,
-    TRY_CAST(s.noncompliantunspecifiedcount AS integer) AS noncompliant_unspecified
+    TRY_CAST(s.noncompliantcriticalcount AS integer) AS noncompliant_level_critical,
+    TRY_CAST(s.noncomplianthighcount AS integer) AS noncompliant_level_high,
+    TRY_CAST(s.noncompliantmediumcount AS integer) AS noncompliant_level_medium,
+    TRY_CAST(s.noncompliantlowcount AS integer) AS noncompliant_level_low,
+    TRY_CAST(s.noncompliantinformationalcount AS integer) AS noncompliant_level_informational,
+    TRY_CAST(s.noncompliantunspecifiedcount AS integer) AS noncompliant_level_unspecified
 FROM info AS i
 LEFT JOIN patch AS p
     ON p.accountid = i.accountid AND p.region = i.region AND p.resourceid = i.resourceid AND p.rn = 1
@@ -119,3 +124,7 @@ LEFT JOIN summary AS s
     ON s.accountid = i.accountid AND s.region = i.region AND s.resourceid = i.resourceid AND s.rn = 1
 WHERE i.rn = 1
     AND COALESCE(i.instancestatus, '') <> 'Terminated'
+    -- A hybrid node not heard from for 30 days is presumed deregistered: the sync keeps
+    -- its files and nothing else says it is gone.
+    AND NOT COALESCE(i.resourceid LIKE 'mi-%'
+        AND TRY(from_iso8601_timestamp(i.capturetime)) < current_timestamp - INTERVAL '30' DAY, false)

@@ -2,7 +2,13 @@
 -- name: Patch compliance by node and patch
 -- One row per live managed node and patch: the Patch compliance items of each node's latest scan
 -- (every PatchState, NotApplicable included: filter on patch_state or status), with the node's
--- account, Region, platform and instance status. Terminated nodes are left out.
+-- account, Region, platform and instance status. Terminated nodes are left out, and so are hybrid
+-- nodes silent for 30 days (presumed deregistered). compliance_level is the level the node's patch
+-- baseline assigns (UNSPECIFIED on AWS's predefined baselines, and for patches it does not
+-- approve); classification and vendor_severity are the vendor's (the MSRC severity on Windows,
+-- the package priority on Debian and Ubuntu). On Windows, not-applicable patches are items with
+-- an empty status, and security updates the baseline does not approve have the state
+-- AvailableSecurityUpdate.
 --
 -- Latest state: a node's items come from the newest capture of its compliance object (rank() keeps
 -- every item of that capture); older captures, which stale or re-delivered objects can hold, are
@@ -22,8 +28,8 @@
 -- column: patch_id STRING
 -- column: title STRING
 -- column: classification STRING
--- column: severity STRING
--- column: patch_severity STRING
+-- column: compliance_level STRING
+-- column: vendor_severity STRING
 -- column: patch_state STRING
 -- column: status STRING
 -- column: installed_time DATETIME
@@ -33,7 +39,7 @@
 WITH info AS (
     SELECT
         accountid, region, resourceid, computername, platformtype, platformname, platformversion,
-        instancestatus,
+        instancestatus, capturetime,
         row_number() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rn
     FROM "${database}".aws_instanceinformation
 ),
@@ -58,8 +64,8 @@ SELECT
     c.id AS patch_id,
     c.title AS title,
     NULLIF(c.classification, '') AS classification,
-    NULLIF(c.severity, '') AS severity,
-    NULLIF(c.patchseverity, '') AS patch_severity,
+    NULLIF(c.severity, '') AS compliance_level,
+    NULLIF(c.patchseverity, '') AS vendor_severity,
     c.patchstate AS patch_state,
     c.status AS status,
     TRY(CAST(from_iso8601_timestamp(NULLIF(c.installedtime, '')) AS timestamp)) AS installed_time,
@@ -71,3 +77,7 @@ JOIN info AS i
     ON i.accountid = c.accountid AND i.region = c.region AND i.resourceid = c.resourceid AND i.rn = 1
 WHERE c.rk = 1
     AND COALESCE(i.instancestatus, '') <> 'Terminated'
+    -- A hybrid node not heard from for 30 days is presumed deregistered: the sync keeps
+    -- its files and nothing else says it is gone.
+    AND NOT COALESCE(i.resourceid LIKE 'mi-%'
+        AND TRY(from_iso8601_timestamp(i.capturetime)) < current_timestamp - INTERVAL '30' DAY, false)

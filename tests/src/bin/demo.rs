@@ -454,7 +454,15 @@ fn node_specs(truth: &[Value], account: &str, region: &str) -> Vec<NodeSpec> {
 }
 
 async fn run_tagger(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
-    let (mut functions, mut tagged, mut hybrid, mut nodes) = (Vec::new(), 0u64, 0u64, 0usize);
+    let (mut functions, mut tagged, mut hybrid, mut skipped, mut nodes) =
+        (Vec::new(), 0u64, 0u64, 0u64, 0usize);
+    // Nodes whose PlatformName is empty ("NotAvailable" platforms, e.g. an agent that has not
+    // reported yet) must be skipped and counted, not tagged with an empty OS.
+    let unnamed = demo
+        .truth
+        .iter()
+        .filter(|n| n["live"] == true && n["platform_name"].as_str().unwrap_or_default().is_empty())
+        .count() as u64;
     for account in &demo.accounts {
         for region in &demo.args.regions {
             let specs = node_specs(&demo.truth, account, region);
@@ -488,17 +496,19 @@ async fn run_tagger(demo: &Demo) -> anyhow::Result<(String, Vec<(u128, f64)>)> {
             };
             tagged += count("InstancesTagged");
             hybrid += count("ManagedInstancesTagged");
+            skipped += count("Skipped");
             functions.push(function);
         }
     }
-    if (tagged + hybrid) as usize != nodes {
+    if (tagged + hybrid + skipped) as usize != nodes || skipped != unnamed {
         bail!(
-            "the taggers tagged {tagged} EC2 instances and {hybrid} hybrid nodes of {nodes} registered"
+            "the taggers tagged {tagged} EC2 instances and {hybrid} hybrid nodes and skipped {skipped} of \
+             {nodes} registered ({unnamed} have no platform name yet)"
         );
     }
     Ok((
         format!(
-            "{} custom resources (one per account and Region): {tagged} EC2 instances and {hybrid} hybrid nodes tagged with their OS",
+            "{} custom resources (one per account and Region): {tagged} EC2 instances and {hybrid} hybrid nodes tagged with their OS, {skipped} without a platform name skipped",
             functions.len()
         ),
         functions,
