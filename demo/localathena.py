@@ -292,8 +292,20 @@ def _load_config(con: duckdb.DuckDBPyConnection, config_dir: Path, table: Config
         f"lpad(regexp_extract(filename, {_literal(key_re)}, 4), 2, '0') || '-' || "
         f"lpad(regexp_extract(filename, {_literal(key_re)}, 5), 2, '0') AS dt "
         f"FROM read_json({listing}, format = 'auto', compression = 'gzip', filename = true, "
-        f"maximum_object_size = 1073741824, columns = {{{_literal(key('fileversion'))}: 'VARCHAR', "
+        f"maximum_object_size = {_largest_object(files)}, columns = {{{_literal(key('fileversion'))}: 'VARCHAR', "
         f"{_literal(key('configsnapshotid'))}: 'VARCHAR', {_literal(key('configurationitems'))}: {_literal(item_json)}}})")
+
+
+def _largest_object(files: list[str]) -> int:
+    """The size to tell DuckDB's JSON reader a Config object can have: the largest uncompressed
+    size among `files` (a gzip member ends with its size modulo 2^32), with room to spare. DuckDB
+    sizes each thread's read buffer from it, so a fixed 1 GiB would cost gigabytes of memory."""
+    largest = 0
+    for file in files:
+        with open(file, "rb") as handle:
+            handle.seek(-4, os.SEEK_END)
+            largest = max(largest, int.from_bytes(handle.read(4), "little"))
+    return max(2 * largest, 16 * 2**20)
 
 
 def _config_snapshots(config_dir: Path) -> Iterator[Path]:
@@ -355,7 +367,7 @@ def _load_cloudtrail_lake(con: duckdb.DuckDBPyConnection, config_dir: Path, kind
         CREATE {kind} {target} AS
         WITH items AS (
             SELECT unnest(configurationItems) AS ci
-            FROM read_json({listing}, format = 'auto', compression = 'gzip', maximum_object_size = 1073741824,
+            FROM read_json({listing}, format = 'auto', compression = 'gzip', maximum_object_size = {_largest_object(files)},
                            columns = {{'configurationItems': 'JSON[]'}})
         )
         SELECT
@@ -427,7 +439,9 @@ def connect(fleet_dir: Path | str, database: str = ":memory:",
     for type_name in ATTRIBUTES:
         _load_inventory_type(con, fleet_dir / "sync", type_name, kind)
     _load_config(con, fleet_dir / "config", config_table or ConfigTable.from_template(), kind)
-    _load_cloudtrail_lake(con, fleet_dir / "config", kind)
+    # An event data store holds its own copy of the events (CloudTrail Lake ingests them; it does
+    # not read S3 when queried), so the stand-in is a table even when the Athena tables are views.
+    _load_cloudtrail_lake(con, fleet_dir / "config", "TABLE")
     return con
 
 
@@ -466,7 +480,17 @@ def transpile(text: str, values: Mapping[str, str]) -> str:
     statements = sqlglot.parse(_quote_colon_segments(render(text, values)), read="trino")
     if len(statements) != 1 or statements[0] is None:
         raise ValueError(f"expected one statement, got {len(statements)}")
-    return statements[0].transform(_count_if_as_trino).sql(dialect="duckdb")
+    return statements[0].transform(_count_if_as_trino).transform(_inline_cte).sql(dialect="duckdb")
+
+
+def _inline_cte(node: exp.Expression) -> exp.Expression:
+    """Trino expands a WITH query wherever it is referenced rather than computing it once (Trino
+    documentation, SELECT, "WITH clause": "the SQL for the WITH clause will be inlined anywhere the
+    named relation is used"; Athena's engine is Trino), so a CTE read twice reads its tables twice. DuckDB materializes such a CTE instead,
+    which holds every row of it in memory: over a year of Config items, more than the machine has."""
+    if isinstance(node, exp.CTE):
+        node.set("materialized", False)
+    return node
 
 
 def fetch(con: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> list[dict]:
