@@ -23,6 +23,9 @@ DEMO_REGIONS ?= us-east-1,eu-west-1
 SEED ?= 1
 DEMO_OUT ?= demo-output
 CHROMIUM ?= /usr/bin/chromium
+# make deploy: the configuration file (deploy/example.toml documents every key); YES=1 skips the questions.
+CONFIG ?= deploy.toml
+YES ?=
 # make publish: the Regions to deploy to and the artifact buckets' name prefix.
 REGIONS ?=
 ARTIFACT_BUCKET_PREFIX ?=
@@ -38,18 +41,17 @@ export AWS_EC2_METADATA_DISABLED := true
 VENV_STAMP := $(VENV)/.installed
 CARGO_LAMBDA_ARCH := $(if $(filter arm64 aarch64,$(ARCH)),--arm64,--x86-64)
 
-.PHONY: help demo setup test lint fmt sql-check cfn-check browser build publish emulator bench clean
+.PHONY: help demo setup test lint fmt sql-check cfn-check browser build publish deploy deploy-plan undeploy emulator bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-demo: setup ## The whole system locally, ending in report.html (NODES=300 ACCOUNTS=3 DEMO_REGIONS=... RELEASE=1)
+demo: setup ## The whole system locally, deployed by make deploy into the emulator, ending in report.html (NODES=300 ACCOUNTS=3 DEMO_REGIONS=... RELEASE=1)
 	$(CARGO) build --locked --workspace --bins
 ifeq ($(RELEASE),1)
 	$(MAKE) --no-print-directory build
 endif
 	$(TARGET_DIR)/debug/demo --bin-dir $(if $(filter 1,$(RELEASE)),$(DIST),$(TARGET_DIR)/debug) \
-		--fleet-sim $(TARGET_DIR)/debug/fleet-sim \
 		--nodes $(NODES) --accounts $(ACCOUNTS) --regions $(DEMO_REGIONS) --seed $(SEED) --out $(DEMO_OUT)
 
 setup: $(VENV_STAMP) ## Python environment for the emulator, checks and cargo-lambda (idempotent)
@@ -71,6 +73,7 @@ test: setup browser lint cfn-check ## Everything CI runs: lint, SQL and template
 	$(MAKE) --no-print-directory sql-check
 	$(CARGO) test --locked --workspace
 	$(VENV)/bin/python -m pytest -q tests/emulator
+	LOCAL_AWS=$(TARGET_DIR)/debug/local-aws $(VENV)/bin/python -m pytest -q tests/deploy
 	CHROMIUM=$(CHROMIUM) FLEET_SIM=$(TARGET_DIR)/debug/fleet-sim $(VENV)/bin/python -m pytest -q tests/demo
 
 # The report's browser test needs Debian's chromium (installed once; needs root or sudo).
@@ -108,9 +111,18 @@ publish: build ## Upload the zips to <ARTIFACT_BUCKET_PREFIX>-<region> for each 
 	$(VENV)/bin/python cfn/publish.py --regions "$(REGIONS)" --bucket-prefix "$(ARTIFACT_BUCKET_PREFIX)" \
 		--dist $(DIST) $(if $(ORG_ID),--org-id $(ORG_ID)) $(if $(VERSION),--version $(VERSION))
 
-emulator: setup ## Run the local AWS emulator on EMULATOR_PORT (default 5000) until Ctrl-C
-	@echo "AWS_ENDPOINT_URL=http://127.0.0.1:$(EMULATOR_PORT) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
-	$(VENV)/bin/python tests/emulator/emulator.py --port $(EMULATOR_PORT)
+deploy: build ## Publish and deploy the whole organization from CONFIG (deploy.toml; YES=1: do not ask)
+	$(VENV)/bin/python deploy/deploy.py deploy --config $(CONFIG) $(if $(filter 1,$(YES)),--yes)
+
+deploy-plan: build ## Show what make deploy would change (publishes the artifacts, changes no stack)
+	$(VENV)/bin/python deploy/deploy.py plan --config $(CONFIG)
+
+undeploy: setup ## Remove every stack and StackSet of CONFIG, StackSets first; data kept if the file says so
+	$(VENV)/bin/python deploy/deploy.py undeploy --config $(CONFIG) $(if $(filter 1,$(YES)),--yes)
+
+emulator: setup ## The local AWS emulator with a Lambda runner on EMULATOR_PORT (default 5000) until Ctrl-C
+	$(CARGO) build --locked -p local-aws
+	$(TARGET_DIR)/debug/local-aws --port $(EMULATOR_PORT)
 
 bench: build ## Benchmarks at realistic size: API calls per operation, wall time, peak memory; SQL on 10,000 realistic nodes and 100,000 small ones, with Athena's bytes scanned and cost
 	$(CARGO) run --locked --quiet -p integration-tests --bin bench -- --dist $(DIST)

@@ -20,7 +20,11 @@ import pytest
 from botocore.config import Config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-EMULATOR = os.path.join(HERE, "emulator.py")
+# The emulator lives at the top of the repository; tests that reach into its modules import them.
+EMULATOR_DIR = os.path.join(os.path.dirname(os.path.dirname(HERE)), "emulator")
+EMULATOR = os.path.join(EMULATOR_DIR, "emulator.py")
+if EMULATOR_DIR not in sys.path:
+    sys.path.insert(0, EMULATOR_DIR)
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 

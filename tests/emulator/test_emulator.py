@@ -1,4 +1,4 @@
-"""Tests of the local AWS emulator (tests/emulator/emulator.py).
+"""Tests of the local AWS emulator (emulator/emulator.py).
 
 The emulator runs as a subprocess on a free port, as the Rust test harness
 runs it; we talk to it with boto3 and plain HTTP for the control endpoints.

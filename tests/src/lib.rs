@@ -2,27 +2,24 @@
 //! later, the local demo:
 //!
 //! - [`Emulator`]: the local AWS API emulator (moto's server plus our extensions in
-//!   `tests/emulator/`), started on a free loopback port, with its control API: seeding managed
+//!   `emulator/`), started on a free loopback port, with its control API: seeding managed
 //!   nodes, injecting faults, reading per-operation call counts.
 //! - [`lambda`]: a local Lambda Runtime API that runs a function's real binary the way Lambda runs
 //!   it, measuring init time and peak memory.
 //! - [`CustomResourceRequests`]: custom resource requests shaped as CloudFormation sends them.
 
-pub mod emulator;
-pub mod lambda;
+pub use local_aws::{BulkBucket, Emulator, Fault, NodeSpec, emulator, isolated, lambda};
 
-pub use emulator::{BulkBucket, Emulator, Fault, NodeSpec, isolated};
+use std::path::Path;
+use std::time::Duration;
 
-use std::path::PathBuf;
+use anyhow::bail;
+use lambda::{Invoked, LocalFunction};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 
-/// The workspace root (the folder holding the top-level `Cargo.toml`).
-pub fn workspace_root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
-}
+pub use local_aws::workspace_root;
 
 /// Custom resource requests of one resource in one stack, as CloudFormation sends them.
 #[derive(Debug, Clone)]
@@ -142,4 +139,30 @@ pub async fn create_config_table(
         .send()
         .await?;
     Ok(())
+}
+
+/// Starts a custom resource's binary, sends it `request` (its ResponseURL pointing at a local
+/// server), and returns the running function, the invocation and CloudFormation's SUCCESS answer.
+pub async fn custom_resource(
+    binary: &Path,
+    name: &str,
+    env: &[(String, String)],
+    mut request: Value,
+) -> anyhow::Result<(LocalFunction, Invoked, Value)> {
+    let server = cfn_response::testing::ResponseServer::start().await?;
+    request["ResponseURL"] = Value::String(server.url(name));
+    let function = LocalFunction::start(binary, name, env, Duration::from_secs(30)).await?;
+    let invoked = function.invoke(&request, Duration::from_secs(900)).await?;
+    let answers = server.wait_for(1, Duration::from_secs(5)).await;
+    let answer = answers.first().map(|r| r.json());
+    match answer {
+        Some(answer) if answer["Status"] == "SUCCESS" && answers.len() == 1 => {
+            Ok((function, invoked, answer))
+        }
+        other => bail!(
+            "{name} did not succeed: {other:?} / {:?}\n{}",
+            invoked.outcome,
+            function.logs().join("\n")
+        ),
+    }
 }

@@ -27,7 +27,8 @@ pub mod names;
 use std::error::Error as StdError;
 use std::fmt;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::BehaviorVersion;
+pub use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tracing_subscriber::EnvFilter;

@@ -27,6 +27,7 @@
 
 pub mod baseline;
 pub mod catalog;
+pub mod cli;
 pub mod config;
 pub mod node;
 pub mod rng;
@@ -88,6 +89,8 @@ pub struct Options {
     pub concurrency: usize,
     /// False: write only the ground truth and `fleet.json` (to plan a demo before any data).
     pub write_data: bool,
+    /// The AWS configuration of the S3 uploads (`None`: the standard environment's).
+    pub aws: Option<aws_setup::SdkConfig>,
 }
 
 /// What a run wrote.
@@ -167,7 +170,10 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
     let needs_s3 = matches!(options.sync, Destination::S3 { .. })
         || matches!(options.config, Some(Destination::S3 { .. }));
     let (tx, uploader) = if needs_s3 {
-        let client = aws_setup::s3_client(&aws_setup::load_config().await);
+        let client = aws_setup::s3_client(&match &options.aws {
+            Some(config) => config.clone(),
+            None => aws_setup::load_config().await,
+        });
         let (tx, rx) = tokio::sync::mpsc::channel::<Upload>(options.concurrency * 4);
         let concurrency = options.concurrency;
         let task = tokio::spawn(async move {

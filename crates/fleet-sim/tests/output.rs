@@ -34,6 +34,7 @@ async fn simulate(dir: &Path, nodes: usize, only: Vec<(String, String)>) {
         only,
         concurrency: 4,
         write_data: true,
+        aws: None,
     };
     fleet_sim::run(options).await.expect("simulation");
 }

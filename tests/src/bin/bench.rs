@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use cfn_response::testing::ResponseServer;
-use integration_tests::lambda::{Invoked, LocalFunction, Outcome, artifact, custom_resource};
+use integration_tests::custom_resource;
+use integration_tests::lambda::{Invoked, LocalFunction, Outcome, artifact};
 use integration_tests::{
     BulkBucket, CustomResourceRequests, Emulator, NodeSpec, create_config_table, workspace_root,
 };

@@ -18,6 +18,7 @@ right (CreateDatabase/CreateTable/GetTable/DeleteTable/GetPartition, whole-call
   ``ConcurrentModificationException`` ("Update table failed due to concurrent
   modifications.") and nothing changes.  Check-and-update runs under one lock
   (the server is threaded).  Without ``VersionId`` the update is unconditional.
+* ``UpdateCrawler`` is missing (CloudFormation updates AWS::Glue::Crawler in place with it).
   The table name is taken from ``TableInput.Name``, else the top-level ``Name``
   newer SDKs can send (moto crashes without ``TableInput.Name``).
 * ``GetPartitions`` ignores ``MaxResults``/``NextToken`` and returns every
@@ -299,11 +300,36 @@ def batch_update_partition(self: GlueResponse) -> ActionResult:
     return ActionResult({"Errors": errors} if errors else {})
 
 
+# UpdateCrawler's fields and the crawler attributes moto keeps them in (Glue API Reference,
+# UpdateCrawler: every field but Name optional, absent = unchanged; Schedule "" removes it).
+CRAWLER_UPDATE_FIELDS = {"Role": "role", "DatabaseName": "database_name", "Description": "description",
+                         "Targets": "targets", "Classifiers": "classifiers", "TablePrefix": "table_prefix",
+                         "SchemaChangePolicy": "schema_change_policy", "RecrawlPolicy": "recrawl_policy",
+                         "LineageConfiguration": "lineage_configuration", "Configuration": "configuration",
+                         "CrawlerSecurityConfiguration": "crawler_security_configuration"}
+
+
+def update_crawler(self: GlueResponse) -> EmptyResult:
+    """moto has no UpdateCrawler (AWS::Glue::Crawler updates in place need it). A running crawler
+    cannot be updated (``CrawlerRunningException``)."""
+    crawler = self.glue_backend.get_crawler(self._get_param("Name"))
+    if crawler.status == "RUNNING":
+        raise GlueClientError("CrawlerRunningException", f"Crawler {crawler.name} is running.")
+    for field_name, attribute in CRAWLER_UPDATE_FIELDS.items():
+        if self._get_param(field_name) is not None:
+            setattr(crawler, attribute, self._get_param(field_name))
+    schedule = self._get_param("Schedule")
+    if schedule is not None:
+        crawler.schedule = schedule or None
+    crawler.version += 1
+    return EmptyResult()
+
+
 def install() -> None:
     """Patches moto's Glue models and installs our actions on GlueResponse."""
     FakeTable.__init__ = _table_init  # type: ignore[method-assign]
     FakePartition.__init__ = _partition_init  # type: ignore[method-assign]
     for fn in (update_table, get_partitions, get_partition, batch_create_partition,
-               batch_update_partition):
+               batch_update_partition, update_crawler):
         setattr(GlueResponse, fn.__name__, fn)
 

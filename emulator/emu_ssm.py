@@ -15,7 +15,11 @@ all.  We add:
 * ``AddTagsToResource`` / ``ListTagsForResource`` / ``RemoveTagsFromResource``
   for ``ResourceType=ManagedInstance`` (other resource types go to moto);
 * ``CreateResourceDataSync`` / ``ListResourceDataSync`` /
-  ``DeleteResourceDataSync``.
+  ``DeleteResourceDataSync``;
+* State Manager associations, which moto lacks (``Create/Describe/Update/Delete/ListAssociations``,
+  for AWS::SSM::Association), and the update calls CloudFormation's SSM resources make that moto
+  lacks: ``UpdatePatchBaseline``, ``RegisterDefaultPatchBaseline``/``GetDefaultPatchBaseline``,
+  ``UpdateMaintenanceWindow``, ``UpdateMaintenanceWindowTarget``, ``UpdateMaintenanceWindowTask``.
 
 How it hooks in
 ---------------
@@ -49,7 +53,7 @@ from typing import Any
 
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, EmptyResult
-from moto.ssm.models import ssm_backends
+from moto.ssm.models import SimpleSystemManagerBackend, ssm_backends
 from moto.ssm.responses import SimpleSystemManagerResponse
 
 import emu_ec2
@@ -165,6 +169,8 @@ class SSMExtState:
         self.nodes: OrderedDict[str, ManagedNode] = OrderedDict()
         self.next_seq = 0
         self.syncs: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.associations: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.default_baselines: dict[str, str] = {}  # operating system -> baseline id
 
 
 def state_of(backend: Any) -> SSMExtState:
@@ -671,9 +677,268 @@ def delete_resource_data_sync(self: SimpleSystemManagerResponse) -> ActionResult
     return EmptyResult()
 
 
+# --------------------------------------------------------------------------
+# State Manager associations (SSM API Reference: CreateAssociation, DescribeAssociation,
+# UpdateAssociation, DeleteAssociation, ListAssociations). No document runs in the emulator, so an
+# association stays in its first Overview status, Pending.
+# --------------------------------------------------------------------------
+
+ASSOCIATION_NAME_RE = re.compile(r"^[a-zA-Z0-9_\-.]{3,128}$")
+ASSOCIATION_FIELDS = ("Name", "AssociationName", "DocumentVersion", "InstanceId", "Parameters", "Targets",
+                      "ScheduleExpression", "OutputLocation", "MaxConcurrency", "MaxErrors",
+                      "ComplianceSeverity", "SyncCompliance", "ApplyOnlyAtCronInterval", "CalendarNames",
+                      "TargetLocations", "ScheduleOffset", "Duration", "TargetMaps", "AlarmConfiguration",
+                      "AutomationTargetParameterName")
+
+
+def _association_not_found() -> SSMError:
+    return SSMError("AssociationDoesNotExist", "The specified association does not exist.")
+
+
+def _association_fields(self: SimpleSystemManagerResponse) -> dict[str, Any]:
+    fields = {k: self._get_param(k) for k in ASSOCIATION_FIELDS if self._get_param(k) is not None}
+    name = fields.get("AssociationName")
+    if name is not None and not ASSOCIATION_NAME_RE.match(name):
+        raise validation_error(name, "associationName", "Member must satisfy regular expression pattern: "
+                               "^[a-zA-Z0-9_\\-.]{3,128}$")
+    if "InstanceId" not in fields and "Targets" not in fields and self._get_param("Name") is not None \
+            and self._get_action() == "CreateAssociation":
+        raise SSMError("InvalidTargets", "Specify either InstanceId or Targets.")
+    return fields
+
+
+def _find_association(st: SSMExtState, self: SimpleSystemManagerResponse) -> dict[str, Any]:
+    association_id = self._get_param("AssociationId")
+    if association_id:
+        found = st.associations.get(association_id)
+    else:
+        name, instance = self._get_param("Name"), self._get_param("InstanceId")
+        found = next((a for a in st.associations.values()
+                      if a["Name"] == name and a.get("InstanceId") == instance), None)
+    if found is None:
+        raise _association_not_found()
+    return found
+
+
+def create_association(self: SimpleSystemManagerResponse) -> ActionResult:
+    fields = _association_fields(self)
+    st = state_of(self.ssm_backend)
+    with LOCK:
+        if "InstanceId" in fields and any(a["Name"] == fields["Name"] and a.get("InstanceId") == fields["InstanceId"]
+                                          for a in st.associations.values()):
+            raise SSMError("AssociationAlreadyExists", "The specified association already exists.")
+        stamp = now()
+        association = {"AssociationId": str(uuid.uuid4()), "AssociationVersion": "1",
+                       "DocumentVersion": "$DEFAULT", "Date": stamp, "LastUpdateAssociationDate": stamp,
+                       "Status": {"Date": stamp, "Name": "Pending", "Message": "Associated with " +
+                                  (fields.get("InstanceId") or "targets")},
+                       "Overview": {"Status": "Pending", "DetailedStatus": "Creating"}, **fields}
+        st.associations[association["AssociationId"]] = association
+        return ActionResult({"AssociationDescription": dict(association)})
+
+
+def describe_association(self: SimpleSystemManagerResponse) -> ActionResult:
+    with LOCK:
+        return ActionResult({"AssociationDescription": dict(_find_association(state_of(self.ssm_backend), self))})
+
+
+def update_association(self: SimpleSystemManagerResponse) -> ActionResult:
+    """Fields given replace the stored ones; each update is a new AssociationVersion."""
+    fields = _association_fields(self)
+    with LOCK:
+        association = _find_association(state_of(self.ssm_backend), self)
+        association.update(fields)
+        association["AssociationVersion"] = str(int(association["AssociationVersion"]) + 1)
+        association["LastUpdateAssociationDate"] = now()
+        return ActionResult({"AssociationDescription": dict(association)})
+
+
+def delete_association(self: SimpleSystemManagerResponse) -> EmptyResult:
+    st = state_of(self.ssm_backend)
+    with LOCK:
+        del st.associations[_find_association(st, self)["AssociationId"]]
+    return EmptyResult()
+
+
+LIST_ASSOCIATION_KEYS = ("Name", "InstanceId", "AssociationId", "AssociationVersion", "DocumentVersion",
+                         "Targets", "LastExecutionDate", "Overview", "ScheduleExpression", "AssociationName",
+                         "ScheduleOffset", "Duration", "TargetMaps")
+FILTER_FIELDS = {"InstanceId": "InstanceId", "Name": "Name", "AssociationId": "AssociationId",
+                 "AssociationName": "AssociationName", "AssociationStatusName": None,
+                 "LastExecutedBefore": None, "LastExecutedAfter": None, "ResourceGroupName": None}
+
+
+def list_associations(self: SimpleSystemManagerResponse) -> ActionResult:
+    """MaxResults 1..50 (default 50), opaque NextToken as DescribeInstanceInformation's."""
+    max_results = self._get_param("MaxResults", 50)
+    if not 1 <= max_results <= 50:
+        raise validation_error(max_results, "maxResults", "Member must have value less than or equal to 50")
+    wanted = []
+    for f in self._get_param("AssociationFilterList") or []:
+        if f["key"] not in FILTER_FIELDS:
+            raise validation_error(f["key"], "associationFilterList.member.key", "Member must satisfy enum value set")
+        if FILTER_FIELDS[f["key"]]:
+            wanted.append((FILTER_FIELDS[f["key"]], f["value"]))
+    with LOCK:
+        rows = [a for a in state_of(self.ssm_backend).associations.values()
+                if all(a.get(k) == v for k, v in wanted)]
+    fp = _fingerprint("associations", wanted)
+    start = read_token(self._get_param("NextToken"), fp) + 1  # the token holds the last index given
+    page = rows[start:start + max_results]
+    out: dict[str, Any] = {"Associations": [{k: a[k] for k in LIST_ASSOCIATION_KEYS if k in a} for a in page]}
+    if start + max_results < len(rows):
+        out["NextToken"] = make_token(start + max_results - 1, fp)
+    return ActionResult(out)
+
+
+# --------------------------------------------------------------------------
+# Updates moto lacks for AWS::SSM::PatchBaseline / MaintenanceWindow / Target / Task (SSM API
+# Reference: UpdatePatchBaseline, RegisterDefaultPatchBaseline, GetDefaultPatchBaseline,
+# UpdateMaintenanceWindow, UpdateMaintenanceWindowTarget, UpdateMaintenanceWindowTask: fields given
+# replace the stored ones; with Replace true, optional fields not given are cleared).
+# --------------------------------------------------------------------------
+
+BASELINE_ATTRIBUTES = {"Name": "name", "GlobalFilters": "global_filters", "ApprovalRules": "approval_rules",
+                       "ApprovedPatches": "approved_patches",
+                       "ApprovedPatchesComplianceLevel": "approved_patches_compliance_level",
+                       "ApprovedPatchesEnableNonSecurity": "approved_patches_enable_non_security",
+                       "RejectedPatches": "rejected_patches", "RejectedPatchesAction": "rejected_patches_action",
+                       "Description": "description", "Sources": "sources"}
+
+
+def _baseline(self: SimpleSystemManagerResponse) -> Any:
+    baseline_id = self._get_param("BaselineId")
+    baseline = self.ssm_backend.baselines.get(baseline_id)
+    if baseline is None:
+        raise SSMError("DoesNotExistException", f"Patch Baseline {baseline_id} does not exist.")
+    return baseline
+
+
+def update_patch_baseline(self: SimpleSystemManagerResponse) -> ActionResult:
+    baseline = _baseline(self)
+    replace = self._get_param("Replace", False)
+    for key, attribute in BASELINE_ATTRIBUTES.items():
+        value = self._get_param(key)
+        if value is not None or (replace and key != "Name"):
+            setattr(baseline, attribute, value)
+    return ActionResult({"BaselineId": baseline.id, "Name": baseline.name,
+                         "OperatingSystem": baseline.operating_system,
+                         "ApprovalRules": baseline.approval_rules, "Description": baseline.description})
+
+
+def register_default_patch_baseline(self: SimpleSystemManagerResponse) -> ActionResult:
+    baseline = _baseline(self)
+    state_of(self.ssm_backend).default_baselines[baseline.operating_system] = baseline.id
+    baseline.default_baseline = True
+    return ActionResult({"BaselineId": baseline.id})
+
+
+def get_default_patch_baseline(self: SimpleSystemManagerResponse) -> ActionResult:
+    os_name = self._get_param("OperatingSystem", "WINDOWS")
+    baseline_id = state_of(self.ssm_backend).default_baselines.get(os_name)
+    if baseline_id is None or baseline_id not in self.ssm_backend.baselines:
+        # Without one of ours, the predefined AWS baseline of that OS is the default ("Predefined
+        # baselines"); the emulator names it by OS only.
+        baseline_id = f"arn:aws:ssm:{self.region}:aws:patchbaseline/predefined-{os_name.lower()}"
+    return ActionResult({"BaselineId": baseline_id, "OperatingSystem": os_name})
+
+
+def _apply(obj: Any, self: SimpleSystemManagerResponse, attributes: dict[str, str]) -> None:
+    replace = self._get_param("Replace", False)
+    for key, attribute in attributes.items():
+        value = self._get_param(key)
+        if value is not None or replace:
+            setattr(obj, attribute, value)
+
+
+WINDOW_ATTRIBUTES = {"Name": "name", "Description": "description", "Schedule": "schedule",
+                     "ScheduleTimezone": "schedule_timezone", "ScheduleOffset": "schedule_offset",
+                     "Duration": "duration", "Cutoff": "cutoff", "StartDate": "start_date",
+                     "EndDate": "end_date", "AllowUnassociatedTargets": "allow_unassociated_targets",
+                     "Enabled": "enabled"}
+
+
+def update_maintenance_window(self: SimpleSystemManagerResponse) -> ActionResult:
+    window = self.ssm_backend.get_maintenance_window(self._get_param("WindowId"))
+    required = {"Name", "Schedule", "Duration", "Cutoff", "AllowUnassociatedTargets", "Enabled"}
+    for key, attribute in WINDOW_ATTRIBUTES.items():
+        value = self._get_param(key)
+        if value is not None or (self._get_param("Replace", False) and key not in required):
+            setattr(window, attribute, value)
+    return ActionResult({"WindowId": window.id, "Name": window.name, "Schedule": window.schedule,
+                         "Duration": window.duration, "Cutoff": window.cutoff})
+
+
+def _window_child(self: SimpleSystemManagerResponse, collection: str, key: str, code: str) -> Any:
+    window = self.ssm_backend.get_maintenance_window(self._get_param("WindowId"))
+    child = getattr(window, collection).get(self._get_param(key))
+    if child is None:
+        raise SSMError("DoesNotExistException", f"{code} {self._get_param(key)} does not exist")
+    return child
+
+
+def update_maintenance_window_target(self: SimpleSystemManagerResponse) -> ActionResult:
+    target = _window_child(self, "targets", "WindowTargetId", "Maintenance window target")
+    _apply(target, self, {"Targets": "targets", "OwnerInformation": "owner_information",
+                          "Name": "name", "Description": "description"})
+    return ActionResult({"WindowId": target.window_id, "WindowTargetId": target.window_target_id,
+                         "Targets": target.targets})
+
+
+def update_maintenance_window_task(self: SimpleSystemManagerResponse) -> ActionResult:
+    task = _window_child(self, "tasks", "WindowTaskId", "Maintenance window task")
+    _apply(task, self, {"Targets": "targets", "TaskArn": "task_arn", "ServiceRoleArn": "service_role_arn",
+                        "TaskParameters": "task_parameters", "TaskInvocationParameters": "task_invocation_parameters",
+                        "Priority": "priority", "MaxConcurrency": "max_concurrency", "MaxErrors": "max_errors",
+                        "LoggingInfo": "logging_info", "Name": "name", "Description": "description",
+                        "CutoffBehavior": "cutoff_behavior", "AlarmConfiguration": "alarm_configurations"})
+    return ActionResult({"WindowId": task.window_id, "WindowTaskId": task.window_task_id,
+                         "TaskArn": task.task_arn, "Priority": task.priority})
+
+
+def _register_patch_baseline_for_patch_group(self: Any, baseline_id: str, patch_group: str) -> tuple[str, str]:
+    """moto pre-fills a patch group with AWS's predefined baselines and refuses to register one of
+    ours for any OS of a group that exists (AlreadyExistsException). AWS refuses only a second
+    baseline *of ours* for the same OS ("A patch group can be registered with only one patch
+    baseline for each operating system", "Patch groups"); the predefined one is just the default."""
+    if baseline_id not in self.baselines:
+        from moto.ssm.exceptions import DoesNotExistException
+
+        raise DoesNotExistException(baseline_id)
+    group = self.patch_groups.get(patch_group)
+    if group is not None:
+        current = group.associations.get(self.baselines[baseline_id].operating_system)
+        if current in self.baselines and current != baseline_id:
+            from moto.ssm.exceptions import AlreadyExistsException
+
+            raise AlreadyExistsException(self.baselines[baseline_id].operating_system)
+        group.associations = dict(group.associations)
+        group.associations[self.baselines[baseline_id].operating_system] = baseline_id
+        return baseline_id, patch_group
+    return _orig_register_for_patch_group(self, baseline_id, patch_group)
+
+
+_orig_register_for_patch_group = SimpleSystemManagerBackend.register_patch_baseline_for_patch_group
+
+
+def _deregister_patch_baseline_for_patch_group(self: Any, baseline_id: str, patch_group: str) -> tuple[str, str]:
+    """moto's deregister leaves the baseline registered; AWS removes it, so the OS falls back to
+    the default baseline ("DeregisterPatchBaselineForPatchGroup")."""
+    group = self.patch_groups.get(patch_group)
+    baseline = self.baselines.get(baseline_id)
+    if group is not None and baseline is not None:
+        os_name = baseline.operating_system
+        if group.associations.get(os_name) == baseline_id:
+            group.associations = dict(group.associations)
+            group.associations[os_name] = group.default_associations.get(os_name)
+    return baseline_id, patch_group
+
+
 def install() -> None:
     """Installs our actions on moto's SSM response class (ours win over any
     moto implementation of the same action)."""
+    SimpleSystemManagerBackend.register_patch_baseline_for_patch_group = _register_patch_baseline_for_patch_group
+    SimpleSystemManagerBackend.deregister_patch_baseline_for_patch_group = _deregister_patch_baseline_for_patch_group
     for fn in (
         describe_instance_information,
         add_tags_to_resource,
@@ -682,5 +947,16 @@ def install() -> None:
         create_resource_data_sync,
         list_resource_data_sync,
         delete_resource_data_sync,
+        create_association,
+        describe_association,
+        update_association,
+        delete_association,
+        list_associations,
+        update_patch_baseline,
+        register_default_patch_baseline,
+        get_default_patch_baseline,
+        update_maintenance_window,
+        update_maintenance_window_target,
+        update_maintenance_window_task,
     ):
         setattr(SimpleSystemManagerResponse, fn.__name__, fn)

@@ -33,7 +33,10 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
+import emu_cloudformation
 import emu_glue
+import emu_events
+import emu_lambda
 import emu_s3
 import emu_ssm
 from emu_faults import Faults
@@ -377,6 +380,10 @@ class EmulatorMiddleware:
         path = environ.get("PATH_INFO", "").rstrip("/")
         q = {k: v[-1] for k, v in _query_keys(environ).items()}
         body_raw = _read_body(environ) if method in ("POST", "PUT") else b""
+        # Custom-resource answers are checked by the engine as sent (malformed ones included).
+        answered = emu_cloudformation.control(method, path, body_raw)
+        if answered is not None:
+            return _json_response(start_response, *answered)
         try:
             body = json.loads(body_raw) if body_raw.strip() else {}
         except json.JSONDecodeError as e:
@@ -384,6 +391,10 @@ class EmulatorMiddleware:
 
         if path == "/_emulator/health":
             return _json_response(start_response, 200, {"ok": True})
+
+        lambda_answer = emu_lambda.control(method, path, body) or emu_events.control(method, path, body)
+        if lambda_answer is not None:
+            return _json_response(start_response, *lambda_answer)
 
         if path == "/_emulator/managed-nodes":
             account = body.get("account") or q.get("account") or DEFAULT_ACCOUNT
@@ -440,6 +451,7 @@ class EmulatorMiddleware:
                 store.clear()
             self.calls.reset(None)
             self.principal_calls.reset(None)
+            emu_lambda.reset()
             return _json_response(start_response, 200, {"status": "ok"})
 
         return _json_response(start_response, 404, {"error": f"no control endpoint {method} {path}"})

@@ -2,7 +2,7 @@
 """Local AWS API emulator for the project's tests: moto's server plus our
 extensions.
 
-    python tests/emulator/emulator.py [--host 127.0.0.1] [--port 0]
+    python emulator/emulator.py [--host 127.0.0.1] [--port 0]
                                       [--exit-on-stdin-eof] [--verbose]
 
 Once listening it prints exactly one line to stdout,
@@ -31,6 +31,19 @@ Why moto alone is not enough (each module's docstring has the details):
   per-key DeleteObjects faults.
 * ``emu_config``: moto's ``PutConfigRule`` succeeds without a configuration
   recorder; AWS refuses it with ``NoAvailableConfigurationRecorderException``.
+* ``emu_lambda``: moto runs functions only in Docker and its EventBridge rules cannot target
+  Lambda; every invocation (Invoke API, S3 notifications, EventBridge, custom resources) goes to an
+  external Lambda runner registered at ``/_emulator/lambda-runner``, and is logged.
+* ``emu_cloudformation`` (with ``emu_cfn_engine``, ``emu_cfn_template``, ``emu_cfn_resources``,
+  ``emu_cfn_stacksets``): moto's CloudFormation engine cannot run our templates (custom resources
+  Create-only, failures ignored, types skipped, updates blind, StackSets broken); ours runs stacks,
+  change sets, custom resources and service-managed StackSets as AWS does.
+* ``emu_crawler``: moto's ``StartCrawler`` reads nothing; ours catalogs the crawler's S3 targets
+  as Glue does and puts its ``Glue Crawler State Change`` events on EventBridge.
+* ``emu_events``: scheduled rules fired on demand (``/_emulator/events/fire-schedule``).
+* ``emu_iam``: AWS managed policies (``arn:aws:iam::aws:policy/...``) exist on first use.
+* ``emu_athena``, ``emu_cloudtrail``: calls CloudFormation's resources need that moto lacks
+  (UpdateWorkGroup, DeleteNamedQuery; CloudTrail Lake event data stores).
 * ``emu_control``: call counting per (region, service, operation), fault
   injection in each protocol's error format, and the ``/_emulator/`` control
   endpoints (seeding nodes, faults, counts, reset).
@@ -67,10 +80,16 @@ def build_app() -> "object":
     middleware.  Returns the middleware (a WSGI app)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    import emu_athena
+    import emu_cloudformation
+    import emu_cloudtrail
     import emu_config
     import emu_control
+    import emu_crawler
     import emu_ec2
     import emu_glue
+    import emu_iam
+    import emu_lambda
     import emu_quicksight
     import emu_s3
     import emu_ssm
@@ -79,8 +98,14 @@ def build_app() -> "object":
     emu_config.install()
     emu_ec2.install()
     emu_glue.install()
+    emu_crawler.install()
     emu_quicksight.install()
     emu_s3.install()
+    emu_iam.install()
+    emu_athena.install()
+    emu_cloudtrail.install()
+    emu_lambda.install()
+    emu_cloudformation.install()
     return emu_control.EmulatorMiddleware(DomainDispatcherApplication(create_backend_app))
 
 
@@ -119,6 +144,11 @@ def main(argv: list[str] | None = None) -> None:
     port = server.server_address[1]
     # moto builds some self-referencing URLs from MOTO_PORT.
     os.environ.setdefault("MOTO_PORT", str(port))
+    # CloudFormation's providers call AWS, and custom resources answer, through this endpoint.
+    import emu_cfn_engine
+
+    self_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    emu_cfn_engine.ENDPOINT.set(f"http://{self_host}:{port}")
 
     if args.exit_on_stdin_eof:
         threading.Thread(target=_watch_stdin, name="stdin-eof", daemon=True).start()

@@ -85,8 +85,20 @@ fn epoch_ms(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
+/// Who a function is: what Lambda tells its runtime about it.
+#[derive(Debug, Clone)]
+pub struct FunctionConfig {
+    /// `AWS_LAMBDA_FUNCTION_NAME`.
+    pub name: String,
+    /// The invoked function ARN each event carries (`Lambda-Runtime-Invoked-Function-Arn`).
+    pub arn: String,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, MB.
+    pub memory_size: u64,
+}
+
 impl LocalFunction {
-    /// Starts `binary` with `env` (plus the Lambda variables) and waits until it asks for its
+    /// Starts `binary` with `env` (plus the Lambda variables) as a function named
+    /// `function_name` in moto's default account and `us-east-1`, and waits until it asks for its
     /// first event.
     pub async fn start(
         binary: &Path,
@@ -94,6 +106,23 @@ impl LocalFunction {
         env: &[(String, String)],
         init_timeout: Duration,
     ) -> anyhow::Result<Self> {
+        let config = FunctionConfig {
+            name: function_name.to_owned(),
+            arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{function_name}"),
+            memory_size: 128,
+        };
+        Self::start_with(binary, &config, env, init_timeout).await
+    }
+
+    /// Starts `binary` with `env` (plus the Lambda variables) as the function `config` describes
+    /// and waits until it asks for its first event.
+    pub async fn start_with(
+        binary: &Path,
+        config: &FunctionConfig,
+        env: &[(String, String)],
+        init_timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        let function_name = config.name.as_str();
         if !binary.exists() {
             bail!(
                 "{} does not exist: build it first (`cargo build --workspace --bins`, or `make build` \
@@ -110,7 +139,7 @@ impl LocalFunction {
             ready: Notify::new(),
             ready_at: Mutex::new(None),
             init_error: Mutex::new(None),
-            function_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{function_name}"),
+            function_arn: config.arn.clone(),
         });
         let server = tokio::spawn(serve(listener, state.clone()));
 
@@ -122,7 +151,10 @@ impl LocalFunction {
             .env("AWS_LAMBDA_RUNTIME_API", runtime_api(addr))
             .env("AWS_LAMBDA_FUNCTION_NAME", function_name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env(
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                config.memory_size.to_string(),
+            )
             .env(
                 "AWS_LAMBDA_LOG_GROUP_NAME",
                 format!("/aws/lambda/{function_name}"),
@@ -271,6 +303,16 @@ fn runtime_api(addr: SocketAddr) -> String {
 }
 
 async fn serve(listener: TcpListener, state: Arc<ApiState>) {
+    serve_http(listener, state, route).await;
+}
+
+/// Serves HTTP/1 on `listener`, each request answered by `route` with the shared `state`.
+pub(crate) async fn serve_http<S, F, Fut>(listener: TcpListener, state: Arc<S>, route: F)
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, Request<Incoming>) -> Fut + Copy + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
+{
     while let Ok((stream, _)) = listener.accept().await {
         let state = state.clone();
         tokio::spawn(async move {
@@ -380,30 +422,4 @@ pub fn artifact(dir: &Path, function: &str) -> anyhow::Result<std::path::PathBuf
             dir.display()
         )
     })
-}
-
-/// Starts a custom resource's binary, sends it `request` (its ResponseURL pointing at a local
-/// server), and returns the running function, the invocation and CloudFormation's SUCCESS answer.
-pub async fn custom_resource(
-    binary: &Path,
-    name: &str,
-    env: &[(String, String)],
-    mut request: Value,
-) -> anyhow::Result<(LocalFunction, Invoked, Value)> {
-    let server = cfn_response::testing::ResponseServer::start().await?;
-    request["ResponseURL"] = Value::String(server.url(name));
-    let function = LocalFunction::start(binary, name, env, Duration::from_secs(30)).await?;
-    let invoked = function.invoke(&request, Duration::from_secs(900)).await?;
-    let answers = server.wait_for(1, Duration::from_secs(5)).await;
-    let answer = answers.first().map(|r| r.json());
-    match answer {
-        Some(answer) if answer["Status"] == "SUCCESS" && answers.len() == 1 => {
-            Ok((function, invoked, answer))
-        }
-        other => bail!(
-            "{name} did not succeed: {other:?} / {:?}\n{}",
-            invoked.outcome,
-            function.logs().join("\n")
-        ),
-    }
 }

@@ -201,7 +201,8 @@ pub struct BulkBucket {
     pub key_prefix: String,
 }
 
-fn python() -> PathBuf {
+/// The emulator's Python: `EMULATOR_PYTHON`, else the project's `.venv`.
+pub fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("EMULATOR_PYTHON") {
         return PathBuf::from(p);
     }
@@ -214,10 +215,15 @@ impl Emulator {
         Self::start_with(&python())
     }
 
-    /// Starts a new emulator process with the given Python interpreter.
+    /// Starts a new emulator process with the given Python interpreter on a free port.
     pub fn start_with(python: &std::path::Path) -> anyhow::Result<Emulator> {
+        Self::start_on(python, 0)
+    }
+
+    /// Starts a new emulator process with the given Python interpreter on `port` (0: a free one).
+    pub fn start_on(python: &std::path::Path, port: u16) -> anyhow::Result<Emulator> {
         let python = python.to_path_buf();
-        let script = workspace_root().join("tests/emulator/emulator.py");
+        let script = workspace_root().join("emulator/emulator.py");
         if !python.exists() {
             bail!(
                 "{} does not exist: run `make setup` to create the Python environment with the \
@@ -227,7 +233,8 @@ impl Emulator {
         }
         let mut child = Command::new(&python)
             .arg(&script)
-            .args(["--host", "127.0.0.1", "--port", "0", "--exit-on-stdin-eof"])
+            .args(["--host", "127.0.0.1", "--exit-on-stdin-eof", "--port"])
+            .arg(port.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -364,6 +371,40 @@ impl Emulator {
             )
             .await?;
         serde_json::from_value(answer["ids"].clone()).context("ids")
+    }
+
+    /// Fires the scheduled EventBridge rule `rule` in `account` and `region` now, as its schedule
+    /// would; returns each Lambda target's invocation (`outcome`, `response`, `error`).
+    pub async fn fire_schedule(
+        &self,
+        account: &str,
+        region: &str,
+        rule: &str,
+    ) -> anyhow::Result<Vec<Value>> {
+        let answer = self
+            .control(
+                reqwest::Method::POST,
+                "/_emulator/events/fire-schedule",
+                Some(json!({"account": account, "region": region, "rule": rule})),
+            )
+            .await?;
+        Ok(answer["invocations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// The managed nodes the emulator holds in `account` and `region`, as its control API lists
+    /// them (`InstanceId`, `Tags`, ...).
+    pub async fn managed_nodes(&self, account: &str, region: &str) -> anyhow::Result<Vec<Value>> {
+        let answer = self
+            .control(
+                reqwest::Method::GET,
+                &format!("/_emulator/managed-nodes?account={account}&region={region}"),
+                None,
+            )
+            .await?;
+        Ok(answer["nodes"].as_array().cloned().unwrap_or_default())
     }
 
     /// Removes a node from SSM, and its EC2 instance when `ec2` is true.

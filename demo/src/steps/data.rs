@@ -1,0 +1,106 @@
+//! The fleet's data arrives: fleet-sim writes, into the central stack's buckets, what the member
+//! accounts' resource data syncs and Config deliveries write. Each Config delivery's S3
+//! notification reaches `config-partitioner` through the emulator, as the stack wired it.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use anyhow::bail;
+use aws_sdk_glue::types::Partition;
+use fleet_sim::Destination;
+
+use crate::context::{Demo, Progress};
+
+pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
+    let sync_bucket = demo.central_output("SyncBucketName")?;
+    let prefix = demo.central_output("SyncPrefix")?;
+    let config_bucket = demo.central_output("ConfigBucketName")?;
+    let mut options = crate::steps::fleet::options(demo, true);
+    options.sync = Destination::S3 {
+        bucket: sync_bucket.clone(),
+        prefix: format!("{}/", prefix.trim_end_matches('/')),
+    };
+    options.config = Some(Destination::S3 {
+        bucket: config_bucket.clone(),
+        prefix: String::new(),
+    });
+    // The syncs and Config write into the reporting account's buckets.
+    options.aws = Some(demo.sdk(&demo.central, &demo.home).await);
+    let written = fleet_sim::run(options).await?;
+    // Every snapshot delivery becomes its partition (account, Region, day) once the notifications
+    // have been handled.
+    let keys = list_keys(demo, &config_bucket).await?;
+    let days: BTreeSet<String> = keys
+        .iter()
+        .filter_map(|k| {
+            k.rsplit_once("/ConfigSnapshot/")
+                .map(|(folder, _)| folder.to_owned())
+        })
+        .collect();
+    let table = demo.central_output("ConfigSnapshotTable")?;
+    let database = demo.central_output("DatabaseName")?;
+    let glue = aws_sdk_glue::Client::new(&demo.sdk(&demo.central, &demo.home).await);
+    let mut progress = Progress::new("Config deliveries → partitions", days.len());
+    let mut partitions = Vec::new();
+    for _ in 0..600 {
+        partitions = snapshot_partitions(&glue, &database, &table).await?;
+        progress.set(partitions.len());
+        if partitions.len() >= days.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    progress.finish();
+    if partitions.len() != days.len() {
+        bail!(
+            "{} snapshot partitions after the Config deliveries' notifications, {} expected (one per \
+             account, Region and day)",
+            partitions.len(),
+            days.len()
+        );
+    }
+    Ok(format!(
+        "{} objects ({:.1} MiB) in {sync_bucket} and {config_bucket}; {} Config deliveries notified \
+         config-partitioner: {} snapshot partitions",
+        written.objects,
+        written.bytes as f64 / 1_048_576.0,
+        keys.len(),
+        partitions.len()
+    ))
+}
+
+async fn snapshot_partitions(
+    glue: &aws_sdk_glue::Client,
+    database: &str,
+    table: &str,
+) -> anyhow::Result<Vec<Partition>> {
+    let pages: Vec<_> = glue
+        .get_partitions()
+        .database_name(database)
+        .table_name(table)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await?;
+    Ok(pages
+        .into_iter()
+        .flat_map(|p| p.partitions.unwrap_or_default())
+        .collect())
+}
+
+/// Every key in `bucket`.
+pub async fn list_keys(demo: &Demo, bucket: &str) -> anyhow::Result<Vec<String>> {
+    let s3 = aws_setup::s3_client(&demo.sdk(&demo.central, &demo.home).await);
+    let pages: Vec<_> = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.contents())
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect())
+}

@@ -1,0 +1,111 @@
+//! The fleet: `fleet-sim` plans the organization's nodes (the ground truth, no data yet), Systems
+//! Manager in each member account and Region learns its live nodes, and the first member account
+//! gets a Config recorder of its own, as a Control Tower account has, which the patching StackSet
+//! must use and never touch.
+
+use anyhow::Context as _;
+use fleet_sim::{Options, local};
+use local_aws::NodeSpec;
+use serde_json::Value;
+
+use crate::context::Demo;
+
+/// The recorder Control Tower creates in an enrolled account ("Resources created by AWS Control
+/// Tower", Control Tower user guide).
+pub const CONTROL_TOWER_RECORDER: &str = "aws-controltower-BaselineConfigRecorder";
+
+/// fleet-sim's options for this organization; `write_data` false plans only.
+pub fn options(demo: &Demo, write_data: bool) -> Options {
+    let mut fleet = demo.args.fleet.clone();
+    fleet.account_ids = Some(demo.members.clone());
+    fleet.now = Some(demo.now);
+    let out = demo.args.out.join("fleet");
+    Options {
+        spec: fleet.spec(),
+        sync: local(&out, "sync"),
+        config: Some(local(&out, "config")),
+        out,
+        only: Vec::new(),
+        concurrency: 32,
+        write_data,
+        aws: None,
+    }
+}
+
+pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
+    // The simulated present: the current minute, the same for every fleet-sim call of the run.
+    demo.now = fleet_sim::time::now() / 60 * 60;
+    let summary = fleet_sim::run(options(demo, false)).await?;
+    let truth = std::fs::read_to_string(demo.args.out.join("fleet/ground-truth.jsonl"))?;
+    demo.truth = truth
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .context("reading fleet-sim's ground truth")?;
+    let mut registered = 0;
+    for account in demo.members.clone() {
+        for region in demo.args.fleet.regions.clone() {
+            let specs = node_specs(&demo.truth, &account, &region);
+            registered += specs.len();
+            for chunk in specs.chunks(500) {
+                demo.emulator
+                    .seed_nodes_in(&account, &region, chunk)
+                    .await?;
+            }
+        }
+    }
+    let account = demo.members[0].clone();
+    for region in demo.args.fleet.regions.clone() {
+        let config = aws_sdk_config::Client::new(&demo.sdk(&account, &region).await);
+        config
+            .put_configuration_recorder()
+            .configuration_recorder(
+                aws_sdk_config::types::ConfigurationRecorder::builder()
+                    .name(CONTROL_TOWER_RECORDER)
+                    .role_arn(format!(
+                        "arn:aws:iam::{account}:role/aws-controltower-ConfigRecorderRole"
+                    ))
+                    .recording_group(
+                        aws_sdk_config::types::RecordingGroup::builder()
+                            .all_supported(true)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await?;
+    }
+    Ok(format!(
+        "{} nodes planned ({} managed, {} live); {registered} live nodes registered with Systems \
+         Manager; account {account} has its own Config recorder ({CONTROL_TOWER_RECORDER})",
+        summary.nodes, summary.managed, summary.live
+    ))
+}
+
+/// The nodes Systems Manager knows in an account and Region, as the emulator registers them.
+fn node_specs(truth: &[Value], account: &str, region: &str) -> Vec<NodeSpec> {
+    truth
+        .iter()
+        .filter(|n| n["account_id"] == account && n["region"] == region && n["live"] == true)
+        .map(|n| {
+            let s = |k: &str| n[k].as_str().unwrap_or_default().to_owned();
+            let mut spec = if n["node_type"] == "Hybrid" {
+                NodeSpec::hybrid(
+                    &s("platform_type"),
+                    &s("platform_name"),
+                    &s("platform_version"),
+                )
+            } else {
+                NodeSpec::ec2(
+                    &s("platform_type"),
+                    &s("platform_name"),
+                    &s("platform_version"),
+                )
+            };
+            if n["instance_status"] == "ConnectionLost" {
+                spec.ping_status = "ConnectionLost";
+            }
+            spec
+        })
+        .collect()
+}

@@ -1,0 +1,161 @@
+"""`make deploy` against the emulator, as it runs against AWS: an organization with member accounts
+in an organizational unit, the central stack, the member StackSets with instances in every member
+account and Region, the custom resources run by their real binaries (`local-aws`' Lambda runner),
+a re-run that changes nothing, an update, and `make undeploy` keeping the data.
+
+Needs the debug binaries (`cargo build --workspace --bins`; `make test` builds them first):
+`LOCAL_AWS` names the `local-aws` binary (default target/debug/local-aws), whose runner runs each
+function's binary from the same folder.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pathlib
+import subprocess
+import sys
+import zipfile
+
+import boto3
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "deploy"))
+
+import config as configuration  # noqa: E402
+import deploy  # noqa: E402
+
+TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+LOCAL_AWS = pathlib.Path(os.environ.get("LOCAL_AWS", TARGET / "debug" / "local-aws"))
+CENTRAL_REGION = "us-east-1"
+MEMBER_REGIONS = ["us-east-1", "eu-west-1"]
+FUNCTIONS = ["glue-column-remover", "config-partitioner", "sync-monitor", "s3-cleanup", "org-data-sync",
+             "quicksight-builder", "config-recorder", "ec2-os-tagger"]
+
+
+@pytest.fixture(scope="module")
+def local_aws():
+    """The emulator with a Lambda runner whose functions run the debug binaries."""
+    if not LOCAL_AWS.exists():
+        pytest.fail(f"{LOCAL_AWS} does not exist: cargo build --workspace --bins")
+    proc = subprocess.Popen([str(LOCAL_AWS), "--port", "0", "--bin-dir", str(LOCAL_AWS.parent)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    assert line.startswith("AWS_ENDPOINT_URL="), line
+    endpoint = line.split()[0].split("=", 1)[1]
+    yield endpoint
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def session(endpoint: str, account: str) -> boto3.Session:
+    return boto3.Session(aws_access_key_id=account, aws_secret_access_key="local", region_name=CENTRAL_REGION)
+
+
+@pytest.fixture(scope="module")
+def organization(local_aws, tmp_path_factory):
+    """A management account (moto's default) with an OU of three member accounts, one of which is
+    the central reporting account; AWS profiles for the two roles the deployment signs in as."""
+    management = "123456789012"
+    org = boto3.client("organizations", endpoint_url=local_aws, region_name=CENTRAL_REGION,
+                       aws_access_key_id=management, aws_secret_access_key="local")
+    org_id = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+    root = org.list_roots()["Roots"][0]["Id"]
+    ou = org.create_organizational_unit(ParentId=root, Name="workloads")["OrganizationalUnit"]["Id"]
+    accounts = []
+    for i in range(3):
+        status = org.create_account(Email=f"member{i}@example.com", AccountName=f"member{i}")["CreateAccountStatus"]
+        account = status["AccountId"]
+        org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=ou)
+        accounts.append(account)
+    home = tmp_path_factory.mktemp("aws")
+    (home / "config").write_text("".join(
+        f"[profile {name}]\nregion = {CENTRAL_REGION}\nendpoint_url = {local_aws}\n"
+        f"aws_access_key_id = {account}\naws_secret_access_key = local\n\n"
+        for name, account in (("central", accounts[0]), ("management", management))))
+    os.environ["AWS_CONFIG_FILE"] = str(home / "config")
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(home / "credentials")
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    return {"id": org_id, "ou": ou, "accounts": accounts, "management": management, "endpoint": local_aws}
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory) -> pathlib.Path:
+    """cargo-lambda's layout with a package per function. The runner's --bin-dir replaces each
+    package's bootstrap by the debug binary of the same name, so the zips only need the layout."""
+    folder = tmp_path_factory.mktemp("dist")
+    for function in FUNCTIONS:
+        (folder / function).mkdir()
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as z:
+            z.writestr("bootstrap", f"#!/bin/sh\n# {function}: replaced by the runner's --bin-dir\nexit 1\n")
+        (folder / function / "bootstrap.zip").write_bytes(buffer.getvalue())
+    return folder
+
+
+def write_config(path: pathlib.Path, organization: dict, dist: pathlib.Path, *, keep: bool = True,
+                 patching: bool = False, regions: list[str] = MEMBER_REGIONS) -> pathlib.Path:
+    path.write_text(f"""
+organization_id = "{organization['id']}"
+[artifacts]
+bucket_prefix = "demo-artifacts"
+version = "test-1"
+dist = "{dist}"
+[central]
+profile = "central"
+account_id = "{organization['accounts'][0]}"
+region = "{CENTRAL_REGION}"
+keep_data_on_delete = {str(keep).lower()}
+alarm_email = ""
+[members]
+profile = "management"
+regions = {regions!r}
+organizational_units = ["{organization['ou']}"]
+management_account_stacks = false
+[members.patching]
+enabled = {str(patching).lower()}
+stack_set_name = "patch-compliance-patching"
+""".replace("'", '"'))
+    return path
+
+
+def run(path: pathlib.Path) -> deploy.Outcome:
+    out: list[str] = []
+    cfg = configuration.load(path)
+    deployer = deploy.Deployer(cfg, yes=True, poll=0.2, out=out.append)
+    try:
+        return deployer.deploy()
+    finally:
+        print("\n".join(out))
+
+
+def test_deploy_rerun_update_undeploy(organization, dist, tmp_path) -> None:
+    path = write_config(tmp_path / "deploy.toml", organization, dist)
+    result = run(path)
+    central = result.outputs["central"]
+    assert {"SyncBucketName", "KmsKeyArn", "WorkGroupName", "CrawlerName"} <= set(central)
+
+    # Every member account and Region has the organization's resource data sync into the bucket,
+    # created by org-data-sync's binary answering CloudFormation.
+    for account in organization["accounts"]:
+        for region in MEMBER_REGIONS:
+            ssm = boto3.client("ssm", endpoint_url=organization["endpoint"], region_name=region,
+                               aws_access_key_id=account, aws_secret_access_key="local")
+            syncs = ssm.list_resource_data_sync()["ResourceDataSyncItems"]
+            assert [s["S3Destination"]["BucketName"] for s in syncs] == [central["SyncBucketName"]], (account, region)
+
+    # Unchanged file: nothing changes.
+    again = run(path)
+    assert again.changed == []
+
+    # Keep the data on deletion, then undeploy: StackSets first, the buckets stay.
+    s3 = boto3.client("s3", endpoint_url=organization["endpoint"], region_name=CENTRAL_REGION,
+                      aws_access_key_id=organization["accounts"][0], aws_secret_access_key="local")
+    s3.put_object(Bucket=central["SyncBucketName"], Key="inventory/AWS:Tag/x.json", Body=b"{}")
+    cfg = configuration.load(path)
+    deploy.Deployer(cfg, yes=True, poll=0.2, out=print).undeploy()
+    assert s3.get_object(Bucket=central["SyncBucketName"], Key="inventory/AWS:Tag/x.json")["Body"].read() == b"{}"
+    cfn = boto3.client("cloudformation", endpoint_url=organization["endpoint"], region_name=CENTRAL_REGION,
+                       aws_access_key_id=organization["management"], aws_secret_access_key="local")
+    assert not [s for s in cfn.list_stack_sets()["Summaries"] if s["Status"] == "ACTIVE"]

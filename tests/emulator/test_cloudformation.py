@@ -1,0 +1,787 @@
+"""The emulator's CloudFormation: engine semantics on small templates, the five templates of cfn/
+created, updated and deleted, StackSets over an organization, change sets, and the Lambda runner hook.
+
+Custom resources here are answered by ``FakeRunner``, TEST SCAFFOLDING standing in for the Rust
+Lambda runner: it implements the runner protocol (``POST /invoke``) and answers each custom
+resource the way our functions do (one PUT to the ResponseURL), recording every event it got.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+import time
+import urllib.request
+import uuid
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from conftest import ACCOUNT, REGION, client, control, error_of
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CFN = os.path.join(ROOT, "cfn")
+PREFIX = "artifacts-test"
+VERSION = "v1"
+FUNCTIONS = ("glue-column-remover", "config-partitioner", "s3-cleanup", "sync-monitor", "quicksight-builder",
+             "org-data-sync", "config-recorder", "ec2-os-tagger")
+ORG_ID_PARAM = "o-abcde12345"
+CAPS = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+
+
+def template(name: str) -> str:
+    with open(os.path.join(CFN, name)) as f:
+        return f.read()
+
+
+def as_account(base: str, service: str, account: str, region: str = REGION) -> Any:
+    return boto3.client(service, endpoint_url=base, region_name=region, aws_access_key_id=account,
+                        aws_secret_access_key="x", config=Config(retries={"total_max_attempts": 1},
+                                                                 s3={"addressing_style": "path"}))
+
+
+# --------------------------------------------------------------------------------------------------
+# Test scaffolding: a fake Lambda runner
+# --------------------------------------------------------------------------------------------------
+
+
+class FakeRunner:
+    """TEST SCAFFOLDING (the real runner is the Rust one): answers custom resources like our
+    functions do, SUCCESS unless ``fail`` names the logical id (then FAILED with that reason; a Delete
+    still succeeds, as crates/cfn-response's does after a failed Create), with
+    the Data our functions return; ``silent`` logical ids get no answer, ``malformed`` ones a bad one.
+    s3-cleanup empties the buckets on Delete when EmptyOnDelete is "true" (unless ``keep_objects``);
+    config-recorder makes a recorder so the Config rules can be created."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.events: list[dict[str, Any]] = []
+        self.fail: dict[str, str] = {}
+        self.silent: set[str] = set()
+        self.malformed: set[str] = set()
+        self.keep_objects = False
+        runner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outcome = runner.handle(request)
+                body = json.dumps(outcome).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        event = request["payload"]
+        self.events.append(event)
+        if isinstance(event, dict) and "ResponseURL" in event:
+            self.answer(request, event)
+        return {"outcome": "response", "payload": {"ok": True}}
+
+    def answer(self, request: dict[str, Any], event: dict[str, Any]) -> None:
+        logical = event["LogicalResourceId"]
+        if logical in self.silent:
+            return
+        physical = event.get("PhysicalResourceId") or f"{logical}-{uuid.uuid4().hex[:8]}"
+        answer: dict[str, Any] = {"Status": "SUCCESS", "PhysicalResourceId": physical,
+                                  "StackId": event["StackId"], "RequestId": event["RequestId"],
+                                  "LogicalResourceId": logical}
+        if logical in self.fail and event["RequestType"] != "Delete":
+            answer.update(Status="FAILED", Reason=self.fail[logical])
+        else:
+            answer["Data"] = self.data(request, event)
+        body = b"not json" if logical in self.malformed else json.dumps(answer).encode()
+        req = urllib.request.Request(event["ResponseURL"], data=body, method="PUT", headers={"Content-Type": ""})
+        urllib.request.urlopen(req, timeout=10).read()
+
+    def data(self, request: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+        props, kind = event["ResourceProperties"], event["ResourceType"]
+        account, region = request["account"], request["region"]
+        if kind == "Custom::S3Cleanup" and event["RequestType"] == "Delete" and props["EmptyOnDelete"] == "true" \
+                and not self.keep_objects:
+            s3 = as_account(self.base, "s3", account, region)
+            for bucket in props["BucketNames"]:
+                for v in s3.list_object_versions(Bucket=bucket).get("Versions", []):
+                    s3.delete_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
+        if kind == "Custom::ConfigRecorder":
+            config = as_account(self.base, "config", account, region)
+            if event["RequestType"] == "Delete":
+                config.delete_configuration_recorder(ConfigurationRecorderName=props["RecorderName"])
+            else:
+                config.put_configuration_recorder(ConfigurationRecorder={"name": props["RecorderName"],
+                                                                         "roleARN": props["RoleArn"]})
+            return {"RecorderName": props["RecorderName"], "Created": "true", "Recording": "true",
+                    "MissingResourceTypes": "none"}
+        if kind == "Custom::QuickSightBuilder":
+            return {"DataSourceArn": f"arn:aws:quicksight:{region}:{account}:datasource/{props['DataSourceId']}",
+                    "DataSetIds": f"{props['DataSourceId']}-nodes"}
+        if kind == "Custom::OrgDataSync":
+            return {"SyncName": props["SyncName"]}
+        if kind == "Custom::Ec2OsTagger":
+            return {"InstancesTagged": "0", "ManagedInstancesTagged": "0"}
+        return {"Echo": json.dumps(props)}
+
+    def of(self, logical: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if isinstance(e, dict) and e.get("LogicalResourceId") == logical]
+
+
+@pytest.fixture
+def runner(emulator: str):
+    fake = FakeRunner(emulator)
+    control(emulator, "PUT", "/_emulator/lambda-runner", {"url": fake.url})
+    yield fake
+    control(emulator, "DELETE", "/_emulator/lambda-runner")
+    control(emulator, "PUT", "/_emulator/cloudformation/settings", {"custom_resource_timeout": None})
+    fake.server.shutdown()
+
+
+def publish(base: str, account: str = ACCOUNT, region: str = REGION) -> None:
+    """The artifact bucket <prefix>-<region> with a small zip per function (cfn/README.md, step 1)."""
+    s3 = as_account(base, "s3", account, region)
+    bucket = f"{PREFIX}-{region}"
+    try:
+        s3.create_bucket(Bucket=bucket, **({} if region == "us-east-1" else
+                                          {"CreateBucketConfiguration": {"LocationConstraint": region}}))
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    for fn in FUNCTIONS:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("bootstrap", f"#!/bin/sh\n# {fn}\n")
+        s3.put_object(Bucket=bucket, Key=f"patch-compliance/{VERSION}/{fn}.zip", Body=buf.getvalue())
+
+
+def params(**values: Any) -> list[dict[str, str]]:
+    return [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in values.items()]
+
+
+def wait(cf: Any, name: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        stack = cf.describe_stacks(StackName=name)["Stacks"][0]
+        if not stack["StackStatus"].endswith("IN_PROGRESS") or time.monotonic() > deadline:
+            return stack
+        time.sleep(0.05)
+
+
+def reasons(cf: Any, name: str) -> list[str]:
+    """Every event with a reason, newest first (what a failed assertion shows)."""
+    return [f"{e['LogicalResourceId']} {e['ResourceStatus']} {e['ResourceStatusReason']}"
+            for e in cf.describe_stack_events(StackName=name)["StackEvents"] if e.get("ResourceStatusReason")]
+
+
+def outputs(stack: dict[str, Any]) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def create(cf: Any, name: str, body: str, **values: Any) -> dict[str, Any]:
+    cf.create_stack(StackName=name, TemplateBody=body, Parameters=params(**values), Capabilities=CAPS)
+    stack = wait(cf, name)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", reasons(cf, name)
+    return stack
+
+
+def update(cf: Any, name: str, expect: str = "UPDATE_COMPLETE", **values: Any) -> dict[str, Any]:
+    current = {p["ParameterKey"] for p in cf.describe_stacks(StackName=name)["Stacks"][0]["Parameters"]}
+    given = params(**values) + [{"ParameterKey": k, "UsePreviousValue": True} for k in current - set(values)]
+    cf.update_stack(StackName=name, UsePreviousTemplate=True, Parameters=given, Capabilities=CAPS)
+    stack = wait(cf, name)
+    assert stack["StackStatus"] == expect, reasons(cf, name)
+    return stack
+
+
+def delete(cf: Any, name: str, expect: str = "DELETE_COMPLETE") -> dict[str, Any]:
+    stack_id = cf.describe_stacks(StackName=name)["Stacks"][0]["StackId"]
+    cf.delete_stack(StackName=name)
+    stack = wait(cf, stack_id)
+    assert stack["StackStatus"] == expect, reasons(cf, stack_id)
+    return stack
+
+
+# --------------------------------------------------------------------------------------------------
+# Engine semantics on small templates
+# --------------------------------------------------------------------------------------------------
+
+SEMANTICS = """
+Transform: AWS::LanguageExtensions
+Parameters:
+  Env: {Type: String, AllowedValues: [dev, prod], Default: dev}
+  Size: {Type: Number, Default: 30, MinValue: 10, MaxValue: 100}
+  Names: {Type: CommaDelimitedList, Default: "a,b"}
+  Code: {Type: String, Default: ab, AllowedPattern: "[a-z]+", MinLength: 2, NoEcho: true}
+  Keep: {Type: String, Default: "false", AllowedValues: ["true", "false"]}
+  QueueSuffix: {Type: String, Default: one}
+Rules:
+  ProdIsBig:
+    RuleCondition: !Equals [!Ref Env, prod]
+    Assertions:
+      - Assert: !Contains [["60", "100"], !Ref Size]
+        AssertDescription: prod needs Size 60 or 100
+Mappings:
+  Sizes: {dev: {Label: small}}
+Conditions:
+  IsProd: !Equals [!Ref Env, prod]
+  NotProd: !Not [!Condition IsProd]
+  KeepIt: !Equals [!Ref Keep, "true"]
+  Both: !And [!Condition NotProd, !Or [!Equals [!Ref Size, 30], !Condition IsProd]]
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    DeletionPolicy: !If [KeepIt, Retain, Delete]
+    UpdateReplacePolicy: Delete
+    Properties:
+      QueueName: !Sub "q-${AWS::StackName}-${QueueSuffix}"
+      VisibilityTimeout: !Ref Size
+  ProdOnly:
+    Type: AWS::SQS::Queue
+    Condition: IsProd
+  Group:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      LogGroupName: !Join ["/", ["", !Select [1, !Split ["-", !Sub "x-${Env}-y"]], !Ref AWS::Region]]
+      RetentionInDays: !If [Both, 7, 14]
+  Check:
+    Type: Custom::Check
+    DependsOn: Group
+    Properties:
+      ServiceToken: !GetAtt Fn.Arn
+      Literal: !Sub "${!NotAVar}-${Queue.QueueName}"
+      Names: [!Select [0, !Ref Names], !If [IsProd, prod, !Ref AWS::NoValue], "last"]
+      Count: !Length [1, 2, 3]
+      Json: {"Fn::ToJsonString": {a: [1, true]}}
+      Label: !FindInMap [Sizes, !Ref Env, Label, {DefaultValue: big}]
+      B64: !Base64 hi
+      Zones: !Select [0, !GetAZs ""]
+      Id8: !Select [0, !Split ["-", !Select [2, !Split ["/", !Ref AWS::StackId]]]]
+      Flag: true
+      Num: 5
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: provided.al2023
+      Handler: bootstrap
+      Role: !GetAtt Role.Arn
+      Code: {S3Bucket: !Sub "artifacts-test-${AWS::Region}", S3Key: patch-compliance/v1/s3-cleanup.zip}
+Outputs:
+  QueueUrl: {Value: !Ref Queue, Export: {Name: !Sub "${AWS::StackName}-QueueUrl"}}
+  Echo: {Value: !GetAtt Check.Echo}
+  Prod: {Condition: IsProd, Value: yes}
+"""
+
+
+def test_parameters_rules_and_capabilities_fail_at_the_call(emulator: str, runner: FakeRunner) -> None:
+    cf = client(emulator, "cloudformation")
+    cases = [
+        (params(Env="test"), "Parameter 'Env' must be one of AllowedValues"),
+        (params(Size="5"), "Parameter 'Size' must be a number not less than 10"),
+        (params(Size="abc"), "Parameter 'Size' must be a number"),
+        (params(Code="A1"), "Parameter 'Code' must match pattern [a-z]+"),
+        (params(Code="a"), "Parameter 'Code' must contain at least 2 characters"),
+        (params(Nope="x"), "Parameters: [Nope] do not exist in the template"),
+        (params(Env="prod"), "prod needs Size 60 or 100"),
+    ]
+    for given, message in cases:
+        with pytest.raises(cf.exceptions.ClientError) as exc:
+            cf.create_stack(StackName="bad", TemplateBody=SEMANTICS, Parameters=given, Capabilities=CAPS)
+        assert error_of(exc) == (400, "ValidationError", message)
+    with pytest.raises(cf.exceptions.ClientError) as exc:
+        cf.create_stack(StackName="bad", TemplateBody=SEMANTICS, Capabilities=["CAPABILITY_IAM"])
+    assert error_of(exc)[1:] == ("InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_AUTO_EXPAND]")
+    with pytest.raises(cf.exceptions.ClientError) as exc:
+        cf.describe_stacks(StackName="bad")
+    assert error_of(exc) == (400, "ValidationError", "Stack with id bad does not exist")
+    body = "Resources:\n  X:\n    Type: AWS::Nope::Thing\n"
+    with pytest.raises(cf.exceptions.ClientError) as exc:
+        cf.create_stack(StackName="bad", TemplateBody=body)
+    assert "AWS::Nope::Thing" in error_of(exc)[2]
+
+
+def test_intrinsics_conditions_policies_and_replacement(emulator: str, runner: FakeRunner) -> None:
+    publish(emulator)
+    cf, sqs = client(emulator, "cloudformation"), client(emulator, "sqs")
+    stack = create(cf, "sem", SEMANTICS)
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}["Code"] == "****"
+    (event,) = runner.of("Check")
+    props = event["ResourceProperties"]
+    stack_id8 = stack["StackId"].split("/")[2].split("-")[0]
+    assert props == {"ServiceToken": props["ServiceToken"], "Literal": "${NotAVar}-q-sem-one",
+                     "Names": ["a", "last"], "Count": "3", "Json": '{"a":[1,true]}', "Label": "small",
+                     "B64": "aGk=", "Zones": "us-east-1a", "Id8": stack_id8, "Flag": "true", "Num": "5"}
+    assert event["ResponseURL"].startswith(emulator + "/_emulator/cloudformation/responses/")
+    assert outputs(stack)["Echo"] == json.dumps(props)
+    assert "Prod" not in outputs(stack)
+    logs = client(emulator, "logs").describe_log_groups(logGroupNamePrefix="/dev")["logGroups"]
+    assert [(g["logGroupName"], g["retentionInDays"]) for g in logs] == [("/dev/us-east-1", 7)]
+    exports = cf.list_exports()["Exports"]
+    assert [e["Name"] for e in exports] == ["sem-QueueUrl"]
+    importer = create(cf, "imp", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n"
+                                 "      Tags: [{Key: url, Value: !ImportValue sem-QueueUrl}]\n")
+    assert importer["StackStatus"] == "CREATE_COMPLETE"
+    old_url = outputs(stack)["QueueUrl"]
+
+    # QueueName requires replacement: a new queue, then the old one goes in the cleanup phase; the
+    # export changes, which the importing stack does not block (AWS would: not reproduced).
+    stack = update(cf, "sem", QueueSuffix="two", Keep="true")
+    new_url = outputs(stack)["QueueUrl"]
+    assert new_url != old_url and new_url.endswith("q-sem-two")
+    assert not any(u.endswith("q-sem-one") for u in sqs.list_queues()["QueueUrls"])
+    statuses = [e["ResourceStatus"] for e in cf.describe_stack_events(StackName="sem")["StackEvents"]]
+    assert statuses[0] == "UPDATE_COMPLETE" and "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS" in statuses
+    (_, check_update) = runner.of("Check")
+    assert check_update["RequestType"] == "Update"
+    assert check_update["OldResourceProperties"]["Literal"] == "${NotAVar}-q-sem-one"
+
+    with pytest.raises(cf.exceptions.ClientError) as exc:
+        update(cf, "sem")
+    assert error_of(exc) == (400, "ValidationError", "No updates are to be performed.")
+
+    # An export in use blocks the exporting stack's deletion.
+    stack_id = stack["StackId"]
+    cf.delete_stack(StackName="sem")
+    failed = wait(cf, stack_id)
+    assert failed["StackStatus"] == "DELETE_FAILED"
+    assert failed["StackStatusReason"] == "Export sem-QueueUrl cannot be deleted as it is in use by imp"
+    delete(cf, "imp")
+    # Keep=true: DeletionPolicy !If [KeepIt, Retain, Delete] retains the queue.
+    delete(cf, stack_id)
+    assert any(u.endswith("q-sem-two") for u in sqs.list_queues()["QueueUrls"])
+    assert cf.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+    with pytest.raises(cf.exceptions.ClientError):
+        cf.describe_stacks(StackName="sem")
+    assert [e["RequestType"] for e in runner.of("Check")] == ["Create", "Update", "Delete"]
+
+
+def test_waiters_and_listing(emulator: str, runner: FakeRunner) -> None:
+    cf = client(emulator, "cloudformation")
+    body = "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n"
+    cf.create_stack(StackName="w", TemplateBody=body)
+    cf.get_waiter("stack_create_complete").wait(StackName="w", WaiterConfig={"Delay": 1})
+    cf.update_stack(StackName="w", TemplateBody=body.replace("Queue\n", "Queue\n    Properties: {DelaySeconds: 5}\n"))
+    cf.get_waiter("stack_update_complete").wait(StackName="w", WaiterConfig={"Delay": 1})
+    (res,) = cf.list_stack_resources(StackName="w")["StackResourceSummaries"]
+    assert res["ResourceStatus"] == "UPDATE_COMPLETE"
+    detail = cf.describe_stack_resource(StackName="w", LogicalResourceId="Q")["StackResourceDetail"]
+    assert detail["PhysicalResourceId"] == res["PhysicalResourceId"]
+    assert cf.get_template(StackName="w")["TemplateBody"].endswith("DelaySeconds: 5}\n")
+    summary = cf.get_template_summary(TemplateBody=SEMANTICS)
+    assert summary["Capabilities"] == ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+    assert {p["ParameterKey"] for p in cf.validate_template(TemplateBody=SEMANTICS)["Parameters"]} >= {"Env", "Size"}
+    cf.delete_stack(StackName="w")
+    cf.get_waiter("stack_delete_complete").wait(StackName="w", WaiterConfig={"Delay": 1})
+    assert [s["StackStatus"] for s in cf.list_stacks()["StackSummaries"]] == ["DELETE_COMPLETE"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Failures: custom resources, injected faults, non-empty buckets
+# --------------------------------------------------------------------------------------------------
+
+CUSTOM = """
+Parameters:
+  Value: {Type: String, Default: one}
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: provided.al2023
+      Handler: bootstrap
+      Role: !GetAtt Role.Arn
+      Code: {S3Bucket: artifacts-test-us-east-1, S3Key: patch-compliance/v1/s3-cleanup.zip}
+  Bucket:
+    Type: AWS::S3::Bucket
+  Thing:
+    Type: Custom::Thing
+    DependsOn: Bucket
+    Properties:
+      ServiceToken: !GetAtt Fn.Arn
+      ServiceTimeout: 600
+      Value: !Ref Value
+  After:
+    Type: AWS::SQS::Queue
+    DependsOn: Thing
+Outputs:
+  Missing: {Value: !GetAtt Thing.Echo}
+"""
+
+
+def test_failed_custom_resource_rolls_back_and_gets_its_delete(emulator: str, runner: FakeRunner) -> None:
+    publish(emulator)
+    cf, s3 = client(emulator, "cloudformation"), client(emulator, "s3")
+    runner.fail["Thing"] = "the sync exists with another destination"
+    stack_id = cf.create_stack(StackName="cr", TemplateBody=CUSTOM, Capabilities=CAPS)["StackId"]
+    stack = wait(cf, "cr")
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = reasons(cf, "cr")
+    assert any(r.startswith("Thing CREATE_FAILED Received response status [FAILED] from custom resource. "
+                            "Message returned: the sync exists with another destination") for r in events)
+    create_event, delete_event = runner.of("Thing")
+    assert (create_event["RequestType"], delete_event["RequestType"]) == ("Create", "Delete")
+    assert delete_event["PhysicalResourceId"].startswith("Thing-")
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["artifacts-test-us-east-1"]
+    assert not client(emulator, "sqs").list_queues().get("QueueUrls")
+    # A stack in ROLLBACK_COMPLETE can only be deleted.
+    with pytest.raises(cf.exceptions.ClientError) as exc:
+        cf.update_stack(StackName="cr", TemplateBody=CUSTOM, Capabilities=CAPS)
+    assert "ROLLBACK_COMPLETE state and can not be updated" in error_of(exc)[2]
+    delete(cf, stack_id)
+
+
+def test_timeouts_malformed_answers_and_missing_attributes(emulator: str, runner: FakeRunner) -> None:
+    publish(emulator)
+    cf = client(emulator, "cloudformation")
+    control(emulator, "PUT", "/_emulator/cloudformation/settings", {"custom_resource_timeout": 0.5})
+    runner.silent.add("Thing")
+    cf.create_stack(StackName="t1", TemplateBody=CUSTOM, Capabilities=CAPS, OnFailure="DO_NOTHING")
+    assert wait(cf, "t1")["StackStatus"] == "CREATE_FAILED"
+    assert any("Thing CREATE_FAILED CloudFormation did not receive a response from your Custom Resource" in r
+               for r in reasons(cf, "t1"))
+    runner.silent.clear()
+    runner.malformed.add("Thing")
+    cf.create_stack(StackName="t2", TemplateBody=CUSTOM, Capabilities=CAPS, DisableRollback=True)
+    assert wait(cf, "t2")["StackStatus"] == "CREATE_FAILED"
+    assert "Thing CREATE_FAILED Invalid response object: the body is not JSON" in reasons(cf, "t2")
+    runner.malformed.clear()
+    body = CUSTOM.replace("!GetAtt Thing.Echo", "!GetAtt Thing.Nope")
+    cf.create_stack(StackName="t3", TemplateBody=body, Capabilities=CAPS, OnFailure="DELETE")
+    stack_id = cf.describe_stacks(StackName="t3")["Stacks"][0]["StackId"]
+    final = wait(cf, stack_id)
+    assert final["StackStatus"] == "DELETE_COMPLETE"
+    assert any("CustomResource attribute error: Vendor response doesn't contain Nope attribute" in r
+               for r in reasons(cf, stack_id))
+
+
+def test_injected_fault_rolls_back_an_update(emulator: str, runner: FakeRunner) -> None:
+    publish(emulator)
+    cf = client(emulator, "cloudformation")
+    create(cf, "f", CUSTOM)
+    queue_before = cf.describe_stack_resource(StackName="f", LogicalResourceId="After")["StackResourceDetail"]
+    body = CUSTOM.replace("    DependsOn: Thing\n", "    DependsOn: Thing\n    Properties: {DelaySeconds: 9}\n")
+    control(emulator, "POST", "/_emulator/faults", {"service": "sqs", "operation": "SetQueueAttributes",
+                                                    "code": "AccessDenied", "message": "injected", "times": 1})
+    cf.update_stack(StackName="f", TemplateBody=body, Parameters=params(Value="two"), Capabilities=CAPS)
+    stack = wait(cf, "f")
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE", reasons(cf, "f")
+    assert any(r.startswith("After UPDATE_FAILED Resource handler returned message: \"injected\"") for r in reasons(cf, "f"))
+    # The custom resource was updated to "two", then back to "one" by the rollback.
+    updates = [e for e in runner.of("Thing") if e["RequestType"] == "Update"]
+    assert [e["ResourceProperties"]["Value"] for e in updates] == ["two", "one"]
+    assert cf.describe_stack_resource(StackName="f", LogicalResourceId="After")["StackResourceDetail"][
+        "PhysicalResourceId"] == queue_before["PhysicalResourceId"]
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]} == {"Value": "one"}
+
+    # A bucket with an object cannot be deleted: DELETE_FAILED, then RetainResources.
+    bucket = cf.describe_stack_resource(StackName="f", LogicalResourceId="Bucket")["StackResourceDetail"][
+        "PhysicalResourceId"]
+    client(emulator, "s3").put_object(Bucket=bucket, Key="k", Body=b"x")
+    failed = delete(cf, "f", expect="DELETE_FAILED")
+    assert failed["StackStatusReason"] == "The following resource(s) failed to delete: [Bucket]. "
+    assert any(r.startswith("Bucket DELETE_FAILED Resource handler returned message: \"The bucket you tried to "
+                            "delete is not empty") for r in reasons(cf, "f"))
+    cf.delete_stack(StackName=failed["StackId"], RetainResources=["Bucket"])
+    assert wait(cf, failed["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert client(emulator, "s3").head_bucket(Bucket=bucket)
+
+
+def test_change_sets(emulator: str, runner: FakeRunner) -> None:
+    publish(emulator)
+    cf = client(emulator, "cloudformation")
+    cf.create_change_set(StackName="cs", ChangeSetName="first", TemplateBody=CUSTOM, ChangeSetType="CREATE",
+                         Capabilities=CAPS)
+    cf.get_waiter("change_set_create_complete").wait(StackName="cs", ChangeSetName="first",
+                                                     WaiterConfig={"Delay": 1})
+    assert cf.describe_stacks(StackName="cs")["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
+    described = cf.describe_change_set(StackName="cs", ChangeSetName="first")
+    assert {c["ResourceChange"]["Action"] for c in described["Changes"]} == {"Add"}
+    cf.execute_change_set(StackName="cs", ChangeSetName="first")
+    assert wait(cf, "cs")["StackStatus"] == "CREATE_COMPLETE"
+
+    body = CUSTOM.replace("  Bucket:\n    Type: AWS::S3::Bucket\n", "  Bucket:\n    Type: AWS::S3::Bucket\n"
+                          "    Properties: {BucketName: !Sub 'cs-${Value}'}\n").replace(
+        "  After:\n    Type: AWS::SQS::Queue\n    DependsOn: Thing\n", "")
+    cf.create_change_set(StackName="cs", ChangeSetName="second", TemplateBody=body, Capabilities=CAPS,
+                         Parameters=params(Value="two"))
+    cf.get_waiter("change_set_create_complete").wait(StackName="cs", ChangeSetName="second",
+                                                     WaiterConfig={"Delay": 1})
+    changes = {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"]
+               for c in cf.describe_change_set(StackName="cs", ChangeSetName="second")["Changes"]}
+    assert (changes["Bucket"]["Action"], changes["Bucket"]["Replacement"]) == ("Modify", "True")
+    assert changes["After"]["Action"] == "Remove"
+    assert (changes["Thing"]["Action"], changes["Thing"]["Replacement"]) == ("Modify", "False")
+    assert changes["Thing"]["Details"][0]["Evaluation"] == "Static"
+
+    cf.create_change_set(StackName="cs", ChangeSetName="same", UsePreviousTemplate=True, Capabilities=CAPS,
+                         Parameters=[{"ParameterKey": "Value", "UsePreviousValue": True}])
+    with pytest.raises(Exception):
+        cf.get_waiter("change_set_create_complete").wait(StackName="cs", ChangeSetName="same",
+                                                         WaiterConfig={"Delay": 1, "MaxAttempts": 3})
+    same = cf.describe_change_set(StackName="cs", ChangeSetName="same")
+    assert (same["Status"], same["StatusReason"]) == ("FAILED", "The submitted information didn't contain "
+                                                                "changes. Submit different information to create a change set.")
+    assert len(cf.list_change_sets(StackName="cs")["Summaries"]) == 3
+    cf.execute_change_set(StackName="cs", ChangeSetName="second")
+    stack = wait(cf, "cs")
+    assert stack["StackStatus"] == "UPDATE_COMPLETE", reasons(cf, "cs")
+    assert [s["ChangeSetName"] for s in cf.list_change_sets(StackName="cs")["Summaries"]] == ["second"]
+    assert client(emulator, "s3").head_bucket(Bucket="cs-two")
+    cf.delete_change_set(StackName="cs", ChangeSetName="second")
+    delete(cf, "cs")
+
+
+# --------------------------------------------------------------------------------------------------
+# The Lambda runner hook
+# --------------------------------------------------------------------------------------------------
+
+
+def test_lambda_invocations_go_to_the_runner(emulator: str, runner: FakeRunner) -> None:
+    publish(emulator)
+    lam, iam = client(emulator, "lambda"), client(emulator, "iam")
+    role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    fn = lam.create_function(FunctionName="f", Runtime="provided.al2023", Handler="bootstrap", Role=role,
+                             Code={"S3Bucket": f"{PREFIX}-{REGION}", "S3Key": "patch-compliance/v1/sync-monitor.zip"},
+                             Environment={"Variables": {"A": "1"}}, Architectures=["arm64"], Timeout=9)
+    out = lam.invoke(FunctionName="f", Payload=b'{"x": 1}')
+    assert json.loads(out["Payload"].read()) == {"ok": True}
+    events = client(emulator, "events")
+    events.put_rule(Name="r", EventPattern=json.dumps({"source": ["test"]}))
+    events.put_targets(Rule="r", Targets=[{"Id": "f", "Arn": fn["FunctionArn"]}])
+    events.put_events(Entries=[{"Source": "test", "DetailType": "d", "Detail": "{}"}])
+    deadline = time.monotonic() + 5
+    while len(runner.events) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert runner.events[1]["source"] == "test"
+    _, log = control(emulator, "GET", "/_emulator/lambda-invocations")
+    first = log["invocations"][0]
+    assert (first["function_name"], first["invocation_type"], first["outcome"]) == ("f", "RequestResponse", "response")
+    assert log["invocations"][1]["invocation_type"] == "Event"
+    control(emulator, "DELETE", "/_emulator/lambda-runner")
+    out = lam.invoke(FunctionName="f", Payload=b"{}")
+    assert out["FunctionError"] == "Unhandled"
+    assert json.loads(out["Payload"].read())["errorMessage"] == "no Lambda runner registered: PUT /_emulator/lambda-runner"
+
+
+# --------------------------------------------------------------------------------------------------
+# The five templates
+# --------------------------------------------------------------------------------------------------
+
+
+def test_central_reporting_create_update_delete(emulator: str, runner: FakeRunner) -> None:
+    publish(emulator)
+    cf, s3 = client(emulator, "cloudformation"), client(emulator, "s3")
+    body = template("central-reporting.yaml")
+    stack = create(cf, "central", body, OrganizationId=ORG_ID_PARAM, ArtifactBucketPrefix=PREFIX,
+                   ArtifactVersion=VERSION, EnableConfigAnalytics="true", AlarmEmail="ops@example.com")
+    out = outputs(stack)
+    assert set(out) >= {"SyncBucketName", "DatabaseName", "WorkGroupName", "CrawlerName", "ConfigBucketName",
+                        "ConfigSnapshotTable", "KmsKeyArn", "AlarmTopicArn"}
+    resources = cf.list_stack_resources(StackName="central")["StackResourceSummaries"]
+    assert len(resources) == 65 and {r["ResourceStatus"] for r in resources} == {"CREATE_COMPLETE"}
+    fn_env = client(emulator, "lambda").get_function(FunctionName=next(
+        r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] == "ColumnRemoverFunction"))
+    assert fn_env["Configuration"]["Environment"]["Variables"]["DATABASE_NAME"] == out["DatabaseName"]
+    (cleanup,) = runner.of("BucketCleanup")
+    assert cleanup["ResourceProperties"]["EmptyOnDelete"] == "true"
+    assert cleanup["ResourceProperties"]["BucketNames"] == [out["SyncBucketName"], out["AthenaResultsBucketName"],
+                                                            out["ConfigBucketName"]]
+    notification = s3.get_bucket_notification_configuration(Bucket=out["ConfigBucketName"])
+    assert notification["LambdaFunctionConfigurations"][0]["Events"] == ["s3:ObjectCreated:*"]
+    for bucket in (out["SyncBucketName"], out["AthenaResultsBucketName"]):
+        s3.put_object(Bucket=bucket, Key="inventory/x.json", Body=b"{}")
+
+    # KeepDataOnDelete both ways: nothing is replaced or deleted, the cleanup only gets Updates.
+    update(cf, "central", KeepDataOnDelete="true")
+    update(cf, "central", KeepDataOnDelete="false")
+    stack = update(cf, "central", KeepDataOnDelete="true")
+    assert [e["RequestType"] for e in runner.of("BucketCleanup")] == ["Create", "Update", "Update", "Update"]
+    assert [e["ResourceProperties"]["EmptyOnDelete"] for e in runner.of("BucketCleanup")] == ["true", "false", "true", "false"]
+    assert outputs(stack)["SyncBucketName"] == out["SyncBucketName"]
+    assert s3.get_object(Bucket=out["SyncBucketName"], Key="inventory/x.json")["Body"].read() == b"{}"
+
+    # Optional parts off and on again; the schedules and a database name change.
+    stack = update(cf, "central", EnableConfigAnalytics="false", CrawlerSchedule="", ColumnFixSchedule="",
+                   AlarmEmail="", DatabaseName="renamed_db", LogRetentionDays="30", StaleNodeFileDays="90")
+    assert "ConfigBucketName" not in outputs(stack)
+    assert outputs(stack)["DatabaseName"] == "renamed_db"
+    assert client(emulator, "glue").get_crawler(Name=out["CrawlerName"])["Crawler"].get("Schedule") is None
+    # The Config bucket was retained (KeepDataOnDelete true) when EnableConfigAnalytics went false.
+    assert s3.head_bucket(Bucket=out["ConfigBucketName"])
+    stack = update(cf, "central", EnableConfigAnalytics="true", CrawlerSchedule="cron(0 1 * * ? *)",
+                   ColumnFixSchedule="rate(2 hours)", DatabaseName="", KeepDataOnDelete="false",
+                   ExistingConfigBucket="org-config", ExistingConfigBucketAccount="111111111111")
+    assert outputs(stack)["ConfigBucketName"] == "org-config"
+    assert json.loads(outputs(stack)["ExistingConfigBucketPolicyStatement"])["Sid"] == "PatchComplianceReadsConfigDeliveries"
+
+    # Delete with KeepDataOnDelete false: s3-cleanup empties the buckets, then they go.
+    delete(cf, "central")
+    names = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert out["SyncBucketName"] not in names and out["AthenaResultsBucketName"] not in names
+    assert runner.of("BucketCleanup")[-1]["RequestType"] == "Delete"
+    # Retained by their DeletionPolicy: the crawler log group and (from the earlier update) the Config bucket.
+    assert client(emulator, "logs").describe_log_groups(logGroupNamePrefix="/aws-glue/crawlers")["logGroups"]
+
+
+def test_quicksight_stack(emulator: str, runner: FakeRunner) -> None:
+    publish(emulator)
+    cf, iam = client(emulator, "cloudformation"), client(emulator, "iam")
+    for role in ("aws-quicksight-service-role-v0", "other-role"):
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument="{}")
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    base = dict(WorkGroup="wg", Database="db", PrincipalArns=f"arn:aws:quicksight:us-east-1:{ACCOUNT}:group/default/a",
+                SyncBucketName="sync-b", AthenaResultsBucketName="athena-b", KmsKeyArn=key,
+                ArtifactBucketPrefix=PREFIX, ArtifactVersion=VERSION)
+    with pytest.raises(cf.exceptions.ClientError) as exc:
+        cf.create_stack(StackName="qs", TemplateBody=template("quicksight.yaml"), Capabilities=CAPS,
+                        Parameters=params(**base, ConfigSnapshotTable="aws_config_snapshot"))
+    assert error_of(exc)[2].startswith("ConfigBucketName is required with ConfigSnapshotTable")
+    stack = create(cf, "qs", template("quicksight.yaml"), **base)
+    assert outputs(stack)["DataSetIds"].endswith("-nodes")
+    policy_arn = iam.list_attached_role_policies(RoleName="aws-quicksight-service-role-v0")["AttachedPolicies"][0]["PolicyArn"]
+    update(cf, "qs", QuickSightRoleNames="other-role", ConfigSnapshotTable="aws_config_snapshot",
+           ConfigBucketName="cfg-b", ImportMode="SPICE")
+    assert iam.list_attached_role_policies(RoleName="aws-quicksight-service-role-v0")["AttachedPolicies"] == []
+    assert iam.list_attached_role_policies(RoleName="other-role")["AttachedPolicies"][0]["PolicyArn"] == policy_arn
+    assert iam.get_policy(PolicyArn=policy_arn)["Policy"]["DefaultVersionId"] == "v2"
+    update(cf, "qs", QuickSightRoleNames="")
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_policy(PolicyArn=policy_arn)
+    assert [e["RequestType"] for e in runner.of("Datasets")] == ["Create", "Update"]
+    delete(cf, "qs")
+    assert [e["RequestType"] for e in runner.of("Datasets")][-1] == "Delete"
+
+
+def test_member_patching_and_cloudtrail_lake(emulator: str, runner: FakeRunner) -> None:
+    publish(emulator)
+    cf, ssm = client(emulator, "cloudformation"), client(emulator, "ssm")
+    body = template("member-patching.yaml")
+    stack = create(cf, "mp", body, ConfigBucketName="cfg-b", ArtifactBucketPrefix=PREFIX, ArtifactVersion=VERSION,
+                   BaselineAmazonLinux2023="CreateAsDefault", PatchGroup="web", CreateInstallWindow="true")
+    assert outputs(stack)["ConfigRecorderCreatedByThisStack"] == "true"
+    associations = ssm.list_associations()["Associations"]
+    assert sorted(a["Name"] for a in associations) == ["AWS-GatherSoftwareInventory", "AWS-RunPatchBaseline",
+                                                       "AWS-UpdateSSMAgent"]
+    rules = client(emulator, "config").describe_config_rules()["ConfigRules"]
+    assert len(rules) == 2
+    stack = update(cf, "mp", EnableConfigRules="false", CreateInventoryAssociation="false",
+                   AgentUpdateSchedule="rate(7 days)", ApproveAfterDays="3", RebootOption="NoReboot",
+                   InstallWindowSchedule="cron(0 5 ? * SAT *)", BaselineWindows="Create")
+    assert "ConfigRecorderName" not in outputs(stack)
+    assert client(emulator, "config").describe_config_rules()["ConfigRules"] == []
+    agent = next(a for a in ssm.list_associations()["Associations"] if a["Name"] == "AWS-UpdateSSMAgent")
+    assert agent["ScheduleExpression"] == "rate(7 days)"
+    assert [e["RequestType"] for e in runner.of("ConfigRecorder")] == ["Create", "Delete"]
+    update(cf, "mp", EnableConfigRules="true", CreateInventoryAssociation="true", CreateInstallWindow="false",
+           PatchGroup="")
+    delete(cf, "mp")
+    assert ssm.list_associations()["Associations"] == []
+
+    trail = client(emulator, "cloudtrail")
+    stack = create(cf, "lake", template("cloudtrail-lake.yaml"))
+    arn = outputs(stack)["EventDataStoreArn"]
+    with pytest.raises(cf.exceptions.ClientError) as exc:
+        update(cf, "lake", BillingMode="FIXED_RETENTION_PRICING", RetentionDays="3653")
+    assert error_of(exc)[2].startswith("FIXED_RETENTION_PRICING keeps at most 2557 days")
+    update(cf, "lake", BillingMode="FIXED_RETENTION_PRICING", TerminationProtection="false")
+    assert trail.get_event_data_store(EventDataStore=arn)["BillingMode"] == "FIXED_RETENTION_PRICING"
+    delete(cf, "lake")
+    assert trail.get_event_data_store(EventDataStore=arn)["Status"] == "ENABLED"  # DeletionPolicy: Retain
+
+
+def test_member_data_sync_stack_set_over_organization_units(emulator: str, runner: FakeRunner) -> None:
+    org = client(emulator, "organizations")
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    parent = org.create_organizational_unit(ParentId=root, Name="workloads")["OrganizationalUnit"]["Id"]
+    child = org.create_organizational_unit(ParentId=parent, Name="prod")["OrganizationalUnit"]["Id"]
+    accounts = []
+    for i, ou in enumerate((parent, child, child)):
+        account_id = org.create_account(AccountName=f"m{i}", Email=f"m{i}@example.com")["CreateAccountStatus"]["AccountId"]
+        org.move_account(AccountId=account_id, SourceParentId=root, DestinationParentId=ou)
+        accounts.append(account_id)
+    regions = ["us-east-1", "eu-west-1"]
+    for region in regions:
+        publish(emulator, ACCOUNT, region)  # one artifact bucket per Region, read by every member
+    cf = client(emulator, "cloudformation")
+    cf.create_stack_set(StackSetName="mds", TemplateBody=template("member-data-sync.yaml"), Capabilities=CAPS,
+                        PermissionModel="SERVICE_MANAGED",
+                        AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
+                        Parameters=params(BucketName="patch-sync-b", BucketRegion="us-east-1",
+                                          KmsKeyArn=f"arn:aws:kms:us-east-1:{ACCOUNT}:key/abc-1",
+                                          ArtifactBucketPrefix=PREFIX, ArtifactVersion=VERSION))
+    runner.fail["DataSync"] = "an organization sync already exists"
+
+    def run(op_id: str) -> dict[str, Any]:
+        deadline = time.monotonic() + 60
+        while True:
+            op = cf.describe_stack_set_operation(StackSetName="mds", OperationId=op_id)["StackSetOperation"]
+            if op["Status"] not in ("RUNNING", "QUEUED") or time.monotonic() > deadline:
+                return op
+            time.sleep(0.05)
+
+    # Every instance fails in the first Region: the tolerance (1) is exceeded, the rest is cancelled.
+    op = run(cf.create_stack_instances(StackSetName="mds", DeploymentTargets={"OrganizationalUnitIds": [parent]},
+                                       Regions=regions, OperationPreferences={
+                                           "FailureToleranceCount": 1, "RegionConcurrencyType": "SEQUENTIAL",
+                                           "RegionOrder": regions})["OperationId"])
+    assert op["Status"] == "FAILED"
+    results = cf.list_stack_set_operation_results(StackSetName="mds", OperationId=op["OperationId"])["Summaries"]
+    assert sorted(r["Status"] for r in results) == ["CANCELLED"] * 4 + ["FAILED"] * 2
+    failed = next(r for r in results if r["Status"] == "FAILED")
+    assert failed["StatusReason"].startswith("ResourceLogicalId:DataSync, ResourceType:Custom::OrgDataSync, "
+                                             "ResourceStatusReason:Received response status [FAILED]")
+
+    runner.fail.clear()
+    op = run(cf.update_stack_set(StackSetName="mds", UsePreviousTemplate=True, Capabilities=CAPS, Parameters=[
+        {"ParameterKey": k, "UsePreviousValue": True} for k in ("BucketName", "BucketRegion", "KmsKeyArn",
+                                                                "ArtifactBucketPrefix", "ArtifactVersion")])["OperationId"])
+    op = run(cf.create_stack_instances(StackSetName="mds", DeploymentTargets={"OrganizationalUnitIds": [parent]},
+                                       Regions=regions)["OperationId"])
+    assert op["Status"] == "SUCCEEDED"
+    instances = cf.list_stack_instances(StackSetName="mds")["Summaries"]
+    assert sorted((i["Account"], i["Region"]) for i in instances) == sorted((a, r) for a in accounts for r in regions)
+    assert {i["Status"] for i in instances} == {"CURRENT"}
+    one = cf.describe_stack_instance(StackSetName="mds", StackInstanceAccount=accounts[2],
+                                     StackInstanceRegion="eu-west-1")["StackInstance"]
+    member_cf = as_account(emulator, "cloudformation", accounts[2], "eu-west-1")
+    member = member_cf.describe_stacks(StackName=one["StackId"])["Stacks"][0]
+    assert member["StackName"].startswith("StackSet-mds-") and outputs(member) == {"SyncName": "patch-compliance"}
+
+    # An update rolls to every instance: the custom resource of each gets an Update.
+    op = run(cf.update_stack_set(StackSetName="mds", UsePreviousTemplate=True, Capabilities=CAPS, Parameters=params(
+        BucketName="patch-sync-b", BucketRegion="us-east-1", KmsKeyArn=f"arn:aws:kms:us-east-1:{ACCOUNT}:key/abc-1",
+        ArtifactBucketPrefix=PREFIX, ArtifactVersion=VERSION, SyncName="renamed"))["OperationId"])
+    assert op["Status"] == "SUCCEEDED"
+    assert sorted(e["ResourceProperties"]["SyncName"] for e in runner.of("DataSync")
+                  if e["RequestType"] == "Update") == ["renamed"] * 6
+    with pytest.raises(cf.exceptions.ClientError) as exc:
+        cf.delete_stack_set(StackSetName="mds")
+    assert error_of(exc)[1] == "StackSetNotEmptyException"
+    op = run(cf.delete_stack_instances(StackSetName="mds", DeploymentTargets={"OrganizationalUnitIds": [child]},
+                                       Regions=["eu-west-1"], RetainStacks=True)["OperationId"])
+    assert member_cf.describe_stacks(StackName=one["StackId"])["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+    op = run(cf.delete_stack_instances(StackSetName="mds", DeploymentTargets={"OrganizationalUnitIds": [parent]},
+                                       Regions=regions, RetainStacks=False)["OperationId"])
+    assert op["Status"] == "SUCCEEDED"
+    assert cf.list_stack_instances(StackSetName="mds")["Summaries"] == []
+    cf.delete_stack_set(StackSetName="mds")

@@ -1,0 +1,45 @@
+"""emu_events and the EventBridge fixes in emu_lambda: a scheduled rule matches no event and fires
+only on its schedule (here, on demand); events reach targets shaped as AWS sends them."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import client, control
+
+
+def queue(emulator: str, name: str) -> tuple[str, str]:
+    sqs = client(emulator, "sqs")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def test_a_scheduled_rule_matches_no_event_and_fires_on_its_schedule(emulator) -> None:
+    events, sqs = client(emulator, "events"), client(emulator, "sqs")
+    url, arn = queue(emulator, "scheduled")
+    events.put_rule(Name="every-hour", ScheduleExpression="rate(1 hour)")
+    events.put_targets(Rule="every-hour", Targets=[{"Id": "q", "Arn": arn}])
+    events.put_events(Entries=[{"Source": "app", "DetailType": "x", "Detail": "{}"}])
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)
+    status, answer = control(emulator, "POST", "/_emulator/events/fire-schedule",
+                             {"account": "123456789012", "region": "us-east-1", "rule": "every-hour"})
+    assert status == 200, answer
+    body = json.loads(sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"])
+    assert body["detail-type"] == "Scheduled Event" and body["source"] == "aws.events"
+
+
+def test_only_scheduled_rules_fire(emulator) -> None:
+    events = client(emulator, "events")
+    events.put_rule(Name="pattern", EventPattern=json.dumps({"source": ["app"]}))
+    status, answer = control(emulator, "POST", "/_emulator/events/fire-schedule",
+                             {"account": "123456789012", "region": "us-east-1", "rule": "pattern"})
+    assert status == 400 and "no ScheduleExpression" in json.dumps(answer)
+
+
+def test_pattern_rules_still_deliver(emulator) -> None:
+    events, sqs = client(emulator, "events"), client(emulator, "sqs")
+    url, arn = queue(emulator, "matched")
+    events.put_rule(Name="pattern", EventPattern=json.dumps({"source": ["app"]}))
+    events.put_targets(Rule="pattern", Targets=[{"Id": "q", "Arn": arn}])
+    events.put_events(Entries=[{"Source": "app", "DetailType": "x", "Detail": "{}"}])
+    assert len(sqs.receive_message(QueueUrl=url)["Messages"]) == 1
