@@ -164,6 +164,18 @@ class Deployment(Strict):
     members: Members
     cloudtrail_lake: CloudTrailLake = CloudTrailLake()
 
+    @model_validator(mode="after")
+    def _patching_needs_a_config_bucket(self) -> Deployment:
+        rules = as_parameter(self.members.patching.parameters.get("EnableConfigRules", True))
+        if self.members.patching.enabled and rules == "true" and not self.config_analytics.enabled:
+            # member-patching's Rule: "ConfigBucketName is required when EnableConfigRules is true"
+            # (recorders it creates where none exists must deliver somewhere); the deployment
+            # passes the central stack's Config bucket, which exists with config_analytics only.
+            raise ValueError("members.patching: its Config rules need the organization Config bucket for the "
+                             "recorders they create: set config_analytics.enabled = true, or "
+                             "EnableConfigRules = false in members.patching.parameters")
+        return self
+
     def parameter_problems(self) -> list[str]:
         """What is wrong with each `parameters` table, checked against its template."""
         problems = []

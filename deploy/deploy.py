@@ -54,6 +54,8 @@ TEMPLATE_PREFIX = "patch-compliance/{version}/templates"
 # DescribeChangeSet's reason when a change set would change nothing (AWS's wording, matched loosely:
 # "The submitted information didn't contain changes. Submit different information to create a change set.").
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+# Where Glue writes every crawler's logs; the central stack creates it unless it exists.
+CRAWLER_LOG_GROUP = "/aws-glue/crawlers"
 # Stack states in which a stack exists and can be updated (DescribeStacks StackStatus, API reference).
 DONE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
         "IMPORT_ROLLBACK_COMPLETE"}
@@ -382,8 +384,29 @@ class Deployer:
                   "EnableConfigAnalytics": configuration.as_parameter(cfg.config_analytics.enabled),
                   "ExistingConfigBucket": cfg.config_analytics.existing_bucket,
                   "ExistingConfigBucketAccount": cfg.config_analytics.existing_bucket_account}
+        if "CreateCrawlerLogGroup" not in cfg.central.parameters:
+            params["CreateCrawlerLogGroup"] = "false" if self.crawler_log_group_taken() else "true"
         return StackPlan("central", self.central, cfg.central.region, cfg.central.stack_name,
                          "central-reporting.yaml", params)
+
+    def crawler_log_group_taken(self) -> bool:
+        """Whether `/aws-glue/crawlers` exists and this stack does not own it. Glue writes every
+        crawler's logs there (Glue Developer Guide, "Viewing crawler results"), so an account
+        that ran a crawler has it, and a stack creating it again fails with
+        ResourceAlreadyExistsException; the central stack retains it on deletion too."""
+        cfg = self.cfg
+        logs = self.client(self.central, "logs", cfg.central.region)
+        groups = logs.describe_log_groups(logGroupNamePrefix=CRAWLER_LOG_GROUP)["logGroups"]
+        if not any(g["logGroupName"] == CRAWLER_LOG_GROUP for g in groups):
+            return False
+        cfn = self.client(self.central, "cloudformation", cfg.central.region)
+        try:
+            owned = cfn.describe_stack_resource(StackName=cfg.central.stack_name, LogicalResourceId="CrawlerLogGroup")
+            return owned["StackResourceDetail"].get("PhysicalResourceId") != CRAWLER_LOG_GROUP
+        except ClientError:
+            self.out(f"central stack: {CRAWLER_LOG_GROUP} already exists, so the stack uses it "
+                     "(CreateCrawlerLogGroup=false); its retention stays as it is")
+            return True
 
     def artifact_params(self) -> dict[str, str]:
         return {"ArtifactBucketPrefix": self.cfg.artifacts.bucket_prefix, "ArtifactVersion": self.version,

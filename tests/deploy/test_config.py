@@ -114,3 +114,9 @@ def test_values_become_cloudformation_strings() -> None:
 def test_example_parameters_tables_parse() -> None:
     data = tomllib.loads(EXAMPLE.read_text())
     assert set(data) == set(config.Deployment.model_fields)
+
+
+def test_patching_rules_need_the_config_bucket(tmp_path) -> None:
+    path = with_example(tmp_path, ("[members.patching]\n# Optional: Config rules (on a recorder it creates only where none exists), SSM associations for\n# inventory and patch scans, baselines, an install window, and the EC2 OS tagger.\nenabled = false",
+                                   "[members.patching]\nenabled = true"))
+    assert "its Config rules need the organization Config bucket" in problems(path)

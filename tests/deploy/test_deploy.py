@@ -95,7 +95,8 @@ def dist(tmp_path_factory) -> pathlib.Path:
 
 
 def write_config(path: pathlib.Path, organization: dict, dist: pathlib.Path, *, keep: bool = True,
-                 patching: bool = False, regions: list[str] = MEMBER_REGIONS) -> pathlib.Path:
+                 patching: bool = False, regions: list[str] = MEMBER_REGIONS, management: bool = False,
+                 name: str = "patch-compliance") -> pathlib.Path:
     path.write_text(f"""
 organization_id = "{organization['id']}"
 [artifacts]
@@ -108,14 +109,19 @@ account_id = "{organization['accounts'][0]}"
 region = "{CENTRAL_REGION}"
 keep_data_on_delete = {str(keep).lower()}
 alarm_email = ""
+stack_name = "{name}-reporting"
+[config_analytics]
+enabled = {str(patching).lower()}
 [members]
 profile = "management"
 regions = {regions!r}
 organizational_units = ["{organization['ou']}"]
-management_account_stacks = false
+management_account_stacks = {str(management).lower()}
+[members.data_sync]
+stack_set_name = "{name}-data-sync"
 [members.patching]
 enabled = {str(patching).lower()}
-stack_set_name = "patch-compliance-patching"
+stack_set_name = "{name}-patching"
 """.replace("'", '"'))
     return path
 
@@ -159,3 +165,41 @@ def test_deploy_rerun_update_undeploy(organization, dist, tmp_path) -> None:
     cfn = boto3.client("cloudformation", endpoint_url=organization["endpoint"], region_name=CENTRAL_REGION,
                        aws_access_key_id=organization["management"], aws_secret_access_key="local")
     assert not [s for s in cfn.list_stack_sets()["Summaries"] if s["Status"] == "ACTIVE"]
+
+
+def test_plan_changes_nothing_and_the_management_account_gets_its_own_stacks(organization, dist, tmp_path) -> None:
+    path = write_config(tmp_path / "deploy.toml", organization, dist, patching=True, management=True,
+                        name="second")
+    cfg = configuration.load(path)
+    management = boto3.client("cloudformation", endpoint_url=organization["endpoint"], region_name=CENTRAL_REGION,
+                              aws_access_key_id=organization["management"], aws_secret_access_key="local")
+    central = boto3.client("cloudformation", endpoint_url=organization["endpoint"], region_name=CENTRAL_REGION,
+                           aws_access_key_id=organization["accounts"][0], aws_secret_access_key="local")
+
+    def live(client) -> set[str]:
+        return {s["StackName"] for s in client.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"}
+
+    before = (live(management), live(central))
+    out: list[str] = []
+    deploy.Deployer(cfg, yes=True, poll=0.2, dry_run=True, out=out.append).deploy()
+    assert "central stack second-reporting (us-east-1): create" in "\n".join(out)
+    assert (live(management), live(central)) == before, "plan created a stack"
+
+    result = run(path)
+    assert "second-reporting" in live(central)
+    # Service-managed StackSets skip the management account: its own stacks, one per member Region.
+    for region in MEMBER_REGIONS:
+        cfn = boto3.client("cloudformation", endpoint_url=organization["endpoint"], region_name=region,
+                           aws_access_key_id=organization["management"], aws_secret_access_key="local")
+        assert {"second-data-sync", "second-patching"} <= live(cfn), region
+    instances = management.list_stack_instances(StackSetName="second-patching")["Summaries"]
+    assert {(i["Account"], i["Region"]) for i in instances} == {
+        (a, r) for a in organization["accounts"] for r in MEMBER_REGIONS}
+    assert result.todo, "the to-do list names the first crawl"
+
+    deploy.Deployer(cfg, yes=True, poll=0.2, out=print).undeploy()
+    assert "second-reporting" not in live(central)
+    for region in MEMBER_REGIONS:
+        cfn = boto3.client("cloudformation", endpoint_url=organization["endpoint"], region_name=region,
+                           aws_access_key_id=organization["management"], aws_secret_access_key="local")
+        assert not {"second-data-sync", "second-patching"} & live(cfn), region

@@ -6,7 +6,7 @@
 //! API. Exits non-zero when a scenario fails or needs more calls than its floor.
 //!
 //! ```text
-//! bench [--dist DIR] [--ec2 N] [--hybrid N]
+//! bench [--dist DIR] [--ec2 N] [--hybrid N]   (bench --help)
 //! ```
 
 use std::collections::BTreeMap;
@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use cfn_response::testing::ResponseServer;
 use integration_tests::custom_resource;
 use integration_tests::lambda::{Invoked, LocalFunction, Outcome, artifact};
@@ -59,31 +59,21 @@ const HYBRID_MIX: &[Variant] = &[
     ),
 ];
 
+/// `make bench`'s command line.
+#[derive(Debug, clap::Parser)]
+#[command(
+    about = "Realistic-size scenarios against the local emulator: API calls per operation, wall time, init time and peak memory of the release Lambda artifacts"
+)]
 struct Args {
+    /// `make build`'s artifacts (`<function>/bootstrap`).
+    #[arg(long, default_value_os_t = workspace_root().join("dist/lambda"))]
     dist: PathBuf,
+    /// EC2 instances in the tagger scenario.
+    #[arg(long, default_value_t = 10_000)]
     ec2: usize,
+    /// Hybrid nodes in the tagger scenario.
+    #[arg(long, default_value_t = 1_000)]
     hybrid: usize,
-}
-
-fn parse_args() -> anyhow::Result<Args> {
-    let mut args = Args {
-        dist: workspace_root().join("dist/lambda"),
-        ec2: 10_000,
-        hybrid: 1_000,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--dist" => args.dist = PathBuf::from(value),
-            "--ec2" => args.ec2 = value.parse()?,
-            "--hybrid" => args.hybrid = value.parse()?,
-            other => {
-                bail!("unknown option {other}; usage: bench [--dist DIR] [--ec2 N] [--hybrid N]")
-            }
-        }
-    }
-    Ok(args)
 }
 
 /// Splits `total` over a mix by per-mille shares; the last variant takes the remainder.
@@ -599,13 +589,7 @@ async fn quicksight_scenario(args: &Args) -> anyhow::Result<bool> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e:#}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = <Args as clap::Parser>::parse();
     println!(
         "# Benchmarks (local emulator; API call counts are exact, times are this machine's)\n"
     );
