@@ -70,7 +70,9 @@ fmt: ## Format the code
 
 test: setup browser lint cfn-check ## Everything CI runs: lint, SQL and template checks, unit and integration tests, a small demo
 	$(CARGO) build --locked --workspace --bins
-	$(MAKE) --no-print-directory sql-check
+# The SQL checks on the fleet-sim the workspace build just made (`make sql-check` builds fleet-sim
+# alone, which compiles its dependencies again with other features: minutes on a cold cache).
+	FLEET_SIM=$(TARGET_DIR)/debug/fleet-sim $(VENV)/bin/python -m pytest -q tests/sql
 	$(CARGO) test --locked --workspace
 	$(VENV)/bin/python -m pytest -q tests/emulator
 	LOCAL_AWS=$(TARGET_DIR)/debug/local-aws $(VENV)/bin/python -m pytest -q tests/deploy
