@@ -28,6 +28,7 @@ so they are polled with DescribeStackSetOperation.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import pathlib
 import sys
@@ -163,7 +164,7 @@ class Deployer:
         for path in sorted(configuration.CFN.glob("*.yaml")):
             key = f"{TEMPLATE_PREFIX.format(version=self.version)}/{path.name}"
             body = path.read_bytes()
-            digest = publish.hashlib.sha256(body).hexdigest()
+            digest = hashlib.sha256(body).hexdigest()
             head = publish.head_artifact(s3, bucket, key)
             if head is None:
                 s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"sha256": digest})
