@@ -90,6 +90,8 @@ class StackSetPlan:
 @dataclass
 class Outcome:
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Each stack's resources, logical id -> physical id (what an operator looks for in the console).
+    resources: dict[str, dict[str, str]] = field(default_factory=dict)
     changed: list[str] = field(default_factory=list)
     todo: list[str] = field(default_factory=list)
 
@@ -437,6 +439,12 @@ class Deployer:
         urls = self.publish()
         central = self.deploy_stack(self.central_plan(), urls["central-reporting.yaml"])
         self.result.outputs["central"] = central
+        if central:
+            cfn = self.client(self.central, "cloudformation", cfg.central.region)
+            self.result.resources["central"] = {
+                r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+                for page in cfn.get_paginator("list_stack_resources").paginate(StackName=cfg.central.stack_name)
+                for r in page["StackResourceSummaries"]}
         if not central:
             return self.result
         if cfg.quicksight.enabled:
@@ -588,7 +596,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     report(result)
     if args.json:
-        args.json.write_text(json.dumps({"outputs": result.outputs, "changed": result.changed, "todo": result.todo},
+        args.json.write_text(json.dumps({"outputs": result.outputs, "resources": result.resources,
+                                         "changed": result.changed, "todo": result.todo},
                                         indent=2))
     return 0
 

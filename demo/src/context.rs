@@ -44,6 +44,8 @@ pub struct Demo {
     pub now: i64,
     /// Each stack's outputs after the last deployment (`central`, `quicksight`).
     pub outputs: Value,
+    /// Each stack's resources after the last deployment, logical id -> physical id.
+    pub resources: Value,
     pub steps: Vec<Step>,
 }
 
@@ -82,6 +84,7 @@ impl Demo {
             truth: Vec::new(),
             now: 0,
             outputs: Value::Null,
+            resources: Value::Null,
             steps: Vec::new(),
         })
     }

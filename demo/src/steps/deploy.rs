@@ -201,6 +201,7 @@ async fn deploy(demo: &mut Demo, action: &str, choices: &Choices) -> anyhow::Res
     if action == "deploy" {
         let written: Value = serde_json::from_str(&std::fs::read_to_string(&outputs)?)?;
         demo.outputs = written["outputs"].clone();
+        demo.resources = written["resources"].clone();
     }
     Ok(())
 }

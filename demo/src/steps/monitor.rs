@@ -6,16 +6,8 @@ use anyhow::{Context as _, bail};
 use crate::context::Demo;
 
 pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
-    let stack = "patch-compliance";
-    let cfn = aws_sdk_cloudformation::Client::new(&demo.sdk(&demo.central, &demo.home).await);
-    let rule = cfn
-        .describe_stack_resource()
-        .stack_name(stack)
-        .logical_resource_id("SyncMonitorScheduleRule")
-        .send()
-        .await?
-        .stack_resource_detail()
-        .and_then(|d| d.physical_resource_id())
+    let rule = demo.resources["central"]["SyncMonitorScheduleRule"]
+        .as_str()
         .context("the central stack has no SyncMonitorScheduleRule")?
         .to_owned();
     let answers = demo
