@@ -99,6 +99,25 @@ impl Demo {
         config.build()
     }
 
+    /// Runs `demo/<script>` with `args`, acting at the emulator; returns what it printed.
+    pub async fn python_script(&self, script: &str, args: &[String]) -> anyhow::Result<Vec<u8>> {
+        let output = tokio::process::Command::new(&self.args.python)
+            .arg(local_aws::workspace_root().join("demo").join(script))
+            .args(args)
+            .env("AWS_ENDPOINT_URL", self.emulator.endpoint())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .await
+            .with_context(|| format!("running {}: run `make setup`", self.args.python.display()))?;
+        if !output.status.success() {
+            anyhow::bail!(
+                "demo/{script} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(output.stdout)
+    }
+
     /// An output of the central stack.
     pub fn central_output(&self, key: &str) -> anyhow::Result<String> {
         self.outputs["central"][key]

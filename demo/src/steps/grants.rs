@@ -5,9 +5,6 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::{Context as _, bail};
-use local_aws::workspace_root;
-
 use crate::context::Demo;
 
 /// Writes `granted-by-function.json`; returns how many functions it covers.
@@ -19,23 +16,13 @@ pub async fn write(demo: &Demo) -> anyhow::Result<usize> {
         .filter_map(|k| k.rsplit_once('/').map(|(place, _)| place.to_owned()))
         .collect();
     let path = demo.args.out.join("granted-by-function.json");
-    let output = tokio::process::Command::new(&demo.args.python)
-        .arg(workspace_root().join("demo/grants.py"))
-        .arg("--out")
-        .arg(&path)
-        .arg("--places")
-        .args(&places)
-        .env("AWS_ENDPOINT_URL", demo.emulator.endpoint())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .await
-        .with_context(|| format!("running {}: run `make setup`", demo.args.python.display()))?;
-    if !output.status.success() {
-        bail!(
-            "demo/grants.py failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    let mut args = vec![
+        "--out".to_owned(),
+        path.display().to_string(),
+        "--places".to_owned(),
+    ];
+    args.extend(places);
+    demo.python_script("grants.py", &args).await?;
     let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
     Ok(written.as_object().map_or(0, serde_json::Map::len))
 }

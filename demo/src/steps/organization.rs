@@ -3,8 +3,7 @@
 //! QuickSight) and an organizational unit of member accounts, the ones the fleet runs in. Made by
 //! `demo/organization.py` (boto3, which the deployment already uses).
 
-use anyhow::{Context as _, bail};
-use local_aws::workspace_root;
+use anyhow::Context as _;
 use serde::Deserialize;
 
 use crate::context::{Demo, MANAGEMENT};
@@ -18,25 +17,19 @@ struct Made {
 }
 
 pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
-    let output = tokio::process::Command::new(&demo.args.python)
-        .arg(workspace_root().join("demo/organization.py"))
-        .arg("--members")
-        .arg(demo.args.fleet.accounts.to_string())
-        .arg("--region")
-        .arg(&demo.home)
-        .env("AWS_ENDPOINT_URL", demo.emulator.endpoint())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .await
-        .with_context(|| format!("running {}: run `make setup`", demo.args.python.display()))?;
-    if !output.status.success() {
-        bail!(
-            "demo/organization.py failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let made: Made = serde_json::from_slice(&output.stdout)
-        .context("demo/organization.py printed no organization")?;
+    let printed = demo
+        .python_script(
+            "organization.py",
+            &[
+                "--members".to_owned(),
+                demo.args.fleet.accounts.to_string(),
+                "--region".to_owned(),
+                demo.home.clone(),
+            ],
+        )
+        .await?;
+    let made: Made =
+        serde_json::from_slice(&printed).context("demo/organization.py printed no organization")?;
     demo.org_id = made.org_id;
     demo.ou = made.ou;
     demo.central = made.central;
