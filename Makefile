@@ -41,7 +41,7 @@ export AWS_EC2_METADATA_DISABLED := true
 VENV_STAMP := $(VENV)/.installed
 CARGO_LAMBDA_ARCH := $(if $(filter arm64 aarch64,$(ARCH)),--arm64,--x86-64)
 
-.PHONY: help demo setup test lint fmt sql-check cfn-check browser build publish deploy deploy-plan undeploy emulator bench clean
+.PHONY: help demo setup test lint fmt sql-check cfn-check browser browser-check build templates publish deploy deploy-plan undeploy emulator bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -68,7 +68,7 @@ lint: ## Format check and clippy with warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-test: setup browser lint cfn-check ## Everything CI runs: lint, SQL and template checks, unit and integration tests, a small demo
+test: setup browser-check lint cfn-check ## Everything CI runs: lint, SQL and template checks, unit and integration tests, a small demo
 	$(CARGO) build --locked --workspace --bins
 # The SQL checks on the fleet-sim the workspace build just made (`make sql-check` builds fleet-sim
 # alone, which compiles its dependencies again with other features: minutes on a cold cache).
@@ -78,7 +78,13 @@ test: setup browser lint cfn-check ## Everything CI runs: lint, SQL and template
 	LOCAL_AWS=$(TARGET_DIR)/debug/local-aws $(VENV)/bin/python -m pytest -q tests/deploy
 	CHROMIUM=$(CHROMIUM) FLEET_SIM=$(TARGET_DIR)/debug/fleet-sim $(VENV)/bin/python -m pytest -q tests/demo
 
-# The report's browser test needs Debian's chromium (installed once; needs root or sudo).
+# The report's browser test needs a chromium. make test only checks for it: installing a system
+# package (root or sudo) is a step the user takes, once, with make browser (CI does so in .ci/run).
+browser-check:
+	@test -x $(CHROMIUM) || { echo "make test: the report's browser test needs chromium at $(CHROMIUM)." \
+		"Run 'make browser' once (installs Debian's chromium package with apt; needs root or sudo)," \
+		"or point CHROMIUM=... at a chromium or chrome binary." >&2; exit 2; }
+
 browser: ## Install Debian's chromium for the report's browser test (idempotent)
 	@test -x $(CHROMIUM) || { echo "installing chromium (Debian package)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -101,12 +107,16 @@ sql-check: setup ## The SQL we ship, on fleet-sim's fleet: parses as Athena (Tri
 
 # The zip is the deployment artifact; the bare bootstrap beside it is what `make bench` (and the local
 # demo) run. The second cargo-lambda call compiles nothing: it only copies the same binary.
-build: setup ## Release Lambda artifacts: dist/lambda/<function>/bootstrap.zip (ARCH=x86_64|arm64)
+build: setup ## Release Lambda artifacts (dist/lambda/<function>/bootstrap.zip; ARCH=x86_64|arm64) and dist/templates
 	for format in zip binary; do \
 		PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) lambda build --locked --release $(CARGO_LAMBDA_ARCH) \
 			--output-format $$format --lambda-dir $(DIST) $(addprefix -p ,$(FUNCTIONS)); \
 	done
 	@for f in $(FUNCTIONS); do ls -l $(DIST)/$$f/bootstrap.zip; done
+	$(MAKE) --no-print-directory templates
+
+templates: setup ## The deployable templates: cfn/*.yaml with their SQL included, in dist/templates
+	$(VENV)/bin/python cfn/render.py --out dist/templates
 
 # A StackSet's functions read their code from a bucket in their own Region: one bucket per Region.
 publish: build ## Upload the zips to <ARTIFACT_BUCKET_PREFIX>-<region> for each of REGIONS (ORG_ID: org read access)

@@ -52,10 +52,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping
 
+import sys
+
 import duckdb
 import sqlglot
 from sqlglot import exp
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cfn"))
+import render as sources  # noqa: E402
 
 INVENTORY_SCHEMA = "inv"
 CONFIG_SCHEMA = "cfg"
@@ -66,7 +71,9 @@ CLOUDTRAIL_TABLE = "config_items"
 # Placeholders of the Athena named queries (cfn/queries/*.sql, Fn::Sub in the template) and of the
 # QuickSight dataset SQL (crates/quicksight-builder/sql/*.sql, replaced by quicksight-builder).
 NAMED_QUERY_VALUES = {"Database": INVENTORY_SCHEMA, "ConfigDatabase": CONFIG_SCHEMA, "ConfigTable": CONFIG_TABLE}
-DATASET_VALUES = {"database": INVENTORY_SCHEMA, "config_database": CONFIG_SCHEMA, "config_table": CONFIG_TABLE}
+# The dataset SQL uses the same names (crates/quicksight-builder/src/sql.rs), so the parts both
+# include (cfn/queries/parts/) read the same.
+DATASET_VALUES = NAMED_QUERY_VALUES
 # The CloudTrail Lake queries (cfn/cloudtrail-lake/*.sql) name the event data store by id; their
 # time placeholders (${StartTime}, ${EndTime}, ${AsOf}) are the caller's.
 CLOUDTRAIL_VALUES = {"EventDataStoreId": f"{CLOUDTRAIL_SCHEMA}.{CLOUDTRAIL_TABLE}"}
@@ -519,6 +526,12 @@ def declared_parameters(text: str) -> list[str]:
     the order of its ``?`` placeholders."""
     match = re.search(r"^-- parameters: ([\w, ]+)", text, re.M)
     return [p.strip() for p in match.group(1).split(",")] if match else []
+
+
+def read_sql(path: Path) -> str:
+    """A shipped query as Athena and QuickSight get it: its ``-- include:`` parts expanded
+    (cfn/render.py)."""
+    return sources.expand(Path(path))
 
 
 def run(con: duckdb.DuckDBPyConnection, text: str, values: Mapping[str, str],

@@ -163,12 +163,12 @@ class Queries:
     def named(self, name: str) -> list[dict]:
         path = NAMED_QUERIES / f"{name}.sql"
         self.used.append(path.relative_to(ROOT).as_posix())
-        return localathena.run(self.con, path.read_text(), localathena.NAMED_QUERY_VALUES)
+        return localathena.run(self.con, localathena.read_sql(path), localathena.NAMED_QUERY_VALUES)
 
     def dataset(self, name: str) -> list[dict]:
         path = DATASET_QUERIES / f"{name}.sql"
         self.used.append(path.relative_to(ROOT).as_posix())
-        return localathena.run(self.con, path.read_text(), localathena.DATASET_VALUES)
+        return localathena.run(self.con, localathena.read_sql(path), localathena.DATASET_VALUES)
 
 
 # --------------------------------------------------------------------------------------------

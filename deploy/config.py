@@ -126,6 +126,9 @@ class Members(Strict):
     # CreateStackSet CallAs: SELF from the management account, DELEGATED_ADMIN from a delegated
     # administrator ("Register a delegated administrator", StackSets user guide).
     call_as: Literal["SELF", "DELEGATED_ADMIN"] = "SELF"
+    # The management account's own stacks (management_account_stacks) are made in the management
+    # account itself: with DELEGATED_ADMIN, `profile` signs in elsewhere, so this one is needed.
+    management_profile: str | None = None
     regions: Annotated[list[Annotated[str, Field(pattern=REGION)]], Field(min_length=1)]
     organizational_units: Annotated[list[Annotated[str, Field(pattern=OU_ID)]], Field(min_length=1)]
     # StackSetOperationPreferences (API reference): one of the count or percentage of each pair.
@@ -137,6 +140,14 @@ class Members(Strict):
     management_account_stacks: bool = True
     data_sync: DataSync = DataSync()
     patching: Patching = Patching()
+
+    @model_validator(mode="after")
+    def _management_stacks_need_the_management_account(self) -> Members:
+        if self.call_as == "DELEGATED_ADMIN" and self.management_account_stacks and not self.management_profile:
+            raise ValueError("members.management_profile: with call_as = \"DELEGATED_ADMIN\", members.profile signs in to "
+                             "the delegated administrator, not the management account; name a profile of the "
+                             "management account here for its own stacks, or set management_account_stacks = false")
+        return self
 
     @field_validator("regions", "organizational_units")
     @classmethod

@@ -46,10 +46,12 @@ sys.path.insert(0, str(HERE.parent / "cfn"))
 
 import config as configuration  # noqa: E402
 import publish  # noqa: E402
+import render  # noqa: E402
 
 # The templates need IAM roles with names CloudFormation generates (CAPABILITY_IAM) and, for the
 # central stack, the AWS::LanguageExtensions transform (CAPABILITY_AUTO_EXPAND: "Acknowledging IAM
 # resources in CloudFormation templates" and "AWS::LanguageExtensions transform", user guide).
+STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
 TEMPLATE_PREFIX = "patch-compliance/{version}/templates"
 # DescribeChangeSet's reason when a change set would change nothing (AWS's wording, matched loosely:
@@ -122,7 +124,14 @@ class Deployer:
 
     @property
     def management(self) -> boto3.Session:
+        """Who operates the StackSets: the management account, or a delegated administrator."""
         return self.session(self.cfg.members.profile)
+
+    @property
+    def management_account(self) -> boto3.Session:
+        """The management account itself, for its own stacks (StackSets never deploy there)."""
+        m = self.cfg.members
+        return self.session(m.management_profile or m.profile)
 
     # ---- checks before anything changes --------------------------------------------------------
     def check_accounts(self) -> str:
@@ -142,10 +151,39 @@ class Deployer:
             raise DeployError(f"members.profile signs in to {caller}, which is not the management account "
                               f"{org['MasterAccountId']}: use the management account, or a CloudFormation "
                               "delegated administrator with members.call_as = \"DELEGATED_ADMIN\"")
+        if cfg.members.call_as == "DELEGATED_ADMIN":
+            self.check_delegated_admin(caller, org["MasterAccountId"])
+            if cfg.members.management_account_stacks:
+                own = self.client(self.management_account, "sts", cfg.central.region).get_caller_identity()["Account"]
+                if own != org["MasterAccountId"]:
+                    raise DeployError(f"members.management_profile signs in to {own}, not the management account "
+                                      f"{org['MasterAccountId']}")
         if central_account == org["MasterAccountId"]:
             self.result.todo.append("the central stack runs in the management account: AWS recommends a "
                                     "dedicated reporting account (the management account should run as little as possible)")
         return org["MasterAccountId"]
+
+    def check_delegated_admin(self, caller: str, management: str) -> None:
+        """CallAs DELEGATED_ADMIN works only from an account registered for StackSets ("Register a
+        delegated administrator", StackSets user guide); CloudFormation checks it by calling
+        organizations:ListDelegatedAdministrators as the caller, so the caller needs that permission too
+        (AWS then answers "Account used is not a delegated administrator" either way)."""
+        register = ("from the management account: aws organizations register-delegated-administrator "
+                    f"--service-principal {STACKSETS_PRINCIPAL} --account-id {caller}")
+        if caller == management:
+            raise DeployError("members.call_as = \"DELEGATED_ADMIN\" but members.profile signs in to the management "
+                              "account: use call_as = \"SELF\" there")
+        try:
+            admins = self.client(self.management, "organizations", self.cfg.central.region) \
+                .list_delegated_administrators(ServicePrincipal=STACKSETS_PRINCIPAL)["DelegatedAdministrators"]
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "AccessDeniedException":
+                raise
+            raise DeployError(f"members.profile ({caller}) may not list the organization's delegated administrators: "
+                              f"it is not one, or lacks organizations:ListDelegatedAdministrators (StackSets need "
+                              f"it too); to register it, {register}") from e
+        if caller not in {a["Id"] for a in admins}:
+            raise DeployError(f"members.profile ({caller}) is not a delegated administrator for StackSets; {register}")
 
     # ---- publishing ----------------------------------------------------------------------------
     def publish(self) -> dict[str, str]:
@@ -163,17 +201,18 @@ class Deployer:
         s3 = self.client(session, "s3", region)
         bucket = f"{cfg.artifacts.bucket_prefix}-{region}"
         urls = {}
-        for path in sorted(configuration.CFN.glob("*.yaml")):
-            key = f"{TEMPLATE_PREFIX.format(version=self.version)}/{path.name}"
-            body = path.read_bytes()
+        # The templates as deployed: cfn/*.yaml with the SQL of cfn/queries included (cfn/render.py).
+        for name, text in render.templates().items():
+            key = f"{TEMPLATE_PREFIX.format(version=self.version)}/{name}"
+            body = text.encode()
             digest = hashlib.sha256(body).hexdigest()
             head = publish.head_artifact(s3, bucket, key)
             if head is None:
                 s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"sha256": digest})
             elif not publish.same_content(head, body, digest):
-                raise DeployError(f"s3://{bucket}/{key} holds a different {path.name} for version {self.version}: "
+                raise DeployError(f"s3://{bucket}/{key} holds a different {name} for version {self.version}: "
                                   "published versions are never overwritten; set artifacts.version to a new one")
-            urls[path.name] = f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
+            urls[name] = f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
         return urls
 
     # ---- stacks --------------------------------------------------------------------------------
@@ -316,19 +355,26 @@ class Deployer:
         before = {p["ParameterKey"]: p["ParameterValue"] for p in current.get("Parameters", [])}
         differs = sorted(k for k in set(before) | set(plan.parameters) if before.get(k) != plan.parameters.get(k))
         template_changed = current.get("TemplateBody", "").strip() != body.strip()
-        if differs or template_changed:
+        have: dict[str, set[str]] = {}
+        stale: list[str] = []
+        for page in cfn.get_paginator("list_stack_instances").paginate(StackSetName=plan.name, CallAs=call_as):
+            for summary in page["Summaries"]:
+                have.setdefault(summary["Region"], set()).add(summary.get("OrganizationalUnitId", ""))
+                if summary["Status"] != "CURRENT":
+                    # OUTDATED: the last operation failed or was cancelled there (ListStackInstances,
+                    # StackInstanceSummary Status); an update with the same template deploys it again.
+                    stale.append(f"{summary['Account']}/{summary['Region']} {summary['Status']}"
+                                 + (f": {summary['StatusReason']}" if summary.get("StatusReason") else ""))
+        if differs or template_changed or stale:
             self.out(f"{where}: update" + (", template changed" if template_changed else "")
-                     + "".join(f"\n  parameter {k}: {before.get(k)!r} -> {plan.parameters.get(k)!r}" for k in differs))
+                     + "".join(f"\n  parameter {k}: {before.get(k)!r} -> {plan.parameters.get(k)!r}" for k in differs)
+                     + "".join(f"\n  instance {s} (deployed again)" for s in stale))
             if not self.dry_run and self.confirm(f"update StackSet {plan.name} and all its instances?"):
                 self.stack_set_operation(cfn, plan, where, cfn.update_stack_set(
                     StackSetName=plan.name, TemplateURL=url, Parameters=params, Capabilities=CAPABILITIES,
                     OperationPreferences=self.preferences(), CallAs=call_as)["OperationId"])
                 self.result.changed.append(where)
         # Instances: the OUs and Regions in the file, no more and no fewer.
-        have: dict[str, set[str]] = {}
-        for page in cfn.get_paginator("list_stack_instances").paginate(StackSetName=plan.name, CallAs=call_as):
-            for summary in page["Summaries"]:
-                have.setdefault(summary["Region"], set()).add(summary.get("OrganizationalUnitId", ""))
         missing = [r for r in plan.regions if not set(plan.ous) <= have.get(r, set())]
         extra = [r for r in have if r not in plan.regions]
         if missing:
@@ -342,7 +388,7 @@ class Deployer:
             self.out(f"{where}: remove instances in {extra} (no longer in members.regions)")
             if not self.dry_run and self.confirm(f"delete the instances of {plan.name} in {extra}?"):
                 self.delete_instances(cfn, plan, where, extra)
-        if not (differs or template_changed or missing or extra):
+        if not (differs or template_changed or stale or missing or extra):
             self.out(f"{where}: no changes")
 
     def preferences(self) -> dict:
@@ -459,11 +505,11 @@ class Deployer:
             plan = StackSetPlan(template.removesuffix(".yaml"), part.stack_set_name, template,
                                 self.member_params(part, central, sync), cfg.members.regions,
                                 cfg.members.organizational_units)
-            self.deploy_stack_set(plan, urls[template], (configuration.CFN / template).read_text())
+            self.deploy_stack_set(plan, urls[template], render.template(template))
             if cfg.members.management_account_stacks:
                 for region in cfg.members.regions:
                     self.deploy_stack(StackPlan(f"{plan.label} (management account {management_account})",
-                                                self.management, region, part.stack_set_name, template,
+                                                self.management_account, region, part.stack_set_name, template,
                                                 plan.parameters), urls[template])
         self.todo(central)
         return self.result
@@ -493,7 +539,8 @@ class Deployer:
         for part, template, _sync in reversed(list(self.member_parts())):
             if cfg.members.management_account_stacks:
                 for region in cfg.members.regions:
-                    self.delete_stack(StackPlan(f"{template} (management account {management_account})", self.management,
+                    self.delete_stack(StackPlan(f"{template} (management account {management_account})",
+                                                self.management_account,
                                                 region, part.stack_set_name, template, {}))
             self.delete_stack_set(part.stack_set_name, template)
         if cfg.cloudtrail_lake.enabled:
@@ -588,7 +635,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = configuration.load(args.config)
         deployer = Deployer(cfg, yes=args.yes, poll=args.poll, dry_run=args.action == "plan")
         result = deployer.undeploy() if args.action == "undeploy" else deployer.deploy()
-    except (configuration.ConfigError, DeployError, publish.PublishError) as e:
+    except (configuration.ConfigError, DeployError, publish.PublishError, render.RenderError) as e:
         print(f"deploy: {e}", file=sys.stderr)
         return 2
     except ClientError as e:

@@ -11,20 +11,24 @@ the stack is ``*_IN_PROGRESS``, DescribeStackEvents shows each step):
 * create in dependency order ("DependsOn attribute": Ref, GetAtt and Sub make implicit
   dependencies), delete in the reverse order; on a failed create ROLLBACK_IN_PROGRESS deletes what
   was made (OnFailure ROLLBACK, the default), or DELETE, or DO_NOTHING / DisableRollback keeps it
-  ("Choose how to handle failures when provisioning resources", stack-failure-options.html);
+  (API_CreateStack, OnFailure; "Choose how to handle failures when provisioning resources",
+  stack-failure-options.html);
 * update: every resource's properties are evaluated with the new template and parameters and
   compared with the ones last applied; equal is no change, different is an in-place update or, when
   a changed property's "Update requires" is Replacement (the provider's ``replacement``), a new
-  resource made before the old one is deleted in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS ("Update
-  behaviors of stack resources", using-cfn-updating-stacks-update-behaviors.html); a failure rolls
+  resource made before the old one is deleted in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS ("Understand
+  update behaviors of stack resources", using-cfn-updating-stacks-update-behaviors.html); a failure rolls
   back (UPDATE_ROLLBACK_IN_PROGRESS restores old properties, then
   UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS deletes what the update made);
 * DeletionPolicy Retain/Snapshot/Delete and UpdateReplacePolicy ("DeletionPolicy attribute",
   "UpdateReplacePolicy attribute"); DELETE_FAILED lists the resources that failed, and a retry may
   name them in RetainResources ("DeleteStack", RetainResources);
-* custom resources exactly as "Custom resource request objects" / "response objects" describe: the
-  ServiceToken's function is invoked with InvocationType Event, the engine waits for the PUT to the
-  ResponseURL (this emulator's ``/_emulator/cloudformation/responses/<token>``) or ServiceTimeout.
+* custom resources exactly as "Custom resource request objects" / "response objects" describe
+  (now "CloudFormation custom resource request and response reference", crpg-ref.html): the
+  ServiceToken's function is invoked with InvocationType Event ("CloudFormation invokes your Lambda
+  function asynchronously", Lambda Developer Guide, services-cloudformation.html), the engine waits
+  for the PUT to the ResponseURL (this emulator's ``/_emulator/cloudformation/responses/<token>``)
+  or ServiceTimeout.
 
 Resources run one after another (AWS runs independent ones in parallel); the order is a valid AWS
 order, so a template that works here has its dependencies right.
@@ -57,12 +61,23 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# The HTTP status of each error the CloudFormation service model gives one other than 400 (botocore's
+# data/cloudformation/2010-05-15/service-2.json, each shape's "error": {"httpStatusCode": ...}).
+ERROR_STATUS = {
+    "OperationInProgressException": 409, "StackSetNotEmptyException": 409,
+    "NameAlreadyExistsException": 409, "OperationIdAlreadyExistsException": 409,
+    "StackSetNotFoundException": 404, "OperationNotFoundException": 404,
+    "StackInstanceNotFoundException": 404, "ChangeSetNotFound": 404,
+}
+
+
 class CfnError(Exception):
     """An API error: code, message, HTTP status (the query protocol's ErrorResponse)."""
 
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
+    def __init__(self, code: str, message: str, status: int | None = None) -> None:
         super().__init__(message)
-        self.code, self.message, self.status = code, message, status
+        self.code, self.message = code, message
+        self.status = status if status is not None else ERROR_STATUS.get(code, 400)
 
 
 def validation(message: str) -> CfnError:
@@ -199,6 +214,10 @@ class Stack:
     outputs: list[Output] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     change_set_id: str | None = None
+    # CreateStack/UpdateStack/ExecuteChangeSet RetainExceptOnCreate: "When set to true, newly created
+    # resources are deleted when the operation rolls back. This includes newly created resources
+    # marked with a deletion policy of Retain. Default: false".
+    retain_except_on_create: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -423,7 +442,8 @@ RESPONSE_PATH = "/_emulator/cloudformation/responses/"
 def _stringify(value: Any) -> Any:
     """CloudFormation sends custom-resource properties with every scalar as a string ("true",
     "900"); lists and objects keep their shape. AWS does not document it; it is what it sends
-    (and what crates/cfn-response's Properties expects)."""
+    (aws-cloudformation/cloudformation-coverage-roadmap#1037) and what crates/cfn-response's
+    Properties expects."""
     if isinstance(value, dict):
         return {k: _stringify(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -464,8 +484,9 @@ class Call:
         return CLIENTS.get(self.stack.account, region or self.stack.region, service)
 
     def physical_name(self, max_length: int, lower: bool = False) -> str:
-        """A generated name: <stack>-<logical id>-<random>, shortened to fit ("Name type": "AWS
-        CloudFormation generates a unique physical ID ... stack name, logical ID and a string")."""
+        """A generated name: <stack>-<logical id>-<random>, shortened to fit ("CloudFormation resource
+        custom naming", aws-properties-name.html: "CloudFormation generates a unique physical ID",
+        e.g. MyStack-MyBucket-abcdefghijk1)."""
         suffix = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") for _ in range(12))
         room = max_length - len(suffix) - 2
         stack_part = self.stack.name[: max(1, room // 2)]
@@ -559,7 +580,7 @@ def _read_answer(call: Call, request: dict[str, Any], body: bytes) -> tuple[str,
 
 
 def pseudo_parameters(stack: Stack) -> dict[str, Any]:
-    # "Pseudo parameters reference".
+    # "Get AWS values using pseudo parameters" (pseudo-parameter-reference.html).
     return {"AWS::AccountId": stack.account, "AWS::Region": stack.region,
             "AWS::Partition": partition_of(stack.region), "AWS::StackName": stack.name,
             "AWS::StackId": stack.stack_id, "AWS::NotificationARNs": list(stack.notification_arns),
@@ -842,7 +863,7 @@ class Operation:
             return
         stack.set_status("ROLLBACK_IN_PROGRESS", summary + " Rollback requested by user."
                          if failed else reason)
-        remaining = self._delete_all(dict(stack.resources), set(), lambda r: r.deletion_policy)
+        remaining = self._delete_all(dict(stack.resources), set(), lambda r: rollback_policy(stack, r))
         if remaining:
             stack.set_status("ROLLBACK_FAILED", f"The following resource(s) failed to delete: "
                                                 f"[{', '.join(remaining)}]. ")
@@ -923,6 +944,11 @@ class Operation:
             return
         provider = provider_for(res.type)
         undo.append((logical_id, copy.copy(before)))
+        try:
+            provider.check_update(before.properties, props)  # a change the type refuses fails the update
+        except ResourceFailure as e:
+            self._resource_event(res, "UPDATE_FAILED", str(e), props)
+            raise
         if provider.needs_replacement(before.properties, props):
             replaced.append(copy.copy(before))
             fresh = Resource(logical_id, res.type, depends_on=deps, deletion_policy=policies[0],
@@ -950,7 +976,8 @@ class Operation:
             raise ResourceFailure(reason) from None
         if physical != before.physical_id:
             # A custom resource that answered with a new PhysicalResourceId was replaced: the old
-            # one gets a Delete in the cleanup ("Custom resource request types", Update).
+            # one gets a Delete in the cleanup ("Custom resource response objects", PhysicalResourceId:
+            # "CloudFormation recognizes the update as a replacement and sends a delete request").
             replaced.append(copy.copy(before))
         res.physical_id, res.attributes, res.properties = physical, attributes, props
         self._resource_event(res, "UPDATE_COMPLETE", properties=props)
@@ -984,11 +1011,13 @@ class Operation:
         stack.set_status("UPDATE_ROLLBACK_IN_PROGRESS", summary)
         ctx = make_context(stack, old[1], old[2], stack.resources)
         to_delete: list[Resource] = []
+        created: set[int] = set()  # ids of the resources the update created (not replacements)
         try:
             for logical_id, before in reversed(undo):
                 current = stack.resources[logical_id]
                 if before is None:
                     to_delete.append(current)
+                    created.add(id(current))
                     continue
                 if current.physical_id != before.physical_id:
                     to_delete.append(current)  # a replacement: the old resource is still there
@@ -1004,7 +1033,12 @@ class Operation:
         stack.set_status("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
         for res in to_delete:
             try:
-                self._delete(res, "Delete")
+                # A resource the update created keeps its DeletionPolicy Retain unless the update
+                # asked for RetainExceptOnCreate (API_UpdateStack, RetainExceptOnCreate, quoted on
+                # Stack); a replacement's new physical resource is deleted ("DeletionPolicy
+                # attribute": the policy "doesn't apply to resources whose physical instance is
+                # replaced during stack update operations").
+                self._delete(res, rollback_policy(stack, res) if id(res) in created else "Delete")
             except ResourceFailure:
                 pass
             if stack.resources.get(res.logical_id) is res:
@@ -1012,9 +1046,22 @@ class Operation:
         stack.set_status("UPDATE_ROLLBACK_COMPLETE")
 
 
+def rollback_policy(stack: Stack, res: Resource) -> str:
+    """The DeletionPolicy a rollback applies to a resource the rolled-back operation created.
+    "DeletionPolicy attribute", RetainExceptOnCreate: "If the stack operation that created the
+    resource is rolled back, CloudFormation deletes the resource"; a Retain resource is kept unless
+    the operation asked for RetainExceptOnCreate (Stack.retain_except_on_create)."""
+    if res.deletion_policy == "RetainExceptOnCreate":
+        return "Delete"
+    if res.deletion_policy == "Retain":
+        return "Delete" if stack.retain_except_on_create else "Retain"
+    return "Delete"  # Delete, and Snapshot (treated as Delete by the emulator)
+
+
 def _importers_of(stack: Stack) -> str:
-    """"Fn::ImportValue": "You can't delete a stack if another stack references one of its
-    outputs". AWS's reason text (as seen): "Export X cannot be deleted as it is in use by Y"."""
+    """"Fn::ImportValue": "After another stack imports an output value, you can't delete the stack
+    that is exporting the output value". AWS's reason text (as seen): "Export X cannot be deleted
+    as it is in use by Y"."""
     st = store(stack.account, stack.region)
     with st.lock:
         for name, exp in st.exports.items():
@@ -1064,9 +1111,9 @@ def wait_until_settled(stack: Stack, timeout: float = 7200) -> None:
 
 
 def plan_changes(stack: Stack, template: dict[str, Any], raw: dict[str, str]) -> list[Change]:
-    """Add / Modify / Remove per resource, with Replacement True / False / Conditional ("Change
-    sets": a property whose value depends on a resource being replaced is only known at execution,
-    so its change is Dynamic and, if it requires replacement, Conditional)."""
+    """Add / Modify / Remove per resource, with Replacement True / False / Conditional (API_ResourceChange,
+    Replacement: a property whose value depends on a resource being replaced is only known at
+    execution, so its change is Dynamic and, if it requires replacement, Conditional)."""
     from emu_cfn_resources import provider_for
 
     probe = make_context(stack, template, raw, stack.resources)
@@ -1101,25 +1148,34 @@ def plan_changes(stack: Stack, template: dict[str, Any], raw: dict[str, str]) ->
 
 def _property_changes(provider: Any, old: dict[str, Any], new: dict[str, Any],
                       old_raw: dict[str, Any], new_raw: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    """Each changed property's RequiresRecreation: Always for a property whose "Update requires" is
+    Replacement, Conditionally for one the type replaces only when it cannot update it (the
+    provider's ``conditional``), else Never. API_ResourceChange, Replacement: "if the
+    RequiresRecreation field is Always and the Evaluation field is Static, Replacement is True. If
+    the RequiresRecreation field is Always and the Evaluation field is Dynamic, Replacement is
+    Conditional"; with several changes "the change with the most impact" decides."""
     details = []
-    levels = set()
+    impacts = set()
     for name in sorted(set(old) | set(new)):
         value = new.get(name, NO_VALUE)
         dynamic = _contains_unknown(value)
         if not dynamic and canonical(old.get(name)) == canonical(new.get(name)):
             continue
         if name in provider.replacement:
-            recreation = "Conditionally" if dynamic else "Always"
+            recreation = "Always"
+            impacts.add("Conditional" if dynamic else "True")
+        elif name in provider.conditional:
+            recreation = "Conditionally"
+            impacts.add("Conditional")
         else:
             recreation = "Never"
-        levels.add(recreation)
         if canonical(old_raw.get(name)) != canonical(new_raw.get(name)):
             source = "DirectModification"
         else:
             source = "ResourceReference" if dynamic else "ParameterReference"
         details.append({"Target": {"Attribute": "Properties", "Name": name, "RequiresRecreation": recreation},
                         "Evaluation": "Dynamic" if dynamic else "Static", "ChangeSource": source})
-    replacement = "True" if "Always" in levels else "Conditional" if "Conditionally" in levels else "False"
+    replacement = "True" if "True" in impacts else "Conditional" if "Conditional" in impacts else "False"
     return details, replacement
 
 

@@ -104,11 +104,19 @@ def ignore_missing(fn: Any, *codes: str) -> None:
 class Provider:
     type_name = ""
     replacement: frozenset[str] = frozenset()
+    # Conditionally create-only properties: "properties that can only be updated under certain
+    # conditions ... the resource will be replaced if it cannot be updated" ("Resource type schema",
+    # CloudFormation CLI User Guide, conditionalCreateOnlyProperties). A change set shows them as
+    # RequiresRecreation Conditionally; ``needs_replacement`` decides for the actual values.
+    conditional: frozenset[str] = frozenset()
     attributes: tuple[str, ...] = ()
     may_change_physical_id = False
 
     def needs_replacement(self, before: Props, after: Props) -> bool:
         return changed(before, after, *self.replacement)
+
+    def check_update(self, before: Props, after: Props) -> None:
+        """Raises ResourceFailure for a change the type refuses to make (the update fails)."""
 
     def create(self, call: Call, props: Props) -> Outcome:
         raise NotImplementedError
@@ -300,7 +308,18 @@ class IamManagedPolicy(Provider):
 @register
 class KmsKey(Provider):
     type_name = "AWS::KMS::Key"
+    # The reference lists these as "Update requires: Replacement" (so a change set shows
+    # RequiresRecreation Always), yet: "If you change the value of the KeySpec, KeyUsage, Origin, or
+    # MultiRegion properties of an existing KMS key, the update request fails, regardless of the
+    # value of the UpdateReplacePolicy attribute" (aws-resource-kms-key.html): ``check_update``.
     replacement = frozenset({"KeySpec", "KeyUsage", "MultiRegion", "Origin"})
+
+    def check_update(self, before: Props, after: Props) -> None:
+        names = [n for n in sorted(self.replacement) if changed(before, after, n)]
+        if names:
+            # AWS's wording is not documented; this one names what was changed.
+            raise ResourceFailure(f"You cannot change the {', '.join(names)} of an existing KMS key; "
+                                  "the update request fails (create a new AWS::KMS::Key instead)")
 
     def create(self, call: Call, props: Props) -> Outcome:
         kms = call.client("kms")
@@ -362,12 +381,20 @@ class KmsAlias(Provider):
 @register
 class LogGroup(Provider):
     type_name = "AWS::Logs::LogGroup"
-    replacement = frozenset({"LogGroupName", "LogGroupClass"})
+    replacement = frozenset({"LogGroupName"})
+
+    def check_update(self, before: Props, after: Props) -> None:
+        # LogGroupClass, "Update requires: Updates are not supported." (aws-resource-logs-loggroup.html);
+        # the schema does not make it create-only, so the update fails rather than replacing.
+        if changed(before, after, "LogGroupClass"):
+            raise ResourceFailure("LogGroupClass cannot be updated (AWS::Logs::LogGroup LogGroupClass: "
+                                  "Updates are not supported)")
 
     def create(self, call: Call, props: Props) -> Outcome:
         logs = call.client("logs")
         name = props.get("LogGroupName") or call.physical_name(512)
         api(logs, "CreateLogGroup", logGroupName=name, kmsKeyId=props.get("KmsKeyId"),
+            logGroupClass=props.get("LogGroupClass"),
             tags={t["Key"]: t["Value"] for t in props.get("Tags", [])} or None)
         call.set_physical_id(name)
         self._retention(logs, name, {}, props)
@@ -490,7 +517,20 @@ def _lifecycle_rule(r: Props) -> Props:
 @register
 class Bucket(Provider):
     type_name = "AWS::S3::Bucket"
-    replacement = frozenset({"BucketName", "ObjectLockEnabled"})
+    replacement = frozenset({"BucketName"})
+    # ObjectLockEnabled is conditionally create-only in the type's schema (not createOnly): turning
+    # Object Lock on is an update (S3 PutObjectLockConfiguration on a versioned bucket), turning it
+    # off is impossible ("After you enable Object Lock on a bucket, you can't disable Object Lock or
+    # suspend versioning for that bucket", S3 User Guide, "Configuring S3 Object Lock",
+    # object-lock-configure.html), so that change replaces the bucket.
+    conditional = frozenset({"ObjectLockEnabled"})
+
+    @staticmethod
+    def _locked(props: Props) -> bool:
+        return scalar_str(props.get("ObjectLockEnabled", False)) == "true"
+
+    def needs_replacement(self, before: Props, after: Props) -> bool:
+        return super().needs_replacement(before, after) or (self._locked(before) and not self._locked(after))
 
     def create(self, call: Call, props: Props) -> Outcome:
         s3 = call.client("s3")
@@ -498,6 +538,8 @@ class Bucket(Provider):
         kwargs: Props = {"Bucket": name}
         if call.region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": call.region}
+        if self._locked(props):
+            kwargs["ObjectLockEnabledForBucket"] = True
         s3.create_bucket(**kwargs)
         call.set_physical_id(name)
         self._configure(s3, name, {}, props)
@@ -516,7 +558,8 @@ class Bucket(Provider):
         if changed(old, new, "VersioningConfiguration") and "VersioningConfiguration" in new:
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=new["VersioningConfiguration"])
         elif "VersioningConfiguration" in old and "VersioningConfiguration" not in new:
-            # A versioned bucket cannot return to unversioned: removing the property suspends it.
+            # A versioned bucket cannot return to unversioned: removing the property suspends it
+            # ("Retaining multiple versions of objects with S3 Versioning", S3 User Guide).
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Suspended"})
         self._apply(new, old, "BucketEncryption",
                     lambda v: api(s3, "PutBucketEncryption", Bucket=name, ServerSideEncryptionConfiguration={
@@ -550,7 +593,11 @@ class Bucket(Provider):
             remove()
 
     def update(self, call: Call, before: Resource, props: Props) -> Outcome:
-        self._configure(call.client("s3"), before.physical_id, before.properties, props)
+        s3 = call.client("s3")
+        self._configure(s3, before.physical_id, before.properties, props)
+        if self._locked(props) and not self._locked(before.properties):
+            s3.put_object_lock_configuration(Bucket=before.physical_id,
+                                             ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
         return before.physical_id, before.attributes
 
     def delete(self, call: Call, res: Resource) -> None:
@@ -673,8 +720,8 @@ class Topic(Provider):
 
 
 def _default_topic_policy(topic_arn: str) -> str:
-    """The policy SNS gives a new topic (SNS Developer Guide, "Example cases for Amazon SNS access
-    control": the topic owner's default statement); TopicPolicy's delete restores it."""
+    """The policy SNS gives a new topic (the default statement as observed; "Example cases for Amazon
+    SNS access control" does not print it); TopicPolicy's delete restores it."""
     account = topic_arn.split(":")[4]
     return json.dumps({"Version": "2008-10-17", "Id": "__default_policy_ID", "Statement": [{
         "Sid": "__default_statement_ID", "Effect": "Allow", "Principal": {"AWS": "*"},
@@ -751,7 +798,19 @@ TARGET_FIELDS = ("Id", "Arn", "RoleArn", "Input", "InputPath", "InputTransformer
 @register
 class Rule(Provider):
     type_name = "AWS::Events::Rule"
-    replacement = frozenset({"Name", "EventBusName"})
+    replacement = frozenset({"Name"})
+    # EventBusName is conditionally create-only in the type's schema: naming the same bus another
+    # way (omitted, "default", its ARN) is an update; another bus is a new rule there (EventBridge
+    # cannot move a rule between buses), i.e. a replacement.
+    conditional = frozenset({"EventBusName"})
+
+    @staticmethod
+    def _bus(props: Props) -> str:
+        bus = scalar_str(props.get("EventBusName") or "default")
+        return bus.split(":event-bus/", 1)[1] if ":event-bus/" in bus else bus
+
+    def needs_replacement(self, before: Props, after: Props) -> bool:
+        return super().needs_replacement(before, after) or self._bus(before) != self._bus(after)
 
     def create(self, call: Call, props: Props) -> Outcome:
         name = props.get("Name") or call.physical_name(64)
@@ -839,7 +898,8 @@ FUNCTION_CONFIG = ("Role", "Handler", "Description", "Timeout", "MemorySize", "E
 def _code(props: Props) -> Props:
     code = dict(props["Code"])
     if "ZipFile" in code:
-        # Code.ZipFile: inline source CloudFormation zips as index.<ext> ("ZipFile": Node.js and Python).
+        # Code.ZipFile: inline source CloudFormation zips as index.<ext> (AWS::Lambda::Function Code,
+        # ZipFile: Node.js and Python; "the index file that CloudFormation creates uses the extension .js").
         ext = "py" if str(props.get("Runtime", "")).startswith("python") else "js"
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as z:
@@ -892,15 +952,16 @@ class Function(Provider):
 @register
 class Permission(Provider):
     type_name = "AWS::Lambda::Permission"
-    # Every property of AWS::Lambda::Permission: "Update requires: Replacement".
-    replacement = frozenset({"Action", "EventSourceToken", "FunctionName", "FunctionUrlAuthType", "Principal",
-                             "PrincipalOrgID", "SourceAccount", "SourceArn"})
+    # Every property of AWS::Lambda::Permission: "Update requires: Replacement" (InvokedViaFunctionUrl
+    # included).
+    replacement = frozenset({"Action", "EventSourceToken", "FunctionName", "FunctionUrlAuthType",
+                             "InvokedViaFunctionUrl", "Principal", "PrincipalOrgID", "SourceAccount", "SourceArn"})
 
     def create(self, call: Call, props: Props) -> Outcome:
         sid = call.physical_name(100)
         api(call.client("lambda"), "AddPermission", StatementId=sid,
             **pick(props, "FunctionName", "Action", "Principal", "SourceArn", "SourceAccount",
-                   "EventSourceToken", "PrincipalOrgID", "FunctionUrlAuthType"))
+                   "EventSourceToken", "PrincipalOrgID", "FunctionUrlAuthType", "InvokedViaFunctionUrl"))
         return sid, {}
 
     def delete(self, call: Call, res: Resource) -> None:
@@ -938,10 +999,11 @@ class EventInvokeConfig(Provider):
 class GlueDatabase(Provider):
     """Glue cannot rename a database: a new DatabaseInput Name is made as a new database (the
     reference says DatabaseInput updates without interruption; what its handler does on a rename
-    is not documented)."""
+    is not documented). CatalogId: "Update requires: No interruption" (aws-resource-glue-database.html;
+    only DatabaseName is createOnly in the schema): UpdateDatabase with the new CatalogId."""
 
     type_name = "AWS::Glue::Database"
-    replacement = frozenset({"CatalogId", "DatabaseName"})
+    replacement = frozenset({"DatabaseName"})
 
     def needs_replacement(self, before: Props, after: Props) -> bool:
         return super().needs_replacement(before, after) or changed(

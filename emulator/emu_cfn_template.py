@@ -73,7 +73,18 @@ def _construct(loader: yaml.Loader, node: yaml.Node) -> Any:
     return loader.construct_mapping(node, deep=True)
 
 
+# Functions only the AWS::LanguageExtensions transform defines ("AWS::LanguageExtensions transform",
+# transform-aws-languageextensions.html, Remarks: "Short-form YAML syntax isn't supported within a
+# template for intrinsic functions that are only available in the AWS::LanguageExtensions transform.
+# Use explicit references to these functions. For example, use Fn::Length instead of !Length.").
+LANGUAGE_EXTENSION_FUNCTIONS = ("Fn::ForEach", "Fn::Length", "Fn::ToJsonString")
+
+
 def _tag_constructor(loader: yaml.Loader, suffix: str, node: yaml.Node) -> Any:
+    if f"Fn::{suffix}" in LANGUAGE_EXTENSION_FUNCTIONS:
+        # The remark quoted above: no short form, with or without the transform (wording ours).
+        raise TemplateError(f"Template format error: YAML short form !{suffix} is not supported: functions of "
+                            f"the AWS::LanguageExtensions transform take their full name (Fn::{suffix})")
     value = _construct(loader, node)
     if suffix == "Ref":
         return {"Ref": value}
@@ -98,15 +109,39 @@ def parse_template(body: str) -> dict[str, Any]:
             raise TemplateError(f"Template format error: YAML not well-formed. {e}") from None
     if not isinstance(doc, dict):
         raise TemplateError("Template format error: JSON not well-formed.")
+    _check_language_extensions(doc)
     resources = doc.get("Resources")
     if not isinstance(resources, dict) or not resources:
-        # "Resources: ... Required" ("Template section structure", template-anatomy.html).
+        # "The Resources section is required" ("CloudFormation template sections", template-anatomy.html).
         raise TemplateError("Template format error: At least one Resources member must be defined.")
     for logical_id, res in resources.items():
         if not isinstance(res, dict) or not isinstance(res.get("Type"), str):
             raise TemplateError(f"Template format error: [/Resources/{logical_id}] Every Resources "
                                 "object must contain a Type member.")
     return doc
+
+
+def _check_language_extensions(doc: dict[str, Any]) -> None:
+    """Fn::ForEach is not implemented: it fails here, by name, rather than as a malformed resource.
+    Fn::Length and Fn::ToJsonString need the transform ("You must use the AWS::LanguageExtensions
+    transform to use the Fn::Length intrinsic function", Fn::Length; likewise Fn::ToJsonString). The
+    error wordings are ours; AWS does not document them."""
+    with_transform = LANGUAGE_EXTENSIONS in transforms_of(doc)
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and key.startswith("Fn::ForEach"):
+                    raise TemplateError("Template format error: Fn::ForEach is not supported by the emulator")
+                if key in LANGUAGE_EXTENSION_FUNCTIONS and not with_transform:
+                    raise TemplateError(f"Template format error: {key} is only available with the "
+                                        f"{LANGUAGE_EXTENSIONS} transform (Transform: {LANGUAGE_EXTENSIONS})")
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(doc)
 
 
 def transforms_of(template: dict[str, Any]) -> list[str]:
@@ -184,9 +219,10 @@ def _is_number(s: str) -> bool:
 
 
 def _check_one(spec: ParameterSpec, value: str) -> None:
-    """The checks of one value (one member of a list type). Messages: "Malformed input-Parameter X
-    must match pattern P", or the ConstraintDescription instead of the constraint (Parameters
-    section, "ConstraintDescription"); the other message texts are AWS's as observed, undocumented."""
+    """The checks of one value (one member of a list type). The ConstraintDescription replaces the
+    constraint in the message (Parameters section, "ConstraintDescription", whose documented text is
+    "Malformed input-Parameter X must match pattern P"); the texts below are AWS's API texts as
+    observed, undocumented."""
 
     def fail(constraint: str) -> None:
         if spec.constraint_description:
@@ -239,19 +275,20 @@ def resolve_parameters(specs: dict[str, ParameterSpec], given: dict[str, str | N
     if missing:
         raise TemplateError(f"Parameters: [{', '.join(missing)}] must have values")
     for key, spec in specs.items():
-        for member in split_list(raw[key]) if spec.is_list else [raw[key]]:
+        for member in typed_parameter(spec, raw[key]) if spec.is_list else [raw[key]]:
             _check_one(spec, member)
     return raw
 
 
-def split_list(value: str) -> list[str]:
-    """CommaDelimitedList and List<...>: "split at each comma"; spaces around the commas are
-    part of the values in AWS ("Parameters", CommaDelimitedList)."""
-    return value.split(",")
+def split_list(value: str, trim: bool = False) -> list[str]:
+    """CommaDelimitedList and List<...>: split at each comma. CommaDelimitedList members are trimmed
+    ("Parameters" section, parameters-section-structure.html, CommaDelimitedList: "each member
+    string is space trimmed"); the page says nothing of the kind for the other list types."""
+    return [m.strip() for m in value.split(",")] if trim else value.split(",")
 
 
 def typed_parameter(spec: ParameterSpec, raw: str) -> Any:
-    return split_list(raw) if spec.is_list else raw
+    return split_list(raw, spec.type == "CommaDelimitedList") if spec.is_list else raw
 
 
 # --------------------------------------------------------------------------------------------------
@@ -312,7 +349,7 @@ def _intrinsic(value: Any) -> tuple[str, Any] | None:
 
 def evaluate(value: Any, ctx: Context) -> Any:
     """A template value with every intrinsic evaluated; ``AWS::NoValue`` removes the key or list
-    item that holds it ("Pseudo parameters reference", AWS::NoValue)."""
+    item that holds it ("Get AWS values using pseudo parameters", AWS::NoValue)."""
     fn = _intrinsic(value)
     if fn is not None:
         return _FUNCTIONS[fn[0]](fn[1], ctx) if fn[0] in _FUNCTIONS else _unsupported(fn[0])
@@ -500,8 +537,10 @@ _FUNCTIONS: dict[str, Callable[[Any, Context], Any]] = {
 
 def check_rules(ctx: Context) -> None:
     """Each rule whose RuleCondition holds (no condition: always) must satisfy every Assert; a
-    failed one fails the call with its AssertDescription ("Rules": "If a rule assertion fails,
-    CloudFormation ... returns the assertion description")."""
+    failed one fails the call with its AssertDescription ("Rules": "If you don't define a rule
+    condition, the rule's assertions always take effect"; "If a parameter value is invalid,
+    CloudFormation does not create or update the stack"; the message being the AssertDescription is
+    as observed)."""
     for name, rule in (ctx.template.get("Rules") or {}).items():
         if "RuleCondition" in rule and not as_bool(evaluate(rule["RuleCondition"], ctx)):
             continue
@@ -590,8 +629,8 @@ def topological_order(nodes: list[str], deps: dict[str, set[str]]) -> list[str]:
 
 def policy_of(logical_id: str, attribute: str, ctx: Context) -> str:
     """DeletionPolicy / UpdateReplacePolicy: Delete by default ("DeletionPolicy attribute"); an
-    intrinsic only under AWS::LanguageExtensions ("Fn::If ... in the DeletionPolicy and
-    UpdateReplacePolicy attributes", transform-aws-languageextensions.html)."""
+    intrinsic only under AWS::LanguageExtensions ("Intrinsic function references in DeletionPolicy
+    and UpdateReplacePolicy attributes": Fn::FindInMap, Fn::If, Ref)."""
     raw = ctx.template["Resources"][logical_id].get(attribute, "Delete")
     value = evaluate(raw, ctx) if ctx.language_extensions else raw
     if value not in ("Delete", "Retain", "Snapshot", "RetainExceptOnCreate"):

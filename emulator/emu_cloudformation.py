@@ -42,11 +42,12 @@ from emu_cfn_engine import (ANSWERS, RESPONSE_PATH, CfnError, ChangeSet, Operati
                             prepare, run_in_background, validation)
 from emu_cfn_template import TemplateError, parameter_specs, parse_template, transforms_of
 
-# "StackName ... must start with an alphabetic character and can't be longer than 128 characters"
-# (CreateStack, StackName; pattern [a-zA-Z][-a-zA-Z0-9]*).
+# API_CreateStack, StackName: "It must start with an alphabetical character and can't be longer than
+# 128 characters" (pattern [a-zA-Z][-a-zA-Z0-9]*).
 STACK_NAME_RE = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
-# States from which an update may start ("UpdateStack": a stack in *_COMPLETE, not REVIEW_IN_PROGRESS
-# or ROLLBACK_COMPLETE; AWS's text for the others as seen).
+# States from which an update may start: the "last known stable state" list of API_RollbackStack
+# (AWS also updates CREATE_FAILED/UPDATE_FAILED stacks kept by DisableRollback: stack-failure-options.html).
+# The refusal text for the others is AWS's as seen.
 UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
              "IMPORT_ROLLBACK_COMPLETE"}
 
@@ -100,8 +101,8 @@ def _template_body(self: CloudFormationResponse, params: dict[str, Any], previou
 
 
 def _read_template_url(self: CloudFormationResponse, url: str) -> str:
-    # "TemplateURL: The URL of a file containing the template body ... located in an Amazon S3
-    # bucket": virtual-hosted (bucket.s3[.region].amazonaws.com/key) or path style.
+    # API_CreateStack, TemplateURL: "The URL must point to a template ... that's located in an Amazon
+    # S3 bucket": virtual-hosted (bucket.s3[.region].amazonaws.com/key) or path style.
     parsed = urlparse(url)
     host, path = parsed.netloc, parsed.path.lstrip("/")
     m = re.match(r"^(.+)\.s3[.-]", host)
@@ -118,7 +119,8 @@ def _placeholder(self: CloudFormationResponse, name: str, params: dict[str, Any]
                  self.region, "", {}, {}, params.get("Capabilities", []), params.get("Tags", []),
                  params.get("NotificationARNs", []), _flag(params.get("DisableRollback")),
                  params.get("OnFailure") or "ROLLBACK", params.get("RoleARN"),
-                 int(params["TimeoutInMinutes"]) if params.get("TimeoutInMinutes") else None)
+                 int(params["TimeoutInMinutes"]) if params.get("TimeoutInMinutes") else None,
+                 retain_except_on_create=_flag(params.get("RetainExceptOnCreate")))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -168,6 +170,8 @@ def update_stack(self: CloudFormationResponse, params: dict[str, Any]) -> Action
         raise validation("No updates are to be performed.")
     if "DisableRollback" in params:
         stack.disable_rollback = _flag(params["DisableRollback"])
+    # RetainExceptOnCreate applies to this operation only ("Default: false").
+    stack.retain_except_on_create = _flag(params.get("RetainExceptOnCreate"))
     run_in_background(lambda: Operation(stack).update(body, template, raw, capabilities, tags),
                       f"update-{stack.name}")
     return ActionResult({"StackId": stack.stack_id})
@@ -175,9 +179,9 @@ def update_stack(self: CloudFormationResponse, params: dict[str, Any]) -> Action
 
 @action
 def delete_stack(self: CloudFormationResponse, params: dict[str, Any]) -> EmptyResult:
-    """API_DeleteStack: no error for a stack that does not exist; RetainResources only for a stack in
-    DELETE_FAILED ("You can specify this parameter only when the stack is in the DELETE_FAILED
-    state"); ROLLBACK_COMPLETE and the other final states may be deleted."""
+    """API_DeleteStack: no error for a stack that does not exist (as seen); RetainResources only for a
+    stack in DELETE_FAILED ("For stacks in the DELETE_FAILED state, a list of resource logical IDs
+    ... you want to retain"); ROLLBACK_COMPLETE and the other final states may be deleted."""
     stack = _store(self).find(params.get("StackName", ""))
     if stack is None or stack.status == "DELETE_COMPLETE" or stack.status == "DELETE_IN_PROGRESS":
         return EmptyResult()
@@ -268,17 +272,22 @@ def list_stacks(self: CloudFormationResponse, params: dict[str, Any]) -> ActionR
 
 @action
 def get_template(self: CloudFormationResponse, params: dict[str, Any]) -> ActionResult:
-    """API_GetTemplate: the body as submitted (Original), or the processed JSON (Processed)."""
+    """API_GetTemplate: the body as submitted (Original), or the processed JSON (Processed).
+    StagesAvailable: "For stacks, the Original and Processed templates are always available. For
+    change sets, the Original template is always available. After CloudFormation finishes creating
+    the change set, the Processed template becomes available." TemplateStage: "If the template
+    doesn't include transforms, Original and Processed return the same template"."""
     if params.get("ChangeSetName"):
         cs = _change_set(self, params)
         body = cs.template_body
         template = cs.template
+        stages = ["Original", "Processed"] if cs.status == "CREATE_COMPLETE" else ["Original"]
     else:
         stack = _store(self).get(params.get("StackName", ""))
         body, template = stack.template_body, stack.template
-    if params.get("TemplateStage") == "Processed":
+        stages = ["Original", "Processed"]
+    if params.get("TemplateStage") == "Processed" and transforms_of(template):
         body = json.dumps({k: v for k, v in template.items() if k != "Transform"})
-    stages = ["Original", "Processed"] if transforms_of(template) else ["Original"]
     return ActionResult({"TemplateBody": body, "StagesAvailable": stages})
 
 
@@ -310,7 +319,7 @@ def _parsed(self: CloudFormationResponse, params: dict[str, Any]) -> tuple[str, 
         stack = _store(self).get(params["StackName"])
         return stack.template_body, stack.template
     if params.get("StackSetName"):
-        body = sets.stack_sets(self.current_account, self.region).get(params["StackSetName"]).template_body
+        body = _sets(self, params).get(params["StackSetName"]).template_body
     else:
         body = _template_body(self, params)
     try:
@@ -383,8 +392,8 @@ NO_CHANGES = ("The submitted information didn't contain changes. Submit differen
 
 
 def _compute(cs: ChangeSet, stack: Stack) -> None:
-    """The change set's Changes; FAILED with NO_CHANGES when nothing would change ("Update stacks
-    using change sets": such a change set fails and shows that reason)."""
+    """The change set's Changes; FAILED with NO_CHANGES when nothing would change (StatusReason
+    wording as seen, not in the API Reference; cf. ansible-collections/amazon.aws#507)."""
     cs.status = "CREATE_IN_PROGRESS"
     try:
         cs.changes = plan_changes(stack, cs.template, cs.raw_parameters)
@@ -485,6 +494,7 @@ def execute_change_set(self: CloudFormationResponse, params: dict[str, Any]) -> 
     stack.change_set_id = cs.change_set_id
     if "DisableRollback" in params:
         stack.disable_rollback = _flag(params["DisableRollback"])
+    stack.retain_except_on_create = _flag(params.get("RetainExceptOnCreate"))
 
     def run() -> None:
         if cs.change_set_type == "CREATE":
@@ -506,8 +516,19 @@ def execute_change_set(self: CloudFormationResponse, params: dict[str, Any]) -> 
 # --------------------------------------------------------------------------------------------------
 
 
-def _sets(self: CloudFormationResponse) -> sets.StackSets:
-    return sets.stack_sets(self.current_account, self.region)
+def _owner(self: CloudFormationResponse, params: dict[str, Any]) -> str:
+    """The account whose stack sets a call works on. API_CreateStackSet, CallAs: "StackSets with
+    service-managed permissions are created in the management account, including StackSets that are
+    created by delegated administrators": a delegated administrator (CallAs DELEGATED_ADMIN) works on
+    the management account's, in the same Region."""
+    if params.get("CallAs") == "DELEGATED_ADMIN":
+        sets.check_caller(self.current_account, self.region, "DELEGATED_ADMIN")
+        return sets.management_account(self.current_account, self.region)
+    return self.current_account
+
+
+def _sets(self: CloudFormationResponse, params: dict[str, Any]) -> sets.StackSets:
+    return sets.stack_sets(_owner(self, params), self.region)
 
 
 def _set_parameters(params: dict[str, Any], previous: dict[str, str]) -> dict[str, str]:
@@ -525,7 +546,7 @@ def _set_parameters(params: dict[str, Any], previous: dict[str, str]) -> dict[st
 def create_stack_set(self: CloudFormationResponse, params: dict[str, Any]) -> ActionResult:
     """API_CreateStackSet: NameAlreadyExistsException; SERVICE_MANAGED needs the organization."""
     name = params.get("StackSetName", "")
-    registry = _sets(self)
+    registry = _sets(self, params)
     with registry.lock:
         if any(s.name == name and s.status == "ACTIVE" for s in registry.items.values()):
             raise CfnError("NameAlreadyExistsException", f"StackSet {name} already exists")
@@ -533,10 +554,10 @@ def create_stack_set(self: CloudFormationResponse, params: dict[str, Any]) -> Ac
     sets.validate_template(body)
     model = params.get("PermissionModel", "SELF_MANAGED")
     if model == "SERVICE_MANAGED":
-        sets._organization(self.current_account, self.region)
+        sets.check_caller(self.current_account, self.region, params.get("CallAs", "SELF"))
     auto = params.get("AutoDeployment", {})
     stack_set = sets.StackSet(
-        name, f"{name}:{uuid.uuid4()}", self.current_account, self.region, body, _set_parameters(params, {}),
+        name, f"{name}:{uuid.uuid4()}", _owner(self, params), self.region, body, _set_parameters(params, {}),
         params.get("Capabilities", []), model,
         {k: _flag(v) for k, v in auto.items()} if model == "SERVICE_MANAGED" else {},
         params.get("Description"), params.get("Tags", []))
@@ -547,12 +568,12 @@ def create_stack_set(self: CloudFormationResponse, params: dict[str, Any]) -> Ac
 
 @action
 def describe_stack_set(self: CloudFormationResponse, params: dict[str, Any]) -> ActionResult:
-    return ActionResult({"StackSet": _sets(self).get(params.get("StackSetName", "")).to_api()})
+    return ActionResult({"StackSet": _sets(self, params).get(params.get("StackSetName", "")).to_api()})
 
 
 @action
 def list_stack_sets(self: CloudFormationResponse, params: dict[str, Any]) -> ActionResult:
-    registry = _sets(self)
+    registry = _sets(self, params)
     with registry.lock:
         items = [s for s in registry.items.values() if params.get("Status") in (None, s.status)]
     return ActionResult({"Summaries": [{"StackSetName": s.name, "StackSetId": s.stack_set_id, "Status": s.status,
@@ -591,9 +612,17 @@ def create_stack_instances(self: CloudFormationResponse, params: dict[str, Any])
     """API_CreateStackInstances (ParameterOverrides are not supported by the emulator)."""
     if params.get("ParameterOverrides"):
         raise validation("ParameterOverrides are not supported by the emulator")
-    stack_set = _sets(self).get(params.get("StackSetName", ""))
+    stack_set = _sets(self, params).get(params.get("StackSetName", ""))
+    deployment = params.get("DeploymentTargets", {})
+    if deployment.get("Accounts") and (deployment.get("AccountFilterType") or "UNION") == "UNION":
+        # DeploymentTargets, AccountFilterType: UNION is the default, and "UNION is not supported for
+        # CreateStackInstances operations" (the error text is ours).
+        raise validation("AccountFilterType UNION (the default when Accounts are given) is not supported for "
+                         "CreateStackInstances: use INTERSECTION or DIFFERENCE")
     targets = _targets(self, stack_set, params)
     op = sets.start(stack_set, "CREATE", targets, _preferences(params), params.get("OperationId"))
+    for ou in params.get("DeploymentTargets", {}).get("OrganizationalUnitIds", []):
+        stack_set.ou_regions.setdefault(ou, set()).update(params["Regions"])
     return ActionResult({"OperationId": op})
 
 
@@ -603,10 +632,16 @@ def delete_stack_instances(self: CloudFormationResponse, params: dict[str, Any])
     if "RetainStacks" not in params:
         raise validation("1 validation error detected: Value null at 'retainStacks' failed to satisfy "
                          "constraint: Member must not be null")
-    stack_set = _sets(self).get(params.get("StackSetName", ""))
+    stack_set = _sets(self, params).get(params.get("StackSetName", ""))
     targets = [t for t in _targets(self, stack_set, params) if (t[0], t[1]) in stack_set.instances]
     op = sets.start(stack_set, "DELETE", targets, _preferences(params), params.get("OperationId"),
                     _flag(params["RetainStacks"]))
+    for ou in params.get("DeploymentTargets", {}).get("OrganizationalUnitIds", []):
+        left = stack_set.ou_regions.get(ou, set()) - set(params["Regions"])
+        if left:
+            stack_set.ou_regions[ou] = left
+        else:
+            stack_set.ou_regions.pop(ou, None)
     return ActionResult({"OperationId": op})
 
 
@@ -614,12 +649,14 @@ def delete_stack_instances(self: CloudFormationResponse, params: dict[str, Any])
 def update_stack_set(self: CloudFormationResponse, params: dict[str, Any]) -> ActionResult:
     """API_UpdateStackSet: the new template and parameters go to every instance (or to the given
     DeploymentTargets/Accounts and Regions)."""
-    stack_set = _sets(self).get(params.get("StackSetName", ""))
+    stack_set = _sets(self, params).get(params.get("StackSetName", ""))
     body = _template_body(self, params, stack_set.template_body)
     sets.validate_template(body)
     if stack_set.busy():
         raise CfnError("OperationInProgressException",
                        f"Another Operation on StackSet {stack_set.stack_set_id} is in progress")
+    if params.get("OperationId") and any(o.operation_id == params["OperationId"] for o in stack_set.operations):
+        raise CfnError("OperationIdAlreadyExistsException", f"Operation {params['OperationId']} already exists")
     stack_set.template_body = body
     stack_set.parameters = _set_parameters(params, stack_set.parameters)
     if params.get("Capabilities") is not None:
@@ -628,13 +665,15 @@ def update_stack_set(self: CloudFormationResponse, params: dict[str, Any]) -> Ac
         stack_set.description = params["Description"]
     if params.get("AutoDeployment"):
         stack_set.auto_deployment = {k: _flag(v) for k, v in params["AutoDeployment"].items()}
+    # StackInstanceSummary, Status INOPERABLE: "Stacks in this state are excluded from further
+    # UpdateStackSet operations": not updated, and they stay INOPERABLE.
+    operable = [i for i in stack_set.instances.values() if i.status != "INOPERABLE"]
     if params.get("Regions"):
         wanted = {(a, r) for a, r, _ in _targets(self, stack_set, params)}
-        targets = [(i.account, i.region, i.ou_id) for i in stack_set.instances.values()
-                   if (i.account, i.region) in wanted]
+        targets = [(i.account, i.region, i.ou_id) for i in operable if (i.account, i.region) in wanted]
     else:
-        targets = [(i.account, i.region, i.ou_id) for i in stack_set.instances.values()]
-    for inst in stack_set.instances.values():
+        targets = [(i.account, i.region, i.ou_id) for i in operable]
+    for inst in operable:
         inst.status = "OUTDATED"
     op = sets.start(stack_set, "UPDATE", targets, _preferences(params), params.get("OperationId"))
     return ActionResult({"OperationId": op})
@@ -643,7 +682,7 @@ def update_stack_set(self: CloudFormationResponse, params: dict[str, Any]) -> Ac
 @action
 def delete_stack_set(self: CloudFormationResponse, params: dict[str, Any]) -> EmptyResult:
     """API_DeleteStackSet: "Delete all stack instances from the stack set before deleting"."""
-    stack_set = _sets(self).get(params.get("StackSetName", ""))
+    stack_set = _sets(self, params).get(params.get("StackSetName", ""))
     if stack_set.instances:
         raise CfnError("StackSetNotEmptyException", f"StackSet {stack_set.name} is not empty")
     if stack_set.busy():
@@ -655,7 +694,7 @@ def delete_stack_set(self: CloudFormationResponse, params: dict[str, Any]) -> Em
 
 @action
 def list_stack_instances(self: CloudFormationResponse, params: dict[str, Any]) -> ActionResult:
-    stack_set = _sets(self).get(params.get("StackSetName", ""))
+    stack_set = _sets(self, params).get(params.get("StackSetName", ""))
     rows = [i.summary(stack_set) for i in list(stack_set.instances.values())
             if params.get("StackInstanceAccount") in (None, i.account)
             and params.get("StackInstanceRegion") in (None, i.region)]
@@ -664,7 +703,7 @@ def list_stack_instances(self: CloudFormationResponse, params: dict[str, Any]) -
 
 @action
 def describe_stack_instance(self: CloudFormationResponse, params: dict[str, Any]) -> ActionResult:
-    stack_set = _sets(self).get(params.get("StackSetName", ""))
+    stack_set = _sets(self, params).get(params.get("StackSetName", ""))
     inst = stack_set.instances.get((params.get("StackInstanceAccount"), params.get("StackInstanceRegion")))
     if inst is None:
         raise CfnError("StackInstanceNotFoundException",
@@ -684,7 +723,7 @@ def _operation(stack_set: sets.StackSet, operation_id: str) -> sets.SetOperation
 
 @action
 def describe_stack_set_operation(self: CloudFormationResponse, params: dict[str, Any]) -> ActionResult:
-    stack_set = _sets(self).get(params.get("StackSetName", ""))
+    stack_set = _sets(self, params).get(params.get("StackSetName", ""))
     op = _operation(stack_set, params.get("OperationId", ""))
     out = op.summary()
     out.update(StackSetId=stack_set.stack_set_id, RetainStacks=op.retain_stacks)
@@ -693,13 +732,13 @@ def describe_stack_set_operation(self: CloudFormationResponse, params: dict[str,
 
 @action
 def list_stack_set_operations(self: CloudFormationResponse, params: dict[str, Any]) -> ActionResult:
-    stack_set = _sets(self).get(params.get("StackSetName", ""))
+    stack_set = _sets(self, params).get(params.get("StackSetName", ""))
     return ActionResult({"Summaries": [op.summary() for op in reversed(stack_set.operations)]})
 
 
 @action
 def list_stack_set_operation_results(self: CloudFormationResponse, params: dict[str, Any]) -> ActionResult:
-    stack_set = _sets(self).get(params.get("StackSetName", ""))
+    stack_set = _sets(self, params).get(params.get("StackSetName", ""))
     op = _operation(stack_set, params.get("OperationId", ""))
     return ActionResult({"Summaries": [r.to_api() for r in op.results]})
 

@@ -7,29 +7,31 @@ turns the sync bucket into tables, and its ``Glue Crawler State Change`` event i
 
 * one table per S3 target, named after the target's last folder, lower-cased, every character
   other than a letter, digit or underscore replaced by ``_`` (``AWS:InstanceInformation`` →
-  ``aws_instanceinformation``; AWS Glue Developer Guide, "How crawlers determine when to create
-  partitions": "add each table's root folder as a separate data store" for separate tables; the
-  name rule is not documented beyond "the name of the table is based on the Amazon S3 prefix or
-  folder name" ("Defining crawlers"), the lower-casing and ``_`` are what Athena shows for such
-  tables);
+  ``aws_instanceinformation``; AWS Glue Developer Guide, "How does a crawler determine when to
+  create partitions?", crawler-s3-folder-table-partition.html: "add each table's root folder as a
+  separate data store" for separate tables; the name rule is not documented beyond "The name of the
+  table is based on the Amazon S3 prefix or folder name" (same page), the lower-casing and ``_``
+  are what Athena shows for such tables);
 * Hive-style folders below the target (``accountid=<id>/region=<r>/resourcetype=<t>/``) become
-  partition keys with those names, one partition per folder ("Working with partitioned data in
-  AWS Glue": "the crawler ... uses the names of the partitions ... key=value");
+  partition keys with those names, one partition per folder (same page: ``year=2019/month=Jan/day=1``
+  folders give "a single table with four partitions, with partition keys year, month, and day");
 * columns from every JSON object's keys, lower-cased, in first-seen order, typed by the JSON
   classifier (string, boolean, bigint, double, array, struct; a key whose values disagree is a
   string) — with no check against the partition keys, so a ``resourceType`` field becomes a
   ``resourcetype`` data column beside the partition key of that name (the clash
   ``glue-column-remover`` removes);
 * ``Exclusions`` are glob patterns on the key below the target (``**/test.json``: "Include and
-  exclude patterns", Glue Developer Guide); the table's SerDe is OpenX JSON, its
-  ``classification`` ``json``;
+  exclude patterns", define-crawler.html#crawler-data-stores-exclude: "The exclude path is relative
+  to the include path"), with that page's glob rules (``glob_regex``); the table's SerDe is OpenX
+  JSON, its ``classification`` ``json``;
 * ``SchemaChangePolicy.UpdateBehavior`` ``UPDATE_IN_DATABASE`` adds new columns and partitions to a
   table that exists, ``LOG`` leaves it alone; nothing is ever deleted (``DeleteBehavior`` ``LOG``
   is what our template sets);
 * a ``Glue Crawler State Change`` event with state ``Started``, then ``Succeeded`` (or
   ``Failed`` with the reason) on the account's default bus ("Automating AWS Glue with
   EventBridge": events for Started, Succeeded and Failed; the detail's fields and their string
-  values follow the example in the EventBridge user guide's "Glue Crawler State Change").
+  values follow the examples of "Glue Crawler State Change" events: ``startTime`` in Started,
+  ``cloudWatchLogLink`` in Succeeded and Failed).
 
 The crawl runs on a background thread; the crawler is ``RUNNING`` until it ends, then ``READY``
 with ``LastCrawl`` ``SUCCEEDED`` or ``FAILED``.
@@ -38,7 +40,6 @@ with ``LastCrawl`` ``SUCCEEDED`` or ``FAILED``.
 from __future__ import annotations
 
 import datetime
-import fnmatch
 import json
 import re
 import threading
@@ -54,6 +55,85 @@ JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
 INPUT_FORMAT = "org.apache.hadoop.mapred.TextInputFormat"
 OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
 HIVE_FOLDER = re.compile(r"^([^=/]+)=([^/]*)$")
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """An exclude pattern as "Include and exclude patterns" (define-crawler.html) defines it: "/"
+    separates folders; "The asterisk (*) character matches zero or more characters of a name
+    component without crossing folder boundaries"; "A double asterisk (**) matches zero or more
+    characters crossing folder or schema boundaries"; "?" "matches exactly one character of a name
+    component"; "\\" escapes; "[...]" matches one character of a name component from a set ("[!...]"
+    negates; "*", "?" and "\\" match themselves inside; "-" is literal first, or first after "!");
+    "{a,b}" matches if any subpattern matches ("Groups cannot be nested"); a leading dot is an
+    ordinary character. The whole key below the include path must match."""
+
+    def translate(text: str, in_group: bool) -> str:
+        out, i = [], 0
+        while i < len(text):
+            c = text[i]
+            if c == "\\" and i + 1 < len(text):
+                out.append(re.escape(text[i + 1]))
+                i += 2
+            elif c == "*":
+                if text.startswith("**", i):
+                    out.append(".*")
+                    i += 2
+                else:
+                    out.append("[^/]*")
+                    i += 1
+            elif c == "?":
+                out.append("[^/]")
+                i += 1
+            elif c == "[":
+                j = i + 1
+                negate = j < len(text) and text[j] == "!"
+                j += negate
+                members = []
+                if j < len(text) and text[j] == "-":
+                    members.append("\\-")
+                    j += 1
+                while j < len(text) and text[j] != "]":
+                    if text[j] == "-" and members and j + 1 < len(text) and text[j + 1] != "]":
+                        members.append("-")
+                    else:
+                        members.append(re.escape(text[j]))
+                    j += 1
+                if j >= len(text):  # no closing bracket: a literal "["
+                    out.append(re.escape(c))
+                    i += 1
+                    continue
+                body = "".join(members)
+                out.append(f"[^/{body}]" if negate else f"(?!/)[{body}]")
+                i = j + 1
+            elif c == "{" and not in_group:
+                end = text.find("}", i)
+                if end < 0:
+                    out.append(re.escape(c))
+                    i += 1
+                    continue
+                parts = text[i + 1:end].split(",")
+                out.append("(?:" + "|".join(translate(p, True) for p in parts) + ")")
+                i = end + 1
+            else:
+                out.append(re.escape(c))
+                i += 1
+        return "".join(out)
+
+    return re.compile(translate(pattern, False), re.DOTALL)
+
+
+def excluded(relative: str, patterns: list[str]) -> bool:
+    return any(glob_regex(p).fullmatch(relative) for p in patterns)
+
+
+def log_link(region: str, crawler: str) -> str:
+    # The cloudWatchLogLink of the "Glue Crawler State Change" examples.
+    return (f"https://console.aws.amazon.com/cloudwatch/home?region={region}#logEventViewer:"
+            f"group=/aws-glue/crawlers;stream={crawler}")
+
+
+def _utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def table_name(path: str, prefix: str = "") -> str:
@@ -124,8 +204,7 @@ class Crawl:
             if not key.startswith(prefix) or key.endswith("/"):
                 continue
             relative = key[len(prefix):]
-            if any(fnmatch.fnmatchcase(relative, pattern.replace("**/", "*")) or
-                   fnmatch.fnmatchcase(relative, pattern) for pattern in exclusions):
+            if excluded(relative, exclusions):
                 continue
             folders = relative.split("/")[:-1]
             hive = [HIVE_FOLDER.match(f) for f in folders]
@@ -228,10 +307,12 @@ def _finish(backend: GlueBackend, crawler: FakeCrawler, crawl: RunningCrawl) -> 
                   "tablesDeleted": "0", "partitionsCreated": str(work.partitions_created),
                   "partitionsUpdated": "0", "partitionsDeleted": "0", "warningMessage": "N/A",
                   "runningTime (sec)": str(int(time.monotonic() - started)),
-                  "completionDate": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+                  "completionDate": _utc_now(),
+                  "cloudWatchLogLink": log_link(backend.region_name, crawler.name)}
     except Exception as e:  # reported as Glue reports a failed crawl
         crawl.status = "FAILED"
-        detail = {"state": "Failed", "message": "Crawler Failed", "errorMessage": str(e)}
+        detail = {"state": "Failed", "message": "Crawler Failed", "errorMessage": str(e),
+                  "cloudWatchLogLink": log_link(backend.region_name, crawler.name)}
     crawl.end_time = datetime.datetime.now(datetime.timezone.utc)
     crawler.crawl_elapsed_time = int((time.monotonic() - started) * 1000)
     _event(backend, crawler, detail)
@@ -243,7 +324,7 @@ def start_crawler(self: GlueBackend, name: str) -> None:
         raise CrawlerRunningException(f"Crawler with name {name} has already started")
     crawl = RunningCrawl(name)
     crawler.crawls.append(crawl)
-    _event(self, crawler, {"state": "Started", "message": "Crawler Started"})
+    _event(self, crawler, {"state": "Started", "message": "Crawler Started", "startTime": _utc_now()})
     threading.Thread(target=_finish, args=(self, crawler, crawl), name=f"crawl-{name}", daemon=True).start()
 
 

@@ -2,18 +2,21 @@
 
 The emulator has no clock that runs schedules. ``POST /_emulator/events/fire-schedule
 {"account", "region", "rule"}`` does what EventBridge does when a scheduled rule's time comes: it
-sends each target the rule's ``Scheduled Event`` (shape: EventBridge User Guide, "Creating a rule
-that runs on a schedule" / the ``aws.events`` "Scheduled Event" example: ``detail-type``
+sends each target the rule's ``Scheduled Event`` (shape: EventBridge User Guide, "Creating a scheduled
+rule (legacy) in Amazon EventBridge", eb-create-rule-schedule.html / the ``aws.events`` "Scheduled
+Event" example: ``detail-type``
 ``Scheduled Event``, ``source`` ``aws.events``, ``resources`` the rule's ARN, empty ``detail``),
 or the target's constant ``Input`` when it has one ("Target", EventBridge API reference). Lambda
 targets are invoked here and now, one after the other, and the answer lists each invocation
 (``outcome``, ``response``, ``error``) so a caller sees what the schedule's run did; other targets
-are delivered as the rule delivers any event. A rule without a ``ScheduleExpression`` or a
-disabled one is refused (400), as a schedule would never fire it.
+are delivered as the rule delivers any event, once each, whatever the rule's ``EventPattern`` (PutRule:
+a rule with both "triggers on matching events as well as on a schedule"). A rule without a
+``ScheduleExpression`` or a disabled one is refused (400), as a schedule would never fire it.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
 import uuid
@@ -43,6 +46,7 @@ def fire(account: str, region: str, name: str) -> list[dict[str, Any]]:
         raise ValueError(f"rule {name} is {rule.state}: its schedule does not fire")
     event = _scheduled_event(rule, account, region)
     answers = []
+    others = []
     for target in rule.targets:
         payload = json.loads(target["Input"]) if target.get("Input") else event
         arn = parse_arn(target["Arn"])
@@ -50,13 +54,17 @@ def fire(account: str, region: str, name: str) -> list[dict[str, Any]]:
             fn = get_backend(arn.account, arn.region).get_function(target["Arn"])
             answers.append(asdict(emu_lambda.run_once(fn, payload)))
         else:
-            rule.emu_scheduled_run = True
-            try:
-                # moto's own targets read its envelope: epoch-second times and an ingestion time.
-                now = datetime.datetime.now(datetime.timezone.utc).timestamp()
-                rule.send_to_targets({**event, "time": now, "ingestion-time": now})
-            finally:
-                rule.emu_scheduled_run = False
+            others.append(target)
+    if others:
+        # One delivery to the other targets together (send_to_targets sends to every target of the
+        # rule it is given), on a copy so neither the rule's Lambda targets nor a concurrent event
+        # see the scheduled run.
+        scheduled = copy.copy(rule)
+        scheduled.targets = others
+        scheduled.emu_scheduled_run = True
+        # moto's own targets read its envelope: epoch-second times and an ingestion time.
+        now = datetime.datetime.now(datetime.timezone.utc).timestamp()
+        scheduled.send_to_targets({**event, "time": now, "ingestion-time": now})
     return answers
 
 

@@ -57,10 +57,7 @@ Errors are moto ``JsonRESTError``s, rendered as awsJson1_1
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import itertools
-import json
 import threading
 from typing import Any
 
@@ -69,6 +66,7 @@ from moto.glue.exceptions import GlueClientError
 from moto.glue.models import FakePartition, FakeTable
 from moto.glue.responses import GlueResponse
 
+import emu_paging
 from emu_faults import Faults
 
 LOCK = threading.RLock()
@@ -177,23 +175,13 @@ def update_table(self: GlueResponse) -> ActionResult:
 
 
 def _token_fp(database: str, table: str, expression: str | None) -> str:
-    raw = json.dumps([database, table, expression or ""]).encode()
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
-def _make_token(after: int, fp: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"v": 1, "after": after, "fp": fp}).encode()).decode()
+    return emu_paging.fingerprint(database, table, expression or "")
 
 
 def _read_token(token: str | None, fp: str) -> int:
-    if not token:
-        return -1
     try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if data.get("v") != 1 or data.get("fp") != fp or not isinstance(data.get("after"), int):
-            raise ValueError
-        return data["after"]
-    except Exception:
+        return emu_paging.read_token(token, fp)
+    except ValueError:
         raise error("InvalidInputException", "Invalid NextToken.") from None
 
 
@@ -227,7 +215,7 @@ def get_partitions(self: GlueResponse) -> ActionResult:
         result: dict[str, Any] = {
             "Partitions": [_partition_dict(p, table.catalog_id, exclude) for p in page]}
     if len(matching) > max_results:
-        result["NextToken"] = _make_token(page[-1].seq, fp)
+        result["NextToken"] = emu_paging.make_token(page[-1].seq, fp)
     return ActionResult(result)
 
 

@@ -17,7 +17,8 @@ registered with ``PUT /_emulator/lambda-runner {"url": ...}`` (or env ``EMULATOR
 Asynchronous invocations ("Asynchronous invocation", Lambda Developer Guide: S3, EventBridge and
 SNS invoke asynchronously; the Invoke API with InvocationType Event) run on a background thread
 and answer 202 at once; a failed one is retried MaximumRetryAttempts times (EventInvokeConfig,
-default 2; AWS waits one then two minutes between attempts, the emulator does not), then its event
+default 2; AWS waits one then two minutes between attempts, the emulator does not: "How Lambda
+handles errors and retries with asynchronous invocation"), then its event
 goes to the OnFailure destination or dead-letter queue when that is an SQS queue
 ("Capturing records of Lambda asynchronous invocations"). Every invocation is logged at
 ``GET /_emulator/lambda-invocations``.
@@ -25,6 +26,7 @@ goes to the OnFailure destination or dead-letter queue when that is an SQS queue
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -40,7 +42,8 @@ from typing import Any
 from moto.awslambda.models import LambdaFunction
 
 NO_RUNNER = "no Lambda runner registered: PUT /_emulator/lambda-runner"
-# "Asynchronous invocation": by default Lambda retries a failed asynchronous invocation twice.
+# "How Lambda handles errors and retries with asynchronous invocation": "by default Lambda attempts
+# to run it two more times".
 DEFAULT_ASYNC_RETRIES = 2
 CODE_DIR = os.path.join(tempfile.gettempdir(), f"emulator-lambda-code-{os.getpid()}")
 
@@ -145,7 +148,35 @@ def _async_settings(fn: LambdaFunction) -> tuple[int, dict[str, Any]]:
     return retries, destination
 
 
-def _send_failure(fn: LambdaFunction, inv: Invocation, destination: dict[str, Any]) -> None:
+def _failure_record(fn: LambdaFunction, inv: Invocation, request_id: str) -> dict[str, Any]:
+    """The invocation record of an event that failed every attempt, as "Capturing records of Lambda
+    asynchronous invocations" (invocation-async-retain-records.html) shows it: version, timestamp,
+    requestContext (requestId, functionArn qualified with the version run, condition,
+    approximateInvokeCount), requestPayload, responseContext (statusCode, executedVersion,
+    functionError), responsePayload."""
+    when = datetime.datetime.fromtimestamp(inv.end or time.time(), datetime.timezone.utc)
+    return {"version": "1.0", "timestamp": when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z",
+            "requestContext": {"requestId": request_id, "functionArn": f"{fn.function_arn}:$LATEST",
+                               "condition": "RetriesExhausted", "approximateInvokeCount": inv.attempt},
+            "requestPayload": inv.payload,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": _error_payload(inv)}
+
+
+def _dead_letter_attributes(inv: Invocation, request_id: str) -> dict[str, Any]:
+    """"Dead-letter queues" (invocation-async-retain-records.html#invocation-dlq): "Lambda sends the
+    event to the dead-letter queue as-is, with additional information in attributes": RequestID
+    (String), ErrorCode (Number, "The 3-digit HTTP status code"), ErrorMessage (String, "The first 1 KB
+    of the error message")."""
+    error = _error_payload(inv)
+    message = error.get("errorMessage") if isinstance(error, dict) else None
+    message = str(message if message is not None else json.dumps(error))
+    return {"RequestID": {"DataType": "String", "StringValue": request_id},
+            "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+            "ErrorMessage": {"DataType": "String", "StringValue": message.encode()[:1024].decode("utf-8", "ignore")}}
+
+
+def _send_failure(fn: LambdaFunction, inv: Invocation, destination: dict[str, Any], request_id: str) -> None:
     """OnFailure destination first, else the dead-letter queue; only SQS targets are delivered
     (others are recorded in the log)."""
     target = destination.get("Destination") or (getattr(fn, "emu_dead_letter_config", None) or {}).get("TargetArn")
@@ -157,21 +188,24 @@ def _send_failure(fn: LambdaFunction, inv: Invocation, destination: dict[str, An
         return
     from moto.sqs.models import sqs_backends
 
-    body = json.dumps(inv.payload) if destination.get("Destination") is None else json.dumps({
-        "version": "1.0", "requestContext": {"requestId": inv.id, "functionArn": fn.function_arn,
-                                             "condition": "RetriesExhausted",
-                                             "approximateInvokeCount": inv.attempt},
-        "requestPayload": inv.payload, "responsePayload": _error_payload(inv)})
-    sqs_backends[parts[4]][parts[3]].send_message(parts[5], body)
+    queue = sqs_backends[parts[4]][parts[3]]
+    if destination.get("Destination") is None:
+        queue.send_message(parts[5], json.dumps(inv.payload),
+                           message_attributes=_dead_letter_attributes(inv, request_id))
+    else:
+        queue.send_message(parts[5], json.dumps(_failure_record(fn, inv, request_id)))
 
 
 def _run_async(fn: LambdaFunction, payload: Any) -> None:
     retries, destination = _async_settings(fn)
+    request_id = ""
     for attempt in range(1, retries + 2):
         inv = _run(fn, "Event", payload, attempt)
+        # Retries are the same request: the first attempt's id is the request's id.
+        request_id = request_id or inv.id
         if inv.outcome == "response":
             return
-    _send_failure(fn, inv, destination)
+    _send_failure(fn, inv, destination, request_id)
 
 
 def invoke(self: LambdaFunction, body: str, request_headers: Any, response_headers: Any) -> str | bytes:
@@ -189,7 +223,8 @@ def invoke(self: LambdaFunction, body: str, request_headers: Any, response_heade
     inv = _run(self, "RequestResponse", payload, 1)
     if inv.outcome == "response":
         return json.dumps(inv.response).encode()
-    # "X-Amz-Function-Error: Handled | Unhandled" (Invoke API): the runner's failures are Unhandled.
+    # Invoke API, X-Amz-Function-Error: "If present, indicates that an error occurred during function
+    # execution"; the runner's failures are reported as Unhandled.
     response_headers["x-amz-function-error"] = "Unhandled"
     return json.dumps(_error_payload(inv)).encode()
 
@@ -221,11 +256,13 @@ def _events_send_to_targets(self: Any, original_event: dict[str, Any], transform
     from moto.utilities.arns import parse_arn
 
     # A rule with only a ScheduleExpression matches no event: its schedule alone triggers it
-    # ("Creating rules that run on a schedule", EventBridge user guide); moto's empty pattern
-    # matches everything.
-    if not self.event_pattern._pattern and not getattr(self, "emu_scheduled_run", False):
+    # (API PutRule: "Rules with ScheduleExpressions self-trigger based on the given schedule");
+    # moto's empty pattern matches everything. A scheduled run (emu_events.fire) reaches the targets
+    # whatever the pattern: a rule with both "triggers on matching events as well as on a schedule".
+    scheduled = getattr(self, "emu_scheduled_run", False)
+    if not scheduled and not self.event_pattern._pattern:
         return
-    if not self.event_pattern.matches_event(original_event):
+    if not scheduled and not self.event_pattern.matches_event(original_event):
         return
     # moto's own targets (SQS, logs, ...) read its fields; ours get the event as AWS sends it.
     aws_event = _as_aws_event(original_event)
@@ -249,11 +286,15 @@ def _events_send_to_targets(self: Any, original_event: dict[str, Any], transform
     rest = copy.copy(self)
     rest.targets = [t for t in self.targets if t not in ours]
     if rest.targets:
+        if scheduled:
+            from moto.events.models import EventPattern
+
+            rest.event_pattern = EventPattern(None, {})  # moto's own check would apply the pattern
         _orig_send_to_targets(rest, original_event, transform_input)
 
 
 def _as_aws_event(event: dict[str, Any]) -> dict[str, Any]:
-    """The event as EventBridge delivers it ("Amazon EventBridge events", EventBridge user guide:
+    """The event as EventBridge delivers it ("AWS service event metadata", eb-events-structure.html:
     ``time`` is an ISO 8601 UTC string such as ``2017-12-22T18:43:48Z``): moto puts epoch seconds
     there and adds an ``ingestion-time`` field AWS does not send."""
     import datetime

@@ -58,7 +58,6 @@ own ``data_sources``/``data_sets`` stores are no longer used.
 
 from __future__ import annotations
 
-import base64
 import copy
 import itertools
 import json
@@ -74,6 +73,8 @@ from moto.quicksight import urls as qs_urls
 from moto.quicksight.models import quicksight_backends
 from moto.quicksight.responses import QuickSightResponse
 from moto.utilities.utils import get_partition
+
+import emu_paging
 
 LOCK = threading.RLock()
 
@@ -356,21 +357,15 @@ def _page(self: QuickSightResponse, items: list[dict[str, Any]], kind: str) -> t
     if not 1 <= max_results <= MAX_PAGE:
         raise invalid(f"MaxResults must be between 1 and {MAX_PAGE}.")
     token = (qs.get("next-token") or [None])[0]
-    after = -1
-    if token:
-        try:
-            data = json.loads(base64.urlsafe_b64decode(token.encode()))
-            if data.get("k") != kind or not isinstance(data.get("after"), int):
-                raise ValueError
-            after = data["after"]
-        except Exception:
-            raise QSError("InvalidNextTokenException", 400, "The NextToken is not valid.") from None
+    try:
+        after = emu_paging.read_token(token, kind)
+    except ValueError:
+        raise QSError("InvalidNextTokenException", 400, "The NextToken is not valid.") from None
     rest = [i for i in items if i["seq"] > after]
     page = rest[:max_results]
     next_token = None
     if len(rest) > max_results:
-        next_token = base64.urlsafe_b64encode(
-            json.dumps({"k": kind, "after": page[-1]["seq"]}).encode()).decode()
+        next_token = emu_paging.make_token(page[-1]["seq"], kind)
     return page, next_token
 
 

@@ -39,9 +39,6 @@ backend objects, so our state is reset with them.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import re
 import secrets
 import threading
@@ -57,6 +54,7 @@ from moto.ssm.models import SimpleSystemManagerBackend, ssm_backends
 from moto.ssm.responses import SimpleSystemManagerResponse
 
 import emu_ec2
+import emu_paging
 
 # One lock for all of our SSM state: the server is threaded, and the stores are
 # small enough that contention does not matter.
@@ -320,27 +318,11 @@ def list_nodes(account: str, region: str) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------
 
 
-def _fingerprint(*parts: Any) -> str:
-    raw = json.dumps(parts, sort_keys=True, default=str).encode()
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
-def make_token(after: int, fp: str) -> str:
-    raw = json.dumps({"v": 1, "after": after, "fp": fp}).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
 def read_token(token: str | None, fp: str) -> int:
-    """Returns the cursor (a sequence number) encoded in ``token``; raises
-    InvalidNextToken for a malformed token or one minted for another query."""
-    if token is None:
-        return -1
+    """The cursor in ``token``; InvalidNextToken for a malformed token or one minted for another query."""
     try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if data.get("v") != 1 or data.get("fp") != fp or not isinstance(data.get("after"), int):
-            raise ValueError
-        return data["after"]
-    except Exception:
+        return emu_paging.read_token(token, fp)
+    except ValueError:
         raise SSMError("InvalidNextToken", "The specified token isn't valid.") from None
 
 
@@ -413,26 +395,19 @@ def _normalize_filters(legacy: list | None, filters: list | None) -> list[tuple[
     return out
 
 
+# The DescribeInstanceInformation filters that compare one attribute of the node with the values.
+FILTER_ATTRIBUTES = {
+    "InstanceIds": "instance_id", "SourceIds": "instance_id", "AgentVersion": "agent_version",
+    "PingStatus": "ping_status", "PlatformTypes": "platform_type", "ActivationIds": "activation_id",
+    "IamRole": "iam_role", "ResourceType": "resource_type", "AssociationStatus": "association_status",
+    "SourceTypes": "source_type",
+}
+
+
 def _node_matches(node: ManagedNode, flt: list[tuple[str, list[str]]], account: str, region: str) -> bool:
     for key, values in flt:
-        if key == "InstanceIds" or key == "SourceIds":
-            ok = node.instance_id in values
-        elif key == "AgentVersion":
-            ok = node.agent_version in values
-        elif key == "PingStatus":
-            ok = node.ping_status in values
-        elif key == "PlatformTypes":
-            ok = node.platform_type in values
-        elif key == "ActivationIds":
-            ok = node.activation_id in values
-        elif key == "IamRole":
-            ok = node.iam_role in values
-        elif key == "ResourceType":
-            ok = node.resource_type in values
-        elif key == "AssociationStatus":
-            ok = node.association_status in values
-        elif key == "SourceTypes":
-            ok = node.source_type in values
+        if key in FILTER_ATTRIBUTES:
+            ok = getattr(node, FILTER_ATTRIBUTES[key]) in values
         elif key == "tag-key":
             tags = node_tags(node, account, region)
             ok = any(v in tags for v in values)
@@ -459,7 +434,7 @@ def describe_instance_information(self: SimpleSystemManagerResponse) -> ActionRe
     flt = _normalize_filters(self._get_param("InstanceInformationFilterList"),
                              self._get_param("Filters"))
     account, region = self.current_account, self.region
-    fp = _fingerprint("DescribeInstanceInformation", account, region, flt)
+    fp = emu_paging.fingerprint("DescribeInstanceInformation", account, region, flt)
     after = read_token(self._get_param("NextToken"), fp)
 
     st = state_of(self.ssm_backend)
@@ -475,7 +450,7 @@ def describe_instance_information(self: SimpleSystemManagerResponse) -> ActionRe
             page.append(node)
         result: dict[str, Any] = {"InstanceInformationList": [n.to_api() for n in page]}
     if more:
-        result["NextToken"] = make_token(page[-1].seq, fp)
+        result["NextToken"] = emu_paging.make_token(page[-1].seq, fp)
     return ActionResult(result)
 
 
@@ -648,7 +623,7 @@ def list_resource_data_sync(self: SimpleSystemManagerResponse) -> ActionResult:
     sync_type = self._get_param("SyncType")
     if sync_type is not None and sync_type not in SYNC_TYPES:
         raise _invalid_sync(f"SyncType {sync_type} is not supported.")
-    fp = _fingerprint("ListResourceDataSync", self.current_account, self.region, sync_type)
+    fp = emu_paging.fingerprint("ListResourceDataSync", self.current_account, self.region, sync_type)
     after = read_token(self._get_param("NextToken"), fp)
     st = state_of(self.ssm_backend)
     with LOCK:
@@ -657,7 +632,7 @@ def list_resource_data_sync(self: SimpleSystemManagerResponse) -> ActionResult:
         page = matching[:max_results]
         result: dict[str, Any] = {"ResourceDataSyncItems": [dict(s) for _, s in page]}
     if len(matching) > max_results:
-        result["NextToken"] = make_token(page[-1][0], fp)
+        result["NextToken"] = emu_paging.make_token(page[-1][0], fp)
     return ActionResult(result)
 
 
@@ -782,12 +757,12 @@ def list_associations(self: SimpleSystemManagerResponse) -> ActionResult:
     with LOCK:
         rows = [a for a in state_of(self.ssm_backend).associations.values()
                 if all(a.get(k) == v for k, v in wanted)]
-    fp = _fingerprint("associations", wanted)
+    fp = emu_paging.fingerprint("associations", wanted)
     start = read_token(self._get_param("NextToken"), fp) + 1  # the token holds the last index given
     page = rows[start:start + max_results]
     out: dict[str, Any] = {"Associations": [{k: a[k] for k in LIST_ASSOCIATION_KEYS if k in a} for a in page]}
     if start + max_results < len(rows):
-        out["NextToken"] = make_token(start + max_results - 1, fp)
+        out["NextToken"] = emu_paging.make_token(start + max_results - 1, fp)
     return ActionResult(out)
 
 

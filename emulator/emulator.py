@@ -81,6 +81,7 @@ def build_app() -> "object":
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     import emu_athena
+    import emu_cfn_stacksets
     import emu_cloudformation
     import emu_cloudtrail
     import emu_config
@@ -106,6 +107,7 @@ def build_app() -> "object":
     emu_cloudtrail.install()
     emu_lambda.install()
     emu_cloudformation.install()
+    emu_cfn_stacksets.install()
     return emu_control.EmulatorMiddleware(DomainDispatcherApplication(create_backend_app))
 
 

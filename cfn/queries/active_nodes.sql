@@ -5,13 +5,8 @@
 -- resourceid) is taken before filtering on status, so a stale Active row of a node that has since
 -- stopped, lost its connection or been terminated never counts. Hybrid nodes silent for 30 days
 -- (presumed deregistered) are left out.
-WITH info AS (
-    SELECT
-        accountid, region, resourceid, computername, ipaddress, platformtype, platformname,
-        platformversion, agenttype, agentversion, instancestatus, capturetime,
-        row_number() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rn
-    FROM "${Database}".aws_instanceinformation
-)
+WITH
+-- include: parts/latest_instance_information.sql
 SELECT
     accountid AS account_id,
     region,

@@ -8,13 +8,9 @@
 -- Patch compliance summary.
 -- Latest state: instance information and the summary are reduced to the node's newest row before
 -- any filter; terminated nodes are left out; nodes never scanned have no summary and no row here.
-WITH info AS (
-    SELECT
-        accountid, region, resourceid, instancestatus, capturetime,
-        row_number() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rn
-    FROM "${Database}".aws_instanceinformation
-),
-summary AS (
+WITH
+-- include: parts/latest_instance_information.sql
+, summary AS (
     SELECT
         accountid, region, resourceid,
         compliantcriticalcount, complianthighcount, compliantmediumcount, compliantlowcount,

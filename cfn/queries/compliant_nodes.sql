@@ -3,14 +3,9 @@
 -- Latest state: instance information and the Patch compliance summary are each reduced to the
 -- node's newest row (row_number over capturetime per accountid, region, resourceid) before any
 -- status filter, so a stale COMPLIANT or Active row never counts; terminated nodes are left out.
-WITH info AS (
-    SELECT
-        accountid, region, resourceid, computername, platformtype, platformname, platformversion,
-        instancestatus, capturetime,
-        row_number() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rn
-    FROM "${Database}".aws_instanceinformation
-),
-summary AS (
+WITH
+-- include: parts/latest_instance_information.sql
+, summary AS (
     SELECT
         accountid, region, resourceid, status, patchgroup, patchbaselineid, executiontime,
         row_number() OVER (

@@ -4,13 +4,9 @@
 -- Latest state: a node's applications come from its newest capture (rank() keeps every row of
 -- that capture); its status from its newest instance information row, taken before filtering;
 -- terminated nodes are left out.
-WITH info AS (
-    SELECT
-        accountid, region, resourceid, computername, platformname, platformversion, instancestatus, capturetime,
-        row_number() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rn
-    FROM "${Database}".aws_instanceinformation
-),
-apps AS (
+WITH
+-- include: parts/latest_instance_information.sql
+, apps AS (
     SELECT
         accountid, region, resourceid, name, version, publisher, architecture, installedtime,
         rank() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rk

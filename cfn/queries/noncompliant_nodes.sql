@@ -11,13 +11,9 @@
 -- Latest state: a node's Patch compliance items come from its newest capture (rank() keeps every
 -- item of that capture) and its status from its newest instance information row, both taken
 -- before filtering on status; terminated nodes are left out. Association items are not patches.
-WITH info AS (
-    SELECT
-        accountid, region, resourceid, computername, platformname, platformversion, instancestatus, capturetime,
-        row_number() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rn
-    FROM "${Database}".aws_instanceinformation
-),
-items AS (
+WITH
+-- include: parts/latest_instance_information.sql
+, items AS (
     SELECT
         accountid, region, resourceid, id, status, patchstate, severity, classification,
         patchseverity, executiontime,

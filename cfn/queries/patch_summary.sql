@@ -8,13 +8,9 @@
 -- (AvailableSecurityUpdateCount is Windows-only) would fail the query in a fleet without one.
 -- Latest state: instance information and the patch summary are each reduced to the node's newest
 -- row before filtering; terminated nodes are left out; nodes never scanned are left out.
-WITH info AS (
-    SELECT
-        accountid, region, resourceid, computername, platformname, platformversion, instancestatus, capturetime,
-        row_number() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rn
-    FROM "${Database}".aws_instanceinformation
-),
-patch AS (
+WITH
+-- include: parts/latest_instance_information.sql
+, patch AS (
     SELECT
         accountid, region, resourceid, patchgroup, baselineid, operationtype, operationendtime,
         installedcount, installedothercount, installedpendingrebootcount, installedrejectedcount,

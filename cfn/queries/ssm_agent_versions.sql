@@ -3,12 +3,8 @@
 -- platform type, with the newest capture seen for each version.
 -- Latest state: the newest instance information row per node is taken before filtering, so a
 -- node counts once, with the agent it runs now; terminated nodes are left out.
-WITH info AS (
-    SELECT
-        accountid, region, resourceid, platformtype, agentversion, instancestatus, capturetime,
-        row_number() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rn
-    FROM "${Database}".aws_instanceinformation
-)
+WITH
+-- include: parts/latest_instance_information.sql
 SELECT
     accountid AS account_id,
     region,

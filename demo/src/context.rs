@@ -38,8 +38,8 @@ pub struct Demo {
     pub ou: String,
     pub central: String,
     pub members: Vec<String>,
-    /// fleet-sim's ground truth, one object per node.
-    pub truth: Vec<Value>,
+    /// fleet-sim's ground truth, one line per node.
+    pub truth: Vec<fleet_sim::truth::TruthLine>,
     /// The simulated present, epoch seconds.
     pub now: i64,
     /// Each stack's outputs after the last deployment (`central`, `quicksight`).

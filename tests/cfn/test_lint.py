@@ -19,7 +19,7 @@ import subprocess
 import sys
 
 import pytest
-from cfn import CFN, ROOT, TEMPLATES, load, walk
+from cfn import RENDERED, ROOT, TEMPLATES, load, walk
 
 
 def test_there_are_templates() -> None:
@@ -118,5 +118,5 @@ def test_checkov_no_failed_check(tmp_path: pathlib.Path) -> None:
 
 
 def test_flipped_variant_creates_the_optional_resources() -> None:
-    text = flipped(CFN / "central-reporting.yaml")
+    text = flipped(RENDERED / "central-reporting.yaml")
     assert 'EnableConfigAnalytics:\n    Type: String\n    Default: "true"' in text

@@ -16,7 +16,10 @@ import duckdb
 import pytest
 import sqlglot
 
-from cfn import CFN, CRATES, QUERIES, ROOT, load, resources
+import yaml
+
+from cfn import CFN, CRATES, QUERIES, ROOT, _Loader as cfn_loader, load, resources
+from cfn import render as sources
 
 sys.path.insert(0, str(ROOT / "demo"))
 import localathena as la  # noqa: E402
@@ -33,13 +36,17 @@ def text_of(res: dict) -> tuple[str, dict]:
 
 
 def test_every_named_query_is_a_file_and_every_file_a_named_query() -> None:
-    texts = {path.name: path.read_text() for path in FILES}
+    # The source template names each query's file (one include line), so the SQL has one source.
+    source = yaml.load((CFN / "central-reporting.yaml").read_text(), Loader=cfn_loader)
+    texts = {path.name: sources.expand(path) for path in FILES}
     used = []
     for name, res in NAMED.items():
         text, variables = text_of(res)
-        match = [f for f, t in texts.items() if t == text]
-        assert len(match) == 1, f"{name}: QueryString differs from every cfn/queries/*.sql"
-        used += match
+        included = text_of(source["Resources"][name])[0]
+        match = re.fullmatch(r"-- include: queries/(\w+\.sql)\n", included)
+        assert match, f"{name}: the source template's QueryString is not one include of a cfn/queries file"
+        assert texts[match[1]] == text, f"{name}: rendered QueryString differs from {match[1]}"
+        used.append(match[1])
         placeholders = set(re.findall(r"\$\{(\w+)\}", text))
         assert placeholders == set(variables), f"{name}: {placeholders} vs {set(variables)}"
         assert placeholders <= set(VALUES)
@@ -55,18 +62,20 @@ def config_item_chain(text: str) -> str:
     """The CTEs that turn the newest Config snapshot into instances and rule results (latest_day
     through rule_status), comments dropped and placeholders named as in the templates."""
     text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-    text = text.replace("${config_database}", "${ConfigDatabase}").replace("${config_table}", "${ConfigTable}")
-    match = re.search(r"^WITH latest_day AS \(.*?^    GROUP BY 1, 2, 3, 4\n\)", text, re.M | re.S)
+    match = re.search(r"^latest_day AS \(.*?^    GROUP BY 1, 2, 3, 4\n\)", text.replace("WITH latest_day", "latest_day"),
+                      re.M | re.S)
     assert match, "no latest_day ... rule_status chain"
     return match.group(0)
 
 
 def test_config_queries_share_one_snapshot_chain() -> None:
     # Named queries cannot call each other and the dataset SQL ships inside quicksight-builder, so
-    # the chain is copied: the copies must not drift (newest snapshot, unnested once, worst result).
-    chains = {path: config_item_chain(path.read_text()) for path in (
-        QUERIES / "config_patch_compliance.sql", QUERIES / "ec2_not_managed.sql",
-        CRATES / "quicksight-builder" / "sql" / "config_compliance.sql")}
+    # each includes the one part (newest snapshot, unnested once, worst result) when rendered.
+    paths = (QUERIES / "config_patch_compliance.sql", QUERIES / "ec2_not_managed.sql",
+             CRATES / "quicksight-builder" / "sql" / "config_compliance.sql")
+    for path in paths:
+        assert "parts/newest_config_snapshot.sql" in path.read_text(), f"{path.name} does not include the chain"
+    chains = {path: config_item_chain(sources.expand(path)) for path in paths}
     assert len(set(chains.values())) == 1, "the Config query chains differ"
     assert "CROSS JOIN UNNEST(s.configurationitems)" in next(iter(chains.values()))
 
@@ -77,9 +86,9 @@ def render(text: str) -> str:
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_parses_as_trino(path: pathlib.Path) -> None:
-    tree = sqlglot.parse_one(render(path.read_text()), read="trino")
+    tree = sqlglot.parse_one(render(sources.expand(path)), read="trino")
     assert tree.selects and not any(isinstance(s, sqlglot.exp.Star) for s in tree.selects)
-    text = path.read_text()
+    text = sources.expand(path)
     assert re.search(r"^-- name: .+", text, re.M) and re.search(r"^-- description: .+", text, re.M)
     if "aws_instanceinformation" in text:
         assert "row_number() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC)" in text
@@ -233,7 +242,7 @@ def database() -> duckdb.DuckDBPyConnection:
 
 
 def run(name: str) -> list[dict]:
-    return la.fetch(database(), la.transpile((QUERIES / f"{name}.sql").read_text(), VALUES))
+    return la.fetch(database(), la.transpile(sources.expand(QUERIES / f"{name}.sql"), VALUES))
 
 
 def nodes(rows: list[dict], key: str = "node_id") -> list[str]:

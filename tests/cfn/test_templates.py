@@ -17,7 +17,7 @@ import re
 import pytest
 import regex
 
-from cfn import (CFN, CRATES, RUNTIME_ACTIONS, STAR_RESOURCE_ACTIONS, TEMPLATES, Stack, function_crates,
+from cfn import (CFN, CRATES, RUNTIME_ACTIONS, render, STAR_RESOURCE_ACTIONS, TEMPLATES, Stack, function_crates,
                  functions, header_actions, header_properties, load, ref_target, resources,
                  sub_text, walk)
 
@@ -476,7 +476,7 @@ def test_config_snapshot_table_is_what_the_dataset_reads() -> None:
         "configurationstatemd5hash:string,configuration:string,supplementaryconfiguration:map<string,string>,"
         "tags:map<string,string>,resourcecreationtime:string>>"}
     assert [k["Name"] for k in table["PartitionKeys"]] == ["accountid", "region", "dt"]
-    sql = (CRATES / "quicksight-builder" / "sql" / "config_compliance.sql").read_text()
+    sql = render.expand(CRATES / "quicksight-builder" / "sql" / "config_compliance.sql")
     for field in ("configsnapshotid", "configurationitems", "resourcetype", "resourceid",
                   "configurationitemstatus", "configurationitemcapturetime", "configuration", "tags"):
         assert field in sql

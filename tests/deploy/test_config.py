@@ -120,3 +120,14 @@ def test_patching_rules_need_the_config_bucket(tmp_path) -> None:
     path = with_example(tmp_path, ("[members.patching]\n# Optional: Config rules (on a recorder it creates only where none exists), SSM associations for\n# inventory and patch scans, baselines, an install window, and the EC2 OS tagger.\nenabled = false",
                                    "[members.patching]\nenabled = true"))
     assert "its Config rules need the organization Config bucket" in problems(path)
+
+
+def test_a_delegated_administrator_needs_a_management_profile_for_the_management_stacks(tmp_path) -> None:
+    text = EXAMPLE.read_text().replace('call_as = "SELF"', 'call_as = "DELEGATED_ADMIN"')
+    path = tmp_path / "deploy.toml"
+    path.write_text(text)
+    with pytest.raises(config.ConfigError) as exc:
+        config.load(path)
+    assert "members.management_profile" in str(exc.value)
+    path.write_text(text.replace("# management_profile =", "management_profile ="))
+    assert config.load(path).members.management_profile == "management-admin"

@@ -73,7 +73,7 @@ def organization(local_aws, tmp_path_factory):
     (home / "config").write_text("".join(
         f"[profile {name}]\nregion = {CENTRAL_REGION}\nendpoint_url = {local_aws}\n"
         f"aws_access_key_id = {account}\naws_secret_access_key = local\n\n"
-        for name, account in (("central", accounts[0]), ("management", management))))
+        for name, account in (("central", accounts[0]), ("management", management), ("tooling", accounts[1]))))
     os.environ["AWS_CONFIG_FILE"] = str(home / "config")
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(home / "credentials")
     os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -96,7 +96,7 @@ def dist(tmp_path_factory) -> pathlib.Path:
 
 def write_config(path: pathlib.Path, organization: dict, dist: pathlib.Path, *, keep: bool = True,
                  patching: bool = False, regions: list[str] = MEMBER_REGIONS, management: bool = False,
-                 name: str = "patch-compliance") -> pathlib.Path:
+                 name: str = "patch-compliance", members: str = 'profile = "management"') -> pathlib.Path:
     path.write_text(f"""
 organization_id = "{organization['id']}"
 [artifacts]
@@ -113,7 +113,7 @@ stack_name = "{name}-reporting"
 [config_analytics]
 enabled = {str(patching).lower()}
 [members]
-profile = "management"
+{members}
 regions = {regions!r}
 organizational_units = ["{organization['ou']}"]
 management_account_stacks = {str(management).lower()}
@@ -203,3 +203,59 @@ def test_plan_changes_nothing_and_the_management_account_gets_its_own_stacks(org
         cfn = boto3.client("cloudformation", endpoint_url=organization["endpoint"], region_name=region,
                            aws_access_key_id=organization["management"], aws_secret_access_key="local")
         assert not {"second-data-sync", "second-patching"} & live(cfn), region
+
+
+def test_a_failed_instance_is_reported_and_deployed_again_by_the_next_run(organization, dist, tmp_path) -> None:
+    # One member already has an organization resource data sync of its own in one Region: AWS allows
+    # one per account and Region, so that instance of the StackSet fails.
+    account, region = organization["accounts"][2], "eu-west-1"
+    ssm = boto3.client("ssm", endpoint_url=organization["endpoint"], region_name=region,
+                       aws_access_key_id=account, aws_secret_access_key="local")
+    ssm.create_resource_data_sync(SyncName="someone-elses", S3Destination={
+        "BucketName": "elsewhere", "SyncFormat": "JsonSerDe", "Region": "us-east-1",
+        "DestinationDataSharing": {"DestinationDataSharingType": "Organization"}})
+    path = write_config(tmp_path / "deploy.toml", organization, dist, name="third", management=False)
+    with pytest.raises(deploy.DeployError) as failed:
+        run(path)
+    message = str(failed.value)
+    assert "third-data-sync" in message and f"{account}/{region}" in message and "DataSync" in message, message
+
+    # The owner removes their sync; the next run deploys the failed instance again, nothing else.
+    ssm.delete_resource_data_sync(SyncName="someone-elses")
+    out: list[str] = []
+    deploy.Deployer(configuration.load(path), yes=True, poll=0.2, out=out.append).deploy()
+    assert f"instance {account}/{region} OUTDATED" in "\n".join(out), out
+    assert [s["SyncName"] for s in ssm.list_resource_data_sync()["ResourceDataSyncItems"]] == ["patch-compliance"]
+    assert run(path).changed == []
+    deploy.Deployer(configuration.load(path), yes=True, poll=0.2, out=print).undeploy()
+
+
+def test_a_delegated_administrator_deploys_the_stack_sets(organization, dist, tmp_path) -> None:
+    members = 'profile = "tooling"\ncall_as = "DELEGATED_ADMIN"\nmanagement_profile = "management"'
+    path = write_config(tmp_path / "deploy.toml", organization, dist, name="fourth", management=True,
+                        regions=["us-east-1"], members=members)
+    cfg = configuration.load(path)
+    with pytest.raises(deploy.DeployError) as refused:
+        deploy.Deployer(cfg, yes=True, poll=0.2, out=print).deploy()
+    assert "register-delegated-administrator --service-principal member.org.stacksets.cloudformation.amazonaws.com " \
+           f"--account-id {organization['accounts'][1]}" in str(refused.value)
+
+    org = boto3.client("organizations", endpoint_url=organization["endpoint"], region_name=CENTRAL_REGION,
+                       aws_access_key_id=organization["management"], aws_secret_access_key="local")
+    org.register_delegated_administrator(AccountId=organization["accounts"][1],
+                                         ServicePrincipal="member.org.stacksets.cloudformation.amazonaws.com")
+    try:
+        run(path)
+        tooling = boto3.client("cloudformation", endpoint_url=organization["endpoint"], region_name=CENTRAL_REGION,
+                               aws_access_key_id=organization["accounts"][1], aws_secret_access_key="local")
+        instances = tooling.list_stack_instances(StackSetName="fourth-data-sync", CallAs="DELEGATED_ADMIN")["Summaries"]
+        assert {i["Account"] for i in instances} == set(organization["accounts"])
+        # The management account's own stack is made with management_profile, in the management account.
+        management = boto3.client("cloudformation", endpoint_url=organization["endpoint"], region_name=CENTRAL_REGION,
+                                  aws_access_key_id=organization["management"], aws_secret_access_key="local")
+        assert management.describe_stacks(StackName="fourth-data-sync")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+        deploy.Deployer(cfg, yes=True, poll=0.2, out=print).undeploy()
+        assert tooling.list_stack_sets(CallAs="DELEGATED_ADMIN", Status="ACTIVE")["Summaries"] == []
+    finally:
+        org.deregister_delegated_administrator(AccountId=organization["accounts"][1],
+                                               ServicePrincipal="member.org.stacksets.cloudformation.amazonaws.com")

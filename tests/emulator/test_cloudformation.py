@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 import threading
 import time
 import urllib.request
@@ -36,8 +37,11 @@ CAPS = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 
 
 def template(name: str) -> str:
-    with open(os.path.join(CFN, name)) as f:
-        return f.read()
+    """A template of cfn/ as deployed: its named queries' SQL included (cfn/render.py)."""
+    sys.path.insert(0, CFN)
+    import render
+
+    return render.template(name)
 
 
 def as_account(base: str, service: str, account: str, region: str = REGION) -> Any:
@@ -261,7 +265,7 @@ Resources:
       ServiceToken: !GetAtt Fn.Arn
       Literal: !Sub "${!NotAVar}-${Queue.QueueName}"
       Names: [!Select [0, !Ref Names], !If [IsProd, prod, !Ref AWS::NoValue], "last"]
-      Count: !Length [1, 2, 3]
+      Count: {"Fn::Length": [1, 2, 3]}
       Json: {"Fn::ToJsonString": {a: [1, true]}}
       Label: !FindInMap [Sizes, !Ref Env, Label, {DefaultValue: big}]
       B64: !Base64 hi
@@ -767,6 +771,38 @@ def test_member_data_sync_stack_set_over_organization_units(emulator: str, runne
     member = member_cf.describe_stacks(StackName=one["StackId"])["Stacks"][0]
     assert member["StackName"].startswith("StackSet-mds-") and outputs(member) == {"SyncName": "patch-compliance"}
 
+    # Automatic deployment: an account created and moved into the nested OU gets its instances in
+    # both Regions; one moved out to the root loses them, stacks deleted (RetainStacksOnAccountRemoval
+    # is false). Neither is an operation the caller started.
+    def instances_of(account_id: str, count: int) -> list[dict[str, Any]]:
+        """The account's instances once there are ``count`` of them and no operation runs."""
+        deadline = time.monotonic() + 60
+        while True:
+            ops = cf.list_stack_set_operations(StackSetName="mds")["Summaries"]
+            found = [i for i in cf.list_stack_instances(StackSetName="mds")["Summaries"] if i["Account"] == account_id]
+            if (len(found) == count and all(o["Status"] not in ("RUNNING", "QUEUED") for o in ops)) \
+                    or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
+
+    joined = org.create_account(AccountName="late", Email="late@example.com")["CreateAccountStatus"]["AccountId"]
+    time.sleep(0.2)
+    assert instances_of(joined, 0) == []  # the root is not a target
+    before = len(cf.list_stack_set_operations(StackSetName="mds")["Summaries"])
+    org.move_account(AccountId=joined, SourceParentId=root, DestinationParentId=child)
+    assert sorted((i["Region"], i["Status"], i["OrganizationalUnitId"]) for i in instances_of(joined, 2)) == \
+        [("eu-west-1", "CURRENT", parent), ("us-east-1", "CURRENT", parent)]
+    assert len(cf.list_stack_set_operations(StackSetName="mds")["Summaries"]) == before + 1
+    leaving = instances_of(accounts[0], 2)
+    org.move_account(AccountId=accounts[0], SourceParentId=parent, DestinationParentId=root)
+    assert instances_of(accounts[0], 0) == []
+    for inst in leaving:
+        stack = as_account(emulator, "cloudformation", accounts[0], inst["Region"]).describe_stacks(
+            StackName=inst["StackId"])["Stacks"][0]
+        assert stack["StackStatus"] == "DELETE_COMPLETE"
+    accounts = accounts[1:] + [joined]
+    assert cf.describe_stack_set(StackSetName="mds")["StackSet"]["OrganizationalUnitIds"] == [parent]
+
     # An update rolls to every instance: the custom resource of each gets an Update.
     op = run(cf.update_stack_set(StackSetName="mds", UsePreviousTemplate=True, Capabilities=CAPS, Parameters=params(
         BucketName="patch-sync-b", BucketRegion="us-east-1", KmsKeyArn=f"arn:aws:kms:us-east-1:{ACCOUNT}:key/abc-1",
@@ -785,3 +821,413 @@ def test_member_data_sync_stack_set_over_organization_units(emulator: str, runne
     assert op["Status"] == "SUCCEEDED"
     assert cf.list_stack_instances(StackSetName="mds")["Summaries"] == []
     cf.delete_stack_set(StackSetName="mds")
+
+
+def test_service_managed_stack_sets_need_the_management_account_or_a_delegated_administrator(emulator: str) -> None:
+    org = client(emulator, "organizations")
+    org.create_organization(FeatureSet="ALL")
+    member = org.create_account(AccountName="tooling", Email="tooling@example.com")["CreateAccountStatus"]["AccountId"]
+    cf = as_account(emulator, "cloudformation", member)
+    body = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
+
+    def create(call_as: str) -> None:
+        cf.create_stack_set(StackSetName="delegated", TemplateBody=body, PermissionModel="SERVICE_MANAGED",
+                            AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False}, CallAs=call_as)
+
+    with pytest.raises(cf.exceptions.ClientError) as exc:
+        create("SELF")
+    assert error_of(exc)[2].startswith("You must be the management account or delegated admin account")
+    with pytest.raises(cf.exceptions.ClientError) as exc:
+        create("DELEGATED_ADMIN")
+    assert error_of(exc)[2] == "Account used is not a delegated administrator"
+    member_org = as_account(emulator, "organizations", member)
+    with pytest.raises(member_org.exceptions.ClientError) as exc:
+        member_org.list_delegated_administrators()
+    assert error_of(exc)[1] == "AccessDeniedException"
+
+    org.register_delegated_administrator(AccountId=member,
+                                         ServicePrincipal="member.org.stacksets.cloudformation.amazonaws.com")
+    create("DELEGATED_ADMIN")
+    assert [s["StackSetName"] for s in cf.list_stack_sets(CallAs="DELEGATED_ADMIN")["Summaries"]] == ["delegated"]
+    admins = member_org.list_delegated_administrators(
+        ServicePrincipal="member.org.stacksets.cloudformation.amazonaws.com")["DelegatedAdministrators"]
+    assert [a["Id"] for a in admins] == [member]
+    # "StackSets with service-managed permissions are created in the management account, including
+    # StackSets that are created by delegated administrators" (CreateStackSet, CallAs): the
+    # management account lists it too, and its ARN is the management account's.
+    management = client(emulator, "cloudformation")
+    assert [s["StackSetName"] for s in management.list_stack_sets()["Summaries"]] == ["delegated"]
+    arn = management.describe_stack_set(StackSetName="delegated")["StackSet"]["StackSetARN"]
+    assert arn.split(":")[4] == ACCOUNT
+    assert cf.describe_stack_set(StackSetName="delegated", CallAs="DELEGATED_ADMIN")["StackSet"]["StackSetARN"] == arn
+
+
+# --------------------------------------------------------------------------------------------------
+# Behaviours checked against the AWS documentation
+# --------------------------------------------------------------------------------------------------
+
+
+def queue_names(emulator: str) -> set[str]:
+    return {u.rsplit("/", 1)[1] for u in client(emulator, "sqs").list_queues().get("QueueUrls", [])}
+
+
+def fail_next(emulator: str, service: str, operation: str) -> None:
+    status, _ = control(emulator, "POST", "/_emulator/faults", {"service": service, "operation": operation,
+                                                                "code": "AccessDenied", "message": "injected",
+                                                                "times": 1})
+    assert status == 200
+
+
+ROLLBACK = """
+Resources:
+  Kept:
+    Type: AWS::SQS::Queue
+    DeletionPolicy: Retain
+    Properties: {QueueName: rb-kept-SUFFIX}
+  Created:
+    Type: AWS::SQS::Queue
+    DeletionPolicy: RetainExceptOnCreate
+    Properties: {QueueName: rb-created-SUFFIX}
+  Fails:
+    Type: AWS::SNS::Topic
+    DependsOn: [Kept, Created]
+"""
+
+
+def test_rollback_keeps_retain_but_deletes_retain_except_on_create(emulator: str) -> None:
+    cf = client(emulator, "cloudformation")
+    # A failed create: "If the stack operation that created the resource is rolled back,
+    # CloudFormation deletes the resource" (RetainExceptOnCreate); Retain keeps it.
+    fail_next(emulator, "sns", "CreateTopic")
+    cf.create_stack(StackName="rbc", TemplateBody=ROLLBACK.replace("SUFFIX", "c"))
+    assert wait(cf, "rbc")["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert {"rb-kept-c", "rb-created-c"} & queue_names(emulator) == {"rb-kept-c"}
+
+    # A failed update rolls back the resources it created the same way (RetainExceptOnCreate
+    # "Default: false": a Retain resource the update created is kept)...
+    create(cf, "rbu", "Resources:\n  Base:\n    Type: AWS::SQS::Queue\n")
+    fail_next(emulator, "sns", "CreateTopic")
+    body = "Resources:\n  Base:\n    Type: AWS::SQS::Queue\n" + ROLLBACK.split("Resources:\n", 1)[1]
+    cf.update_stack(StackName="rbu", TemplateBody=body.replace("SUFFIX", "u"))
+    assert wait(cf, "rbu")["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE", reasons(cf, "rbu")
+    assert {"rb-kept-u", "rb-created-u"} & queue_names(emulator) == {"rb-kept-u"}
+    statuses = {(e["LogicalResourceId"], e["ResourceStatus"]) for e in cf.describe_stack_events(StackName="rbu")["StackEvents"]}
+    assert ("Kept", "DELETE_SKIPPED") in statuses and ("Created", "DELETE_COMPLETE") in statuses
+    assert [r["LogicalResourceId"] for r in cf.list_stack_resources(StackName="rbu")["StackResourceSummaries"]] == ["Base"]
+    # ... unless the update asks for RetainExceptOnCreate: "newly created resources are deleted when
+    # the operation rolls back. This includes newly created resources marked with a deletion policy
+    # of Retain".
+    fail_next(emulator, "sns", "CreateTopic")
+    cf.update_stack(StackName="rbu", TemplateBody=body.replace("SUFFIX", "v"), RetainExceptOnCreate=True)
+    assert wait(cf, "rbu")["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE", reasons(cf, "rbu")
+    assert not {"rb-kept-v", "rb-created-v"} & queue_names(emulator)
+
+
+def test_comma_delimited_list_members_are_trimmed(emulator: str) -> None:
+    cf = client(emulator, "cloudformation")
+    body = """
+Parameters:
+  Names: {Type: CommaDelimitedList, AllowedValues: [a, b, c]}
+Resources:
+  Q: {Type: AWS::SQS::Queue}
+Outputs:
+  Joined: {Value: !Join ["|", !Ref Names]}
+"""
+    # Parameters section, CommaDelimitedList: "each member string is space trimmed".
+    stack = create(cf, "cdl", body, Names=" a, b ,c ")
+    assert outputs(stack)["Joined"] == "a|b|c"
+
+
+def test_get_template_always_offers_both_stages(emulator: str) -> None:
+    cf = client(emulator, "cloudformation")
+    body = "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n"
+    create(cf, "stages", body)
+    # API_GetTemplate, StagesAvailable: "For stacks, the Original and Processed templates are always
+    # available"; TemplateStage: without transforms "Original and Processed return the same template".
+    out = cf.get_template(StackName="stages")
+    assert out["StagesAvailable"] == ["Original", "Processed"]
+    assert cf.get_template(StackName="stages", TemplateStage="Processed")["TemplateBody"] == body
+    cf.create_change_set(StackName="stages", ChangeSetName="cs", TemplateBody=body.replace(
+        "Queue\n", "Queue\n    Properties: {DelaySeconds: 3}\n"))
+    cf.get_waiter("change_set_create_complete").wait(StackName="stages", ChangeSetName="cs", WaiterConfig={"Delay": 1})
+    assert cf.get_template(StackName="stages", ChangeSetName="cs")["StagesAvailable"] == ["Original", "Processed"]
+
+
+def test_language_extension_functions_need_the_transform_and_their_full_names(emulator: str) -> None:
+    cf = client(emulator, "cloudformation")
+    plain = 'Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: {"Fn::ToJsonString": [1]}}\n'
+    cases = [
+        # "You must use the AWS::LanguageExtensions transform to use the Fn::Length intrinsic function".
+        (plain, "Fn::ToJsonString is only available with the AWS::LanguageExtensions transform"),
+        (plain.replace("ToJsonString", "Length"), "Fn::Length is only available with the AWS::LanguageExtensions"),
+        # "Short-form YAML syntax isn't supported ... use Fn::Length instead of !Length".
+        ("Transform: AWS::LanguageExtensions\n" + plain.replace('{"Fn::ToJsonString": [1]}', "!Length [1]"),
+         "YAML short form !Length is not supported"),
+        ("Transform: AWS::LanguageExtensions\n" + plain.replace('{"Fn::ToJsonString": [1]}', "!ToJsonString [1]"),
+         "YAML short form !ToJsonString is not supported"),
+        # Fn::ForEach is not implemented: said so, not a misleading "must contain a Type member".
+        ("Transform: AWS::LanguageExtensions\nResources:\n  Fn::ForEach::Queues:\n    - Name\n    - [a, b]\n"
+         "    - Queue${Name}:\n        Type: AWS::SQS::Queue\n", "Fn::ForEach is not supported by the emulator"),
+    ]
+    for body, message in cases:
+        for call in (lambda: cf.create_stack(StackName="le", TemplateBody=body, Capabilities=CAPS),
+                     lambda: cf.validate_template(TemplateBody=body)):
+            with pytest.raises(cf.exceptions.ClientError) as exc:
+                call()
+            status, code, text = error_of(exc)
+            assert (status, code) == (400, "ValidationError") and message in text, text
+    # With the transform and the full name, both work.
+    body = ('Transform: AWS::LanguageExtensions\nResources:\n  Q:\n    Type: AWS::SQS::Queue\nOutputs:\n  Out:\n'
+            '    Value: {"Fn::Join": ["-", [{"Fn::ToJsonString": [7]}, {"Fn::Length": [1, 2]}]]}\n')
+    assert outputs(create(cf, "le", body))["Out"] == "[7]-2"
+
+
+REPLACEMENTS = """
+Parameters:
+  Suffix: {Type: String, Default: one}
+  Bus: {Type: String, Default: ""}
+Conditions:
+  NoBus: !Equals [!Ref Bus, ""]
+Resources:
+  First:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: !Sub "dyn-${Suffix}"}
+  Second:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: !Sub "${First.QueueName}-second"}
+  Rule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !If [NoBus, !Ref AWS::NoValue, !Ref Bus]
+      EventPattern: {source: [app]}
+"""
+
+
+def test_change_set_replacement_of_dynamic_values_and_conditional_properties(emulator: str) -> None:
+    cf = client(emulator, "cloudformation")
+    create(cf, "cs2", REPLACEMENTS)
+    rule = cf.describe_stack_resource(StackName="cs2", LogicalResourceId="Rule")["StackResourceDetail"]["PhysicalResourceId"]
+    cf.create_change_set(StackName="cs2", ChangeSetName="next", UsePreviousTemplate=True,
+                         Parameters=params(Suffix="two", Bus="default"))
+    cf.get_waiter("change_set_create_complete").wait(StackName="cs2", ChangeSetName="next", WaiterConfig={"Delay": 1})
+    changes = {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"]
+               for c in cf.describe_change_set(StackName="cs2", ChangeSetName="next")["Changes"]}
+    assert changes["First"]["Replacement"] == "True"
+    # API_ResourceChange: "If the RequiresRecreation field is Always and the Evaluation field is
+    # Dynamic, Replacement is Conditional".
+    (detail,) = changes["Second"]["Details"]
+    assert (detail["Target"]["RequiresRecreation"], detail["Evaluation"], changes["Second"]["Replacement"]) == \
+        ("Always", "Dynamic", "Conditional")
+    # EventBusName is conditionally create-only: RequiresRecreation Conditionally; naming the default
+    # bus explicitly is then an update of the same rule.
+    (detail,) = changes["Rule"]["Details"]
+    assert (detail["Target"]["RequiresRecreation"], changes["Rule"]["Replacement"]) == ("Conditionally", "Conditional")
+    cf.execute_change_set(StackName="cs2", ChangeSetName="next")
+    assert wait(cf, "cs2")["StackStatus"] == "UPDATE_COMPLETE", reasons(cf, "cs2")
+    assert cf.describe_stack_resource(StackName="cs2", LogicalResourceId="Rule")["StackResourceDetail"][
+        "PhysicalResourceId"] == rule
+    assert "dyn-two-second" in queue_names(emulator)
+
+
+def test_immutable_and_updatable_properties(emulator: str) -> None:
+    cf, kms, s3 = client(emulator, "cloudformation"), client(emulator, "kms"), client(emulator, "s3")
+    body = """
+Parameters:
+  MultiRegion: {Type: String, Default: "false"}
+  Class: {Type: String, Default: STANDARD}
+  Catalog: {Type: String, Default: ""}
+  Lock: {Type: String, Default: "false"}
+Conditions:
+  NoCatalog: !Equals [!Ref Catalog, ""]
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties: {MultiRegion: !Ref MultiRegion}
+  Logs:
+    Type: AWS::Logs::LogGroup
+    Properties: {LogGroupClass: !Ref Class}
+  Db:
+    Type: AWS::Glue::Database
+    Properties:
+      CatalogId: !If [NoCatalog, !Ref AWS::NoValue, !Ref Catalog]
+      DatabaseInput: {Name: immutables}
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      ObjectLockEnabled: !Ref Lock
+      VersioningConfiguration: {Status: Enabled}
+"""
+    create(cf, "imm", body)
+
+    def physical(logical: str) -> str:
+        return cf.describe_stack_resource(StackName="imm", LogicalResourceId=logical)["StackResourceDetail"][
+            "PhysicalResourceId"]
+
+    key, group, bucket = physical("Key"), physical("Logs"), physical("Bucket")
+    # AWS::KMS::Key: changing MultiRegion "the update request fails, regardless of the value of the
+    # UpdateReplacePolicy attribute": no new key, the old one is not scheduled for deletion.
+    update(cf, "imm", expect="UPDATE_ROLLBACK_COMPLETE", MultiRegion="true")
+    assert any(r.startswith("Key UPDATE_FAILED You cannot change the MultiRegion of an existing KMS key")
+               for r in reasons(cf, "imm"))
+    assert physical("Key") == key and kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert len(kms.list_keys()["Keys"]) == 1
+    # LogGroupClass: "Update requires: Updates are not supported."
+    update(cf, "imm", expect="UPDATE_ROLLBACK_COMPLETE", Class="INFREQUENT_ACCESS")
+    assert any(r.startswith("Logs UPDATE_FAILED LogGroupClass cannot be updated") for r in reasons(cf, "imm"))
+    assert physical("Logs") == group
+    # Glue Database CatalogId: "Update requires: No interruption".
+    update(cf, "imm", Catalog=ACCOUNT)
+    assert client(emulator, "glue").get_database(Name="immutables")["Database"]["Name"] == "immutables"
+    # ObjectLockEnabled: turning Object Lock on updates the bucket; turning it off (impossible in S3)
+    # replaces it.
+    update(cf, "imm", Lock="true")
+    assert physical("Bucket") == bucket
+    assert s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]["ObjectLockEnabled"] == "Enabled"
+    update(cf, "imm", Lock="false")
+    assert physical("Bucket") != bucket
+
+
+def test_lambda_permission_invoked_via_function_url_requires_replacement(emulator: str) -> None:
+    publish(emulator)
+    cf = client(emulator, "cloudformation")
+    body = """
+Parameters:
+  ViaUrl: {Type: String, Default: "false"}
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: provided.al2023
+      Handler: bootstrap
+      Role: !GetAtt Role.Arn
+      Code: {S3Bucket: artifacts-test-us-east-1, S3Key: patch-compliance/v1/s3-cleanup.zip}
+  Allow:
+    Type: AWS::Lambda::Permission
+    Properties:
+      FunctionName: !Ref Fn
+      Action: lambda:InvokeFunction
+      Principal: "*"
+      FunctionUrlAuthType: NONE
+      InvokedViaFunctionUrl: !Ref ViaUrl
+"""
+    create(cf, "perm", body)
+    cf.create_change_set(StackName="perm", ChangeSetName="via", UsePreviousTemplate=True, Capabilities=CAPS,
+                         Parameters=params(ViaUrl="true"))
+    cf.get_waiter("change_set_create_complete").wait(StackName="perm", ChangeSetName="via", WaiterConfig={"Delay": 1})
+    changes = {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"]
+               for c in cf.describe_change_set(StackName="perm", ChangeSetName="via")["Changes"]}
+    # AWS::Lambda::Permission InvokedViaFunctionUrl: "Update requires: Replacement".
+    assert changes["Allow"]["Replacement"] == "True"
+    old = cf.describe_stack_resource(StackName="perm", LogicalResourceId="Allow")["StackResourceDetail"]["PhysicalResourceId"]
+    cf.execute_change_set(StackName="perm", ChangeSetName="via")
+    assert wait(cf, "perm")["StackStatus"] == "UPDATE_COMPLETE", reasons(cf, "perm")
+    assert cf.describe_stack_resource(StackName="perm", LogicalResourceId="Allow")["StackResourceDetail"][
+        "PhysicalResourceId"] != old
+
+
+def test_error_status_codes_follow_the_service_model(emulator: str) -> None:
+    cf = client(emulator, "cloudformation")
+    body = json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})
+    # botocore's cloudformation service-2.json: 404 for the NotFound shapes, 409 for the conflicts.
+    with pytest.raises(cf.exceptions.ClientError) as exc:
+        cf.describe_stack_set(StackSetName="nope")
+    assert error_of(exc)[:2] == (404, "StackSetNotFoundException")
+    cf.create_stack_set(StackSetName="codes", TemplateBody=body)
+    with pytest.raises(cf.exceptions.ClientError) as exc:
+        cf.create_stack_set(StackSetName="codes", TemplateBody=body)
+    assert error_of(exc)[:2] == (409, "NameAlreadyExistsException")
+    op = cf.create_stack_instances(StackSetName="codes", Accounts=[ACCOUNT], Regions=[REGION],
+                                   OperationId="op-1")["OperationId"]
+    deadline = time.monotonic() + 30
+    while cf.describe_stack_set_operation(StackSetName="codes", OperationId=op)["StackSetOperation"]["Status"] \
+            == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with pytest.raises(cf.exceptions.ClientError) as exc:
+        cf.delete_stack_instances(StackSetName="codes", Accounts=[ACCOUNT], Regions=[REGION], RetainStacks=True,
+                                  OperationId="op-1")
+    assert error_of(exc)[:2] == (409, "OperationIdAlreadyExistsException")
+    with pytest.raises(cf.exceptions.ClientError) as exc:
+        cf.delete_stack_set(StackSetName="codes")
+    assert error_of(exc)[:2] == (409, "StackSetNotEmptyException")
+    with pytest.raises(cf.exceptions.ClientError) as exc:
+        cf.describe_stack_set_operation(StackSetName="codes", OperationId="nope")
+    assert error_of(exc)[:2] == (404, "OperationNotFoundException")
+    with pytest.raises(cf.exceptions.ClientError) as exc:
+        cf.describe_stack_instance(StackSetName="codes", StackInstanceAccount=ACCOUNT, StackInstanceRegion="eu-west-1")
+    assert error_of(exc)[:2] == (404, "StackInstanceNotFoundException")
+    create(cf, "codes", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")
+    with pytest.raises(cf.exceptions.ClientError) as exc:
+        cf.describe_change_set(StackName="codes", ChangeSetName="nope")
+    assert error_of(exc)[:2] == (404, "ChangeSetNotFound")
+
+
+def test_stack_set_account_filter_default_and_inoperable_instances(emulator: str) -> None:
+    org = client(emulator, "organizations")
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    ous, accounts = [], []
+    for i in range(2):
+        ou = org.create_organizational_unit(ParentId=root, Name=f"ou{i}")["OrganizationalUnit"]["Id"]
+        account_id = org.create_account(AccountName=f"a{i}", Email=f"a{i}@example.com")["CreateAccountStatus"]["AccountId"]
+        org.move_account(AccountId=account_id, SourceParentId=root, DestinationParentId=ou)
+        ous.append(ou)
+        accounts.append(account_id)
+    cf = client(emulator, "cloudformation")
+    body = ("Parameters:\n  Delay: {Type: Number, Default: 0}\nResources:\n  Bucket:\n    Type: AWS::S3::Bucket\n"
+            "  Q:\n    Type: AWS::SQS::Queue\n    Properties: {DelaySeconds: !Ref Delay}\n")
+    cf.create_stack_set(StackSetName="filters", TemplateBody=body, PermissionModel="SERVICE_MANAGED",
+                        AutoDeployment={"Enabled": False})
+
+    def run(op_id: str) -> dict[str, Any]:
+        deadline = time.monotonic() + 60
+        while True:
+            op = cf.describe_stack_set_operation(StackSetName="filters", OperationId=op_id)["StackSetOperation"]
+            if op["Status"] not in ("RUNNING", "QUEUED") or time.monotonic() > deadline:
+                return op
+            time.sleep(0.05)
+
+    def instances() -> dict[str, str]:
+        return {i["Account"]: i["Status"] for i in cf.list_stack_instances(StackSetName="filters")["Summaries"]}
+
+    def deploy_both() -> None:
+        for ou in ous:
+            assert run(cf.create_stack_instances(StackSetName="filters", DeploymentTargets={"OrganizationalUnitIds": [ou]},
+                                                 Regions=[REGION])["OperationId"])["Status"] == "SUCCEEDED"
+
+    deploy_both()
+    # DeploymentTargets, AccountFilterType: UNION "is the default value if AccountFilterType is not
+    # provided": the OU's accounts plus the accounts listed...
+    run(cf.delete_stack_instances(StackSetName="filters", Regions=[REGION], RetainStacks=True,
+                                  DeploymentTargets={"OrganizationalUnitIds": [ous[1]], "Accounts": [accounts[0]]})["OperationId"])
+    assert instances() == {}
+    # ... and "UNION is not supported for CreateStackInstances operations".
+    with pytest.raises(cf.exceptions.ClientError) as exc:
+        cf.create_stack_instances(StackSetName="filters", Regions=[REGION],
+                                  DeploymentTargets={"OrganizationalUnitIds": [ous[1]], "Accounts": [accounts[0]]})
+    assert error_of(exc)[:2] == (400, "ValidationError")
+    deploy_both()
+
+    # A failed DeleteStackInstances leaves the instance INOPERABLE (its bucket is not empty)...
+    member = cf.describe_stack_instance(StackSetName="filters", StackInstanceAccount=accounts[0],
+                                        StackInstanceRegion=REGION)["StackInstance"]
+    member_cf = as_account(emulator, "cloudformation", accounts[0])
+    bucket = member_cf.describe_stack_resource(StackName=member["StackId"], LogicalResourceId="Bucket")[
+        "StackResourceDetail"]["PhysicalResourceId"]
+    as_account(emulator, "s3", accounts[0]).put_object(Bucket=bucket, Key="k", Body=b"x")
+    op = run(cf.delete_stack_instances(StackSetName="filters", Regions=[REGION], RetainStacks=False,
+                                       DeploymentTargets={"OrganizationalUnitIds": [ous[0]], "Accounts": [accounts[0]],
+                                                          "AccountFilterType": "INTERSECTION"})["OperationId"])
+    assert op["Status"] == "FAILED" and instances() == {accounts[0]: "INOPERABLE", accounts[1]: "CURRENT"}
+    # ... and "Stacks in this state are excluded from further UpdateStackSet operations".
+    op = run(cf.update_stack_set(StackSetName="filters", UsePreviousTemplate=True,
+                                 Parameters=params(Delay=5))["OperationId"])
+    assert op["Status"] == "SUCCEEDED"
+    results = cf.list_stack_set_operation_results(StackSetName="filters", OperationId=op["OperationId"])["Summaries"]
+    assert [r["Account"] for r in results] == [accounts[1]]
+    assert instances() == {accounts[0]: "INOPERABLE", accounts[1]: "CURRENT"}
+    assert member_cf.describe_stacks(StackName=member["StackId"])["Stacks"][0]["StackStatus"] == "DELETE_FAILED"

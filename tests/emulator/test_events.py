@@ -43,3 +43,22 @@ def test_pattern_rules_still_deliver(emulator) -> None:
     events.put_targets(Rule="pattern", Targets=[{"Id": "q", "Arn": arn}])
     events.put_events(Entries=[{"Source": "app", "DetailType": "x", "Detail": "{}"}])
     assert len(sqs.receive_message(QueueUrl=url)["Messages"]) == 1
+
+
+def test_a_scheduled_firing_reaches_each_target_once_whatever_the_pattern(emulator) -> None:
+    events, sqs = client(emulator, "events"), client(emulator, "sqs")
+    first, first_arn = queue(emulator, "first")
+    second, second_arn = queue(emulator, "second")
+    # PutRule: a rule with both an EventPattern and a ScheduleExpression "triggers on matching events
+    # as well as on a schedule".
+    events.put_rule(Name="both", ScheduleExpression="rate(1 hour)", EventPattern=json.dumps({"source": ["app"]}))
+    events.put_targets(Rule="both", Targets=[{"Id": "a", "Arn": first_arn}, {"Id": "b", "Arn": second_arn}])
+    status, answer = control(emulator, "POST", "/_emulator/events/fire-schedule",
+                             {"account": "123456789012", "region": "us-east-1", "rule": "both"})
+    assert status == 200, answer
+    for url in (first, second):
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        assert [json.loads(m["Body"])["detail-type"] for m in messages] == ["Scheduled Event"]
+    # The pattern still delivers matching events.
+    events.put_events(Entries=[{"Source": "app", "DetailType": "x", "Detail": "{}"}])
+    assert len(sqs.receive_message(QueueUrl=first, MaxNumberOfMessages=10)["Messages"]) == 1

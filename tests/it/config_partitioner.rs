@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use config_partitioner::{Partitioner, PartitionerError, Settings, handle};
-use integration_tests::{Emulator, Fault, isolated};
+use integration_tests::{Emulator, Fault, fixtures, isolated};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
@@ -72,20 +72,20 @@ impl Setup {
         let records: Vec<Value> = keys
             .iter()
             .map(|key| {
-                json!({"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": self.region,
-                       "eventTime": "2026-11-22T06:00:00.000Z", "eventName": "ObjectCreated:Put",
-                       "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": BUCKET, "arn": format!("arn:aws:s3:::{BUCKET}")},
-                              "object": {"key": key, "size": 2048}}})
+                let mut record = fixtures::s3_record("ObjectCreated:Put", BUCKET, key);
+                record["awsRegion"] = json!(self.region);
+                record
             })
             .collect();
         handle(
             partitioner,
             LambdaEvent::new(
-                json!({"Records": records}),
+                fixtures::s3_notification(records),
                 context(Duration::from_secs(60)),
             ),
         )
         .await
+        .map(|report| serde_json::to_value(report).expect("the report serializes"))
     }
 
     async fn partitions(&self, table: &str) -> Vec<(Vec<String>, String)> {

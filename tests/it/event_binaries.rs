@@ -56,8 +56,12 @@ async fn partitioner_binary_handles_an_s3_notification() {
     )
     .await
     .expect("starts");
-    let event = json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": "b"}, "object": {"key": "AWSLogs/123456789012/Config/us-east-1/2026/11/22/ConfigSnapshot/x.json.gz"}}}]});
+    let event =
+        integration_tests::fixtures::s3_notification(vec![integration_tests::fixtures::s3_record(
+            "ObjectCreated:Put",
+            "b",
+            "AWSLogs/123456789012/Config/us-east-1/2026/11/22/ConfigSnapshot/x.json.gz",
+        )]);
     let invoked = function
         .invoke(&event, Duration::from_secs(30))
         .await

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use glue_column_remover::{Remover, RemoverError, Settings, handle};
-use integration_tests::{Emulator, Fault, isolated};
+use integration_tests::{Emulator, Fault, fixtures, isolated};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
@@ -96,16 +96,14 @@ impl Setup {
     }
 
     async fn invoke(&self, crawler: &str, state: &str) -> Result<Value, RemoverError> {
-        let event = json!({
-            "version": "0", "id": "6f0c1a2b", "detail-type": "Glue Crawler State Change", "source": "aws.glue",
-            "account": "123456789012", "time": "2026-11-22T06:05:00Z", "region": self.region, "resources": [],
-            "detail": {"crawlerName": crawler, "state": state, "message": format!("Crawler {state}")}
-        });
+        let mut event = fixtures::crawler_state(crawler, state);
+        event["region"] = json!(self.region);
         handle(
             &self.remover,
             LambdaEvent::new(event, context(Duration::from_secs(60))),
         )
         .await
+        .map(|report| serde_json::to_value(report).expect("the report serializes"))
     }
 
     async fn table(&self) -> aws_sdk_glue::types::Table {

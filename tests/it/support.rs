@@ -98,17 +98,7 @@ pub fn cfn_request(kind: &str, response_url: &str, physical_id: Option<&str>) ->
 
 /// An EventBridge scheduled event.
 pub fn scheduled_event(region: &str) -> Value {
-    json!({
-        "version": "0",
-        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "123456789012",
-        "time": "2026-11-22T06:00:00Z",
-        "region": region,
-        "resources": [format!("arn:aws:events:{region}:123456789012:rule/ec2-os-tagger-daily")],
-        "detail": {}
-    })
+    integration_tests::fixtures::scheduled(region)
 }
 
 /// Tags of an EC2 instance, read back through the SDK.

@@ -100,8 +100,7 @@ async fn the_binary_prints_the_metrics_and_returns_the_report() {
     )
     .await
     .expect("starts");
-    let scheduled = json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "111122223333", "region": region, "time": "2026-12-03T06:00:00Z", "detail": {}});
+    let scheduled = integration_tests::fixtures::scheduled(region);
     let invoked = function
         .invoke(&scheduled, Duration::from_secs(30))
         .await

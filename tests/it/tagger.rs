@@ -54,6 +54,7 @@ impl Setup {
             LambdaEvent::new(payload, context(Duration::from_secs(60))),
         )
         .await
+        .map(|answer| serde_json::to_value(answer).expect("the answer serializes"))
     }
 
     /// Sends a custom resource request and returns CloudFormation's view of the answer.

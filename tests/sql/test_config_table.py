@@ -83,6 +83,6 @@ def test_a_case_sensitive_table_without_mappings_reads_nothing(fleet: pathlib.Pa
 def test_the_named_queries_see_the_instance_by_its_name_tag(fleet: pathlib.Path) -> None:
     """The Config queries read element_at(tags, 'Name'): the tag spelled Name, not name."""
     con = la.connect(fleet)
-    text = (ROOT / "cfn" / "queries" / "config_patch_compliance.sql").read_text()
+    text = la.read_sql(ROOT / "cfn" / "queries" / "config_patch_compliance.sql")
     rows = la.run(con, text, la.NAMED_QUERY_VALUES)
     assert {r["node_id"]: r["name"] for r in rows} == {"i-0a1b2c3d4e5f60718": "web-1", "i-0f1e2d3c4b5a69788": "db-1"}

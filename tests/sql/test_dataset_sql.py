@@ -49,7 +49,7 @@ def render(text: str) -> str:
 
 
 SQL_FILES = sorted(SQL_DIR.glob("*.sql"))
-SQL = {header(text)[0]: text for text in (path.read_text() for path in SQL_FILES)}
+SQL = {header(text)[0]: text for text in (la.read_sql(path) for path in SQL_FILES)}
 assert len(SQL) == len(SQL_FILES), "one file per dataset key"
 
 
@@ -59,7 +59,7 @@ def load(key: str) -> str:
 
 @pytest.mark.parametrize("path", SQL_FILES, ids=lambda p: p.name)
 def test_parses_as_trino_with_the_declared_columns(path: pathlib.Path) -> None:
-    text = path.read_text()
+    text = la.read_sql(path)
     _, declared = header(text)
     tree = sqlglot.parse_one(render(text), read="trino")
     assert isinstance(tree, exp.Select), "one SELECT statement"
@@ -394,8 +394,8 @@ def test_config_snapshots_of_a_day_are_ordered_by_delivery_not_capture_times() -
 
 MUTATIONS = [
     # Filter terminated nodes before taking the latest row: the stale Active row of i-term returns.
-    ("nodes", "FROM \"${database}\".aws_instanceinformation\n),",
-     "FROM \"${database}\".aws_instanceinformation WHERE instancestatus <> 'Terminated'\n),",
+    ("nodes", "FROM \"${Database}\".aws_instanceinformation\n)\n",
+     "FROM \"${Database}\".aws_instanceinformation WHERE instancestatus <> 'Terminated'\n)\n",
      test_nodes_latest_state_per_live_node),
     # No latest-row filter on the patch summary: i-live appears twice.
     ("nodes", "AND p.rn = 1", "", test_nodes_latest_state_per_live_node),

@@ -239,7 +239,7 @@ MUTATIONS = [
     Mutation(
         "rows-multiplied-by-tags", "dataset/nodes",
         [("FROM info AS i\n",
-          "FROM info AS i\nJOIN \"${database}\".aws_tag AS tg\n"
+          "FROM info AS i\nJOIN \"${Database}\".aws_tag AS tg\n"
           "    ON tg.accountid = i.accountid AND tg.region = i.region AND tg.resourceid = i.resourceid\n")],
         why="the samples inner-join aws_tag: a row per tag, untagged nodes gone"),
     Mutation(

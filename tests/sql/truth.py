@@ -60,7 +60,10 @@ class Query:
 
     @property
     def text(self) -> str:
-        return self.path.read_text()
+        """The query as shipped: its parts included (cfn/render.py)."""
+        import localathena as la  # demo/localathena.py, on the path of every caller
+
+        return la.read_sql(self.path)
 
 
 def queries() -> list[Query]:

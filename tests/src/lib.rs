@@ -21,6 +21,10 @@ use serde_json::{Value, json};
 
 pub use local_aws::workspace_root;
 
+/// The event fixtures (`tests/fixtures/events/`), each the documented shape of an event.
+#[path = "../fixtures/events.rs"]
+pub mod fixtures;
+
 /// Custom resource requests of one resource in one stack, as CloudFormation sends them.
 #[derive(Debug, Clone)]
 pub struct CustomResourceRequests {
@@ -64,16 +68,17 @@ impl CustomResourceRequests {
         old: Option<Value>,
     ) -> Value {
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        let mut r = json!({
-            "RequestType": kind,
-            "ServiceToken": self.service_token,
-            "ResponseURL": response_url,
-            "StackId": self.stack_id,
-            "RequestId": format!("req-{}", NEXT.fetch_add(1, Ordering::Relaxed)),
-            "ResourceType": self.resource_type,
-            "LogicalResourceId": self.logical_id,
-            "ResourceProperties": properties,
-        });
+        let mut r = fixtures::cfn_request(kind);
+        let request = r.as_object_mut().expect("a request is an object");
+        request.remove("PhysicalResourceId");
+        request.remove("OldResourceProperties");
+        r["ServiceToken"] = json!(self.service_token);
+        r["ResponseURL"] = json!(response_url);
+        r["StackId"] = json!(self.stack_id);
+        r["RequestId"] = json!(format!("req-{}", NEXT.fetch_add(1, Ordering::Relaxed)));
+        r["ResourceType"] = json!(self.resource_type);
+        r["LogicalResourceId"] = json!(self.logical_id);
+        r["ResourceProperties"] = properties;
         if let Some(id) = physical_id {
             r["PhysicalResourceId"] = json!(id);
         }

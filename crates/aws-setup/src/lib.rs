@@ -22,6 +22,9 @@
 //! One error type for any SDK failure, displayed as `<code>: <message>`: the text a CloudFormation
 //! `Reason` or an operator needs, without the SDK's nested debug output.
 
+// The crates every function builds on: their public API is documented in full.
+#![warn(missing_docs)]
+
 pub mod names;
 
 use std::error::Error as StdError;
@@ -53,6 +56,13 @@ pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
 }
 
 /// Installs the global tracing subscriber. Call once at the top of `main`; later calls do nothing.
+///
+/// The same variables as `lambda_runtime::tracing::init_default_subscriber` (Lambda's advanced
+/// logging controls: `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`; `AWS_LAMBDA_LOG_FORMAT=JSON`), but
+/// not that function: it cannot keep the SDK's own crates at `warn` when a function runs at
+/// `debug` (their debug output is voluminous and can include request bodies), it panics when a
+/// subscriber is already set (tests and the local runner set one), and its JSON nests each event's
+/// fields instead of flattening them, which CloudWatch Logs Insights reads less easily.
 pub fn init_tracing() {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
@@ -157,20 +167,31 @@ impl fmt::Display for AwsError {
 
 impl StdError for AwsError {}
 
-fn cause_chain(e: &dyn StdError) -> String {
-    let mut text = String::new();
-    let mut current = e.source();
-    while let Some(s) = current {
+/// The error's message followed by its sources, skipping a source already quoted by its parent
+/// (thiserror's `"...: {0}"` with `#[source]` would otherwise repeat it). Every function reports
+/// errors through this one walk: the `Diagnostic`s Lambda logs, CloudFormation's `Reason`s and
+/// the SDK's transport errors read the same way.
+pub fn error_chain(e: &(dyn StdError + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
         let part = s.to_string();
-        if !text.contains(&part) {
-            if !text.is_empty() {
-                text.push_str(": ");
-            }
+        if !part.is_empty() && !text.contains(&part) {
+            text.push_str(": ");
             text.push_str(&part);
         }
-        current = s.source();
+        source = s.source();
     }
-    if text.is_empty() { e.to_string() } else { text }
+    text
+}
+
+/// The causes of an SDK error without its own generic text ("dispatch failure"): the part that
+/// says what went wrong. Falls back to the error's own message.
+fn cause_chain(e: &dyn StdError) -> String {
+    match e.source() {
+        Some(source) => error_chain(source),
+        None => e.to_string(),
+    }
 }
 
 impl AwsError {
@@ -201,7 +222,9 @@ impl AwsError {
         Self { code, message }
     }
 
-    /// True when the error has this code.
+    /// True when the error has this code. Only for services whose SDK models no error types (EC2,
+    /// some S3 operations), with the code as a named constant; elsewhere match the SDK's typed
+    /// error (`err.as_service_error().is_some_and(..::is_..)`).
     pub fn is(&self, code: &str) -> bool {
         self.code == code
     }

@@ -60,13 +60,16 @@
 //! }
 //! ```
 
+// The crates every function builds on: their public API is documented in full.
+#![warn(missing_docs)]
+
 mod properties;
 mod request;
 mod response;
 mod runner;
 mod sender;
 
-pub use properties::{Properties, PropertyError};
+pub use properties::{Properties, PropertyError, de};
 pub use request::{
     Envelope, EnvelopeError, Request, RequestError, RequestType, is_custom_resource_request,
 };

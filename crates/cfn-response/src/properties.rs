@@ -229,11 +229,77 @@ impl Properties {
         }
     }
 
-    /// The whole property map deserialized into `T`, for resources with many properties. Serde's
-    /// message names the offending field.
+    /// The whole property map deserialized into `T`, for resources with many properties: derive
+    /// `Deserialize` with `#[serde(rename_all = "PascalCase")]` and use [`de`] for CloudFormation's
+    /// string forms, then validate the fields. A failure names the property it happened in
+    /// (`PrincipalArns[2]`), or `ResourceProperties` for a missing field (serde's message names it).
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, PropertyError> {
-        serde_json::from_value(Value::Object(self.0.clone()))
-            .map_err(|e| PropertyError::invalid("ResourceProperties", e.to_string()))
+        serde_path_to_error::deserialize(Value::Object(self.0.clone())).map_err(|e| {
+            let path = e.path().to_string();
+            let name = if path == "." {
+                "ResourceProperties".to_owned()
+            } else {
+                path
+            };
+            PropertyError::invalid(name, e.into_inner().to_string())
+        })
+    }
+}
+
+/// Deserializers for CloudFormation's forms of property values, to use with
+/// [`Properties::deserialize`] in `#[serde(deserialize_with = "...")]`. They follow the same rules
+/// as the [`Properties`] accessors: strings are trimmed and a blank one counts as absent; a list is
+/// a JSON list or one comma-separated string.
+pub mod de {
+    use std::fmt;
+
+    use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
+
+    /// An optional string: absent, null, empty or blank is `None`; the value is trimmed. Use with
+    /// `#[serde(default, deserialize_with = "de::blank_as_none")]`.
+    pub fn blank_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(Option::<String>::deserialize(d)?
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty()))
+    }
+
+    struct StringList;
+
+    impl<'de> Visitor<'de> for StringList {
+        type Value = Vec<String>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of strings or a comma-separated string")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element::<String>()? {
+                let item = item.trim();
+                if !item.is_empty() {
+                    out.push(item.to_owned());
+                }
+            }
+            Ok(out)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+    }
+
+    /// A list of strings: a JSON list of strings or one comma-separated string (`"a, b,c"`); items
+    /// trimmed, empty ones dropped. Use with `#[serde(default, deserialize_with = "de::string_list")]`.
+    pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        d.deserialize_any(StringList)
     }
 }
 
@@ -337,6 +403,52 @@ mod tests {
     fn properties_must_be_an_object() {
         assert!(Properties::from_value(Some(&json!("x"))).is_err());
         assert_eq!(Properties::from_value(None), Ok(Properties::default()));
+    }
+
+    #[test]
+    fn deserialize_with_cloudformation_forms() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        #[serde(rename_all = "PascalCase")]
+        struct P {
+            #[serde(default, deserialize_with = "de::blank_as_none")]
+            name: Option<String>,
+            #[serde(default, deserialize_with = "de::string_list")]
+            principal_arns: Vec<String>,
+        }
+        let p: P = props(json!({"Name": "  ", "PrincipalArns": "a, b,,c"}))
+            .deserialize()
+            .expect("valid");
+        assert_eq!(
+            p,
+            P {
+                name: None,
+                principal_arns: vec!["a".into(), "b".into(), "c".into()]
+            }
+        );
+        let p: P = props(json!({"Name": " x ", "PrincipalArns": [" a ", ""]}))
+            .deserialize()
+            .expect("valid");
+        assert_eq!(
+            (p.name.as_deref(), p.principal_arns),
+            (Some("x"), vec!["a".to_owned()])
+        );
+        let err = props(json!({"PrincipalArns": ["a", 3]}))
+            .deserialize::<P>()
+            .expect_err("not a string")
+            .to_string();
+        assert!(
+            err.contains("`PrincipalArns[1]`") && err.contains("expected a string"),
+            "{err}"
+        );
+        let err = props(json!({"PrincipalArns": {"a": 1}}))
+            .deserialize::<P>()
+            .expect_err("an object")
+            .to_string();
+        assert!(
+            err.contains("`PrincipalArns`")
+                && err.contains("a list of strings or a comma-separated string"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -61,7 +61,7 @@ impl From<RunnerError> for lambda_runtime::Diagnostic {
     fn from(e: RunnerError) -> Self {
         Self {
             error_type: "CloudFormationUnanswered".to_owned(),
-            error_message: e.to_string(),
+            error_message: error_chain(&e),
         }
     }
 }
@@ -271,21 +271,7 @@ fn deadlines(ctx: &Context, now: Instant) -> (Option<Instant>, Instant) {
     (Some(work_deadline), send_deadline)
 }
 
-/// The error's message followed by its sources, skipping a source already quoted by its parent
-/// (thiserror's `"...: {0}"` with `#[source]` would otherwise repeat it).
-pub fn error_chain(e: &(dyn StdError + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !part.is_empty() && !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
-    text
-}
+pub use aws_setup::error_chain;
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {

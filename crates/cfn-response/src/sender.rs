@@ -105,15 +105,7 @@ impl ResponseSender for HttpSender {
 
 /// reqwest's error display includes the URL, with its signature; keep only the cause chain.
 fn transport_message(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut msg = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    msg
+    aws_setup::error_chain(&e.without_url())
 }
 
 /// The URL without its query string (which holds the signature) for logs and error messages.

@@ -3,11 +3,16 @@
 //! and answers with scripted statuses, so tests check what CloudFormation would really get.
 
 use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -18,7 +23,7 @@ pub struct ReceivedRequest {
     pub method: String,
     /// Path and query as sent.
     pub target: String,
-    /// Header names lower-cased, in arrival order.
+    /// Header names lower-cased, with their values.
     pub headers: Vec<(String, String)>,
     /// The body as text.
     pub body: String,
@@ -69,7 +74,11 @@ impl ResponseServer {
             while let Ok((stream, _)) = listener.accept().await {
                 let state = task_state.clone();
                 tokio::spawn(async move {
-                    let _ = serve(stream, state).await;
+                    let service = hyper::service::service_fn(move |req| record(state.clone(), req));
+                    // A client that hangs up mid-request is the client's business.
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
             }
         });
@@ -118,54 +127,47 @@ impl ResponseServer {
     }
 }
 
-async fn serve(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line).await?;
-    let mut parts = request_line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_owned();
-    let target = parts.next().unwrap_or_default().to_owned();
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).await? == 0 {
-            break;
-        }
-        let line = line.trim_end_matches(['\r', '\n']);
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
-        }
-    }
-    let length = headers
-        .iter()
-        .find(|(n, _)| n == "content-length")
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body).await?;
+/// Records the request and answers with the next scripted status (200 when none is left).
+async fn record(
+    state: Arc<Mutex<State>>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    // A body that breaks off is recorded as what arrived: the test then sees the truncation.
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let status = {
         let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
         state.received.push(ReceivedRequest {
-            method,
-            target,
-            headers,
+            method: parts.method.to_string(),
+            target: parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| parts.uri.to_string(), |p| p.to_string()),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_owned(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
             body: String::from_utf8_lossy(&body).into_owned(),
         });
         state.statuses.pop_front().unwrap_or(200)
     };
-    let answer = if status == 200 {
+    let answer: &'static str = if status == 200 {
         ""
     } else {
         "<Error><Code>Scripted</Code></Error>"
     };
-    let response = format!(
-        "HTTP/1.1 {status} Scripted\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-        answer.len()
-    );
-    let mut stream = reader.into_inner();
-    stream.write_all(response.as_bytes()).await?;
-    stream.shutdown().await
+    let mut response = Response::new(Full::new(Bytes::from_static(answer.as_bytes())));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    Ok(response)
 }

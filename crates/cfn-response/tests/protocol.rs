@@ -10,6 +10,10 @@ use cfn_response::{CustomResource, Outcome, PropertyError, Request, Runner, Runn
 use lambda_runtime::{Config, Context};
 use serde_json::{Value, json};
 
+#[allow(dead_code)]
+#[path = "../../../tests/fixtures/events.rs"]
+mod fixtures;
+
 #[derive(Debug, thiserror::Error)]
 enum TestError {
     #[error(transparent)]
@@ -73,16 +77,14 @@ impl CustomResource for Scripted {
 }
 
 fn request(server: &ResponseServer, kind: &str, props: Value) -> Value {
-    let mut r = json!({
-        "RequestType": kind,
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:f",
-        "ResponseURL": server.url("r1"),
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/demo-stack/5b0c0a70-0000",
-        "RequestId": "11111111-2222",
-        "ResourceType": "Custom::Scripted",
-        "LogicalResourceId": "Thing",
-        "ResourceProperties": props,
-    });
+    let mut r = fixtures::cfn_request(kind);
+    r["ResponseURL"] = json!(server.url("r1"));
+    r["StackId"] =
+        json!("arn:aws:cloudformation:us-east-1:123456789012:stack/demo-stack/5b0c0a70-0000");
+    r["RequestId"] = json!("11111111-2222");
+    r["ResourceType"] = json!("Custom::Scripted");
+    r["LogicalResourceId"] = json!("Thing");
+    r["ResourceProperties"] = props;
     if kind != "Create" {
         r["PhysicalResourceId"] = json!("demo-stack-Thing");
     }

@@ -73,7 +73,6 @@ pub struct ConfigObject {
     pub delivery: Delivery,
     /// The 12-digit account id.
     pub account: String,
-    /// The Region.
     pub region: String,
     /// `YYYY-MM-DD`.
     pub dt: String,
@@ -162,9 +161,7 @@ pub fn parse_key(key: &str) -> Result<ConfigObject, String> {
 /// One object that was created: bucket and decoded key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreatedObject {
-    /// The bucket.
     pub bucket: String,
-    /// The decoded key.
     pub key: String,
 }
 
@@ -324,7 +321,6 @@ pub enum PartitionerError {
     /// An AWS call failed after the SDK's retries.
     #[error("glue:{operation} on {table} failed: {source}")]
     Aws {
-        /// The Glue operation.
         operation: &'static str,
         /// `database.table`.
         table: String,
@@ -359,7 +355,7 @@ impl From<PartitionerError> for Diagnostic {
         };
         Diagnostic {
             error_type: error_type.to_owned(),
-            error_message: e.to_string(),
+            error_message: aws_setup::error_chain(&e),
         }
     }
 }
@@ -581,13 +577,12 @@ impl Partitioner {
     }
 }
 
-/// The Lambda handler.
+/// The Lambda handler: the runtime serializes the report as the invocation's result.
 pub async fn handle(
     partitioner: &Partitioner,
     event: LambdaEvent<Value>,
-) -> Result<Value, PartitionerError> {
-    let report = partitioner.handle_event(&event.payload).await?;
-    Ok(serde_json::to_value(report).unwrap_or(Value::Null))
+) -> Result<Report, PartitionerError> {
+    partitioner.handle_event(&event.payload).await
 }
 
 #[cfg(test)]

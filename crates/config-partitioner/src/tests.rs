@@ -8,6 +8,10 @@ use aws_sdk_glue::types::{Column, ErrorDetail, PartitionError, Table};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use serde_json::json;
 
+#[allow(dead_code)]
+#[path = "../../../tests/fixtures/events.rs"]
+mod fixtures;
+
 const SNAP: &str = "AWSLogs/111122223333/Config/eu-west-1/2026/4/7/ConfigSnapshot/111122223333_Config_eu-west-1_ConfigSnapshot_20260407T103717Z_0f1e.json.gz";
 
 #[test]
@@ -123,8 +127,7 @@ fn notification_keys_are_url_decoded() {
 }
 
 fn record(event_name: &str, key: &str) -> Value {
-    json!({"eventSource": "aws:s3", "eventName": event_name, "eventTime": "2026-04-07T10:37:18.000Z",
-           "s3": {"bucket": {"name": "config-bucket"}, "object": {"key": key, "size": 1234}}})
+    fixtures::s3_record(event_name, "config-bucket", key)
 }
 
 #[test]
@@ -155,9 +158,7 @@ fn every_record_is_read_and_non_creations_skipped() {
 
 #[test]
 fn eventbridge_object_created_and_other_shapes() {
-    let bridge = json!({"version": "0", "id": "1", "detail-type": "Object Created", "source": "aws.s3",
-        "account": "111122223333", "time": "2026-04-07T10:37:18Z", "region": "eu-west-1", "resources": [],
-        "detail": {"version": "0", "bucket": {"name": "config-bucket"}, "object": {"key": SNAP, "size": 1}}});
+    let bridge = fixtures::s3_object_created("config-bucket", SNAP);
     let objects = objects_in(&bridge).expect("readable");
     assert_eq!(objects.created[0].key, SNAP);
 

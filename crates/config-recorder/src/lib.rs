@@ -246,7 +246,6 @@ pub enum RecorderError {
     /// An AWS call failed.
     #[error("config:{operation} failed: {source}{undone}")]
     Aws {
-        /// The operation.
         operation: &'static str,
         /// `<code>: <message>`.
         source: AwsError,

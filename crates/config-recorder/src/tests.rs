@@ -26,22 +26,31 @@ use aws_sdk_config::types::error::{
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use serde_json::{Value, json};
 
+#[allow(dead_code)]
+#[path = "../../../tests/fixtures/events.rs"]
+mod fixtures;
+
 const ROLE: &str = "arn:aws:iam::111122223333:role/patching-ConfigRecorderRole-ABC";
 const NAME: &str = "patch-compliance-1a2b3c4d";
 
 fn request(kind: &str, properties: Value, physical_id: Option<&str>) -> Request {
-    let mut payload = json!({
-        "RequestType": kind,
-        "ResponseURL": "https://cloudformation-custom-resource-response.s3.amazonaws.com/x?X-Amz-Signature=s",
-        "StackId": "arn:aws:cloudformation:us-east-1:111122223333:stack/StackSet-patching-x/1a2b3c4d-0000-0000-0000-000000000000",
-        "RequestId": "r-1",
-        "LogicalResourceId": "ConfigRecorder",
-        "ResourceType": "Custom::ConfigRecorder",
-        "ResourceProperties": properties,
-    });
-    if let Some(id) = physical_id {
-        payload["PhysicalResourceId"] = json!(id);
-        payload["OldResourceProperties"] = payload["ResourceProperties"].clone();
+    let mut payload = fixtures::cfn_request(kind);
+    payload["StackId"] = json!(
+        "arn:aws:cloudformation:us-east-1:111122223333:stack/StackSet-patching-x/1a2b3c4d-0000-0000-0000-000000000000"
+    );
+    payload["LogicalResourceId"] = json!("ConfigRecorder");
+    payload["ResourceType"] = json!("Custom::ConfigRecorder");
+    payload["ResourceProperties"] = properties;
+    match physical_id {
+        Some(id) => {
+            payload["PhysicalResourceId"] = json!(id);
+            payload["OldResourceProperties"] = payload["ResourceProperties"].clone();
+        }
+        None => {
+            let request = payload.as_object_mut().expect("an object");
+            request.remove("PhysicalResourceId");
+            request.remove("OldResourceProperties");
+        }
     }
     let envelope = cfn_response::Envelope::from_value(&payload).expect("envelope");
     Request::parse(envelope, &payload).expect("request")

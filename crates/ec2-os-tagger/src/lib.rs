@@ -53,6 +53,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_ec2::types::Tag as Ec2Tag;
+use aws_sdk_ssm::operation::add_tags_to_resource::AddTagsToResourceError;
 use aws_sdk_ssm::types::{ResourceTypeForTagging, Tag as SsmTag};
 use aws_setup::AwsError;
 use cfn_response::{
@@ -75,6 +76,9 @@ pub const EC2_IN_FLIGHT: usize = 4;
 pub const SSM_IN_FLIGHT: usize = 4;
 /// AWS allows tag values up to 256 characters.
 const MAX_TAG_VALUE: usize = 256;
+/// CreateTags' error when an instance id no longer exists. EC2's API models no error types (its
+/// errors are codes only: "Error codes for the Amazon EC2 API"), so this one is matched by code.
+const EC2_INSTANCE_NOT_FOUND: &str = "InvalidInstanceID.NotFound";
 
 /// The three tags this function sets, as one comparable set.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -414,7 +418,7 @@ impl Tagger {
                 }
                 Err(e) => AwsError::from(e),
             };
-            if err.is("InvalidInstanceID.NotFound") {
+            if err.is(EC2_INSTANCE_NOT_FOUND) {
                 let gone: HashSet<String> =
                     ids_in_not_found_message(&err.message).into_iter().collect();
                 let before = ids.len();
@@ -464,13 +468,16 @@ impl Tagger {
             .set_tags(Some(ssm_tags))
             .send()
             .await;
-        match result.map_err(AwsError::from) {
+        match result {
             Ok(_) => BatchResult {
                 tagged: 1,
                 vanished: 0,
                 failure: None,
             },
-            Err(e) if e.is("InvalidResourceId") => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(AddTagsToResourceError::is_invalid_resource_id) =>
+            {
                 warn!(instance_id = %id, "managed instance vanished before tagging");
                 BatchResult {
                     tagged: 0,
@@ -481,7 +488,7 @@ impl Tagger {
             Err(e) => BatchResult {
                 tagged: 0,
                 vanished: 0,
-                failure: Some(e.to_string()),
+                failure: Some(AwsError::from(e).to_string()),
             },
         }
     }
@@ -537,19 +544,29 @@ fn describe_payload(payload: &Value) -> String {
     }
 }
 
+/// What an invocation returns: the runner's result for a custom resource request, the tagging
+/// report for a scheduled run. The runtime serializes it.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    /// A custom resource request, answered to CloudFormation by the runner.
+    CustomResource(Value),
+    /// A scheduled run.
+    Scheduled(TagReport),
+}
+
 /// The Lambda handler: a custom resource request goes to the runner (which always answers
 /// CloudFormation); a scheduled event tags and returns the report.
 pub async fn handle(
     runner: &Runner<Tagger>,
     event: LambdaEvent<Value>,
-) -> Result<Value, TaggerError> {
+) -> Result<Answer, TaggerError> {
     if is_custom_resource_request(&event.payload) {
-        return Ok(runner.handle(event).await?);
+        return Ok(Answer::CustomResource(runner.handle(event).await?));
     }
     if let Some(schedule) = scheduled_event(&event.payload) {
         info!(rules = ?schedule.resources.unwrap_or_default(), "scheduled run");
-        let report = runner.resource().tag_all().await?;
-        return Ok(serde_json::to_value(&report).unwrap_or(Value::Null));
+        return Ok(Answer::Scheduled(runner.resource().tag_all().await?));
     }
     Err(TaggerError::UnsupportedEvent(describe_payload(
         &event.payload,

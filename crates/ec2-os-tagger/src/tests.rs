@@ -9,9 +9,14 @@ use aws_sdk_ssm::operation::add_tags_to_resource::{
 use aws_sdk_ssm::operation::describe_instance_information::{
     DescribeInstanceInformationError, DescribeInstanceInformationOutput,
 };
+use aws_sdk_ssm::types::error::InvalidResourceId;
 use aws_sdk_ssm::types::{InstanceInformation, PlatformType};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
+
+#[allow(dead_code)]
+#[path = "../../../tests/fixtures/events.rs"]
+mod fixtures;
 
 fn node(id: &str, name: Option<&str>, version: Option<&str>) -> Node {
     Node {
@@ -191,9 +196,7 @@ async fn hybrid_nodes_use_add_tags_to_resource_and_errors_are_collected() {
     let gone = mock!(aws_sdk_ssm::Client::add_tags_to_resource)
         .match_requests(|r| r.resource_id() == Some("mi-00000000000000002"))
         .then_error(|| {
-            AddTagsToResourceError::generic(
-                ErrorMetadata::builder().code("InvalidResourceId").build(),
-            )
+            AddTagsToResourceError::InvalidResourceId(InvalidResourceId::builder().build())
         });
     let denied = mock!(aws_sdk_ssm::Client::add_tags_to_resource)
         .match_requests(|r| r.resource_id() == Some("mi-00000000000000003"))
@@ -258,13 +261,8 @@ async fn describe_failure_tags_nothing_and_says_what_to_check() {
 
 #[test]
 fn event_shapes() {
-    let schedule = serde_json::json!({
-        "detail-type": "Scheduled Event", "source": "aws.events",
-        "resources": ["arn:aws:events:us-east-1:123456789012:rule/daily"], "detail": {}
-    });
-    assert!(scheduled_event(&schedule).is_some());
-    let s3_event =
-        serde_json::json!({"detail-type": "Object Created", "source": "aws.s3", "detail": {}});
+    assert!(scheduled_event(&fixtures::scheduled("us-east-1")).is_some());
+    let s3_event = fixtures::s3_object_created("config-bucket", "x");
     assert!(scheduled_event(&s3_event).is_none());
     let no_source = serde_json::json!({"detail-type": "Scheduled Event"});
     assert!(

@@ -1,97 +1,78 @@
-//! UTC timestamps as seconds since the epoch, and the text forms AWS writes. Civil-date arithmetic
-//! (Howard Hinnant's algorithm) instead of a date crate: the simulator needs only these four forms.
+//! UTC timestamps as seconds since the epoch, and the text forms AWS writes, through the `time`
+//! crate. The simulator counts in whole seconds (`i64`) because every quantity it derives (scan
+//! times, ages, windows) is arithmetic on them; these functions turn them into AWS's formats.
+
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{OffsetDateTime, format_description::BorrowedFormatItem};
 
 /// Seconds in a day.
 pub const DAY: i64 = 86_400;
 /// Seconds in an hour.
 pub const HOUR: i64 = 3_600;
 
-/// (year, month, day, hour, minute, second) of a timestamp.
-pub fn civil(t: i64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = t.div_euclid(DAY);
-    let secs = t.rem_euclid(DAY);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        y,
-        m,
-        d,
-        (secs / 3600) as u32,
-        (secs % 3600 / 60) as u32,
-        (secs % 60) as u32,
-    )
+const ISO: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+const ISO_MILLIS: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].000Z");
+const COMPACT: &[BorrowedFormatItem<'_>] =
+    format_description!("[year][month][day]T[hour][minute][second]Z");
+const CONFIG_FOLDER: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]/[month padding:none]/[day padding:none]");
+const DATE: &[BorrowedFormatItem<'_>] = format_description!("[year]-[month]-[day]");
+
+/// The instant of a timestamp. The simulator's timestamps lie within a few years of now, far
+/// inside the `time` crate's range (years -9999 to 9999); outside it is a bug in the caller.
+fn at(t: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(t)
+        .unwrap_or_else(|e| panic!("timestamp {t} is outside the supported range: {e}"))
 }
 
-/// The timestamp of a civil date and time.
-pub fn from_civil(y: i64, m: u32, d: u32, hh: u32, mm: u32, ss: u32) -> i64 {
-    let y = y - i64::from(m <= 2);
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe - 719_468) * DAY
-        + i64::from(hh) * 3600
-        + i64::from(mm) * 60
-        + i64::from(ss)
+fn format(t: i64, layout: &[BorrowedFormatItem<'_>]) -> String {
+    at(t)
+        .format(layout)
+        .unwrap_or_else(|e| panic!("a UTC instant formats with a fixed layout: {e}"))
 }
 
 /// `2026-11-22T12:00:00Z`: the sync's captureTime and most time fields.
 pub fn iso(t: i64) -> String {
-    let (y, m, d, hh, mm, ss) = civil(t);
-    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+    format(t, ISO)
 }
 
 /// `2026-11-22T12:00:00.000Z`: AWS Config's capture times.
 pub fn iso_millis(t: i64) -> String {
-    let (y, m, d, hh, mm, ss) = civil(t);
-    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.000Z")
+    format(t, ISO_MILLIS)
 }
 
 /// `20261122T120000Z`: timestamps inside Config object names.
 pub fn compact(t: i64) -> String {
-    let (y, m, d, hh, mm, ss) = civil(t);
-    format!("{y:04}{m:02}{d:02}T{hh:02}{mm:02}{ss:02}Z")
+    format(t, COMPACT)
 }
 
 /// `2026/11/2`: Config's date folders, month and day not zero-padded.
 pub fn config_folder(t: i64) -> String {
-    let (y, m, d, ..) = civil(t);
-    format!("{y}/{m}/{d}")
+    format(t, CONFIG_FOLDER)
 }
 
-/// Parses `yyyy-mm-ddThh:mm:ssZ` (fractional seconds ignored).
+/// `2026-11-22`: a day, as the Config table's `dt` partition names it.
+pub fn date(t: i64) -> String {
+    format(t, DATE)
+}
+
+/// Parses an RFC 3339 time in UTC, `yyyy-mm-ddThh:mm:ssZ` (fractional seconds dropped).
 pub fn parse_iso(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || !text.ends_with('Z') {
+    // RFC 3339 also allows a space between date and time; AWS writes the `T` form only.
+    if !text.ends_with('Z') || text.as_bytes().get(10) != Some(&b'T') {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<u32>().ok();
-    let (m, d, hh, mm, ss) = (
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    Some(from_civil(i64::from(num(0..4)?), m, d, hh, mm, ss))
+    OffsetDateTime::parse(text, &Rfc3339)
+        .ok()
+        .map(OffsetDateTime::unix_timestamp)
 }
 
 /// The current time, whole seconds.
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    OffsetDateTime::now_utc().unix_timestamp()
 }
 
 #[cfg(test)]
@@ -105,6 +86,7 @@ mod tests {
         assert_eq!(iso_millis(t), "2024-02-29T23:59:07.000Z");
         assert_eq!(compact(t), "20240229T235907Z");
         assert_eq!(config_folder(t), "2024/2/29");
+        assert_eq!(date(t), "2024-02-29");
         assert_eq!(iso(0), "1970-01-01T00:00:00Z");
         assert_eq!(
             parse_iso("2026-11-22T12:00:00.123Z").map(iso).as_deref(),
@@ -115,12 +97,12 @@ mod tests {
             "2026-11-22 12:00:00Z",
             "yesterday",
             "2026-11-22T12:00:00",
+            "2026-11-22T12:00:00+01:00",
         ] {
             assert_eq!(parse_iso(bad), None, "{bad}");
         }
         for t in (-DAY * 800..DAY * 40_000).step_by(7_777_777) {
-            let (y, m, d, hh, mm, ss) = civil(t);
-            assert_eq!(from_civil(y, m, d, hh, mm, ss), t);
+            assert_eq!(parse_iso(&iso(t)), Some(t));
         }
     }
 }

@@ -53,6 +53,9 @@ use std::time::Duration;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_glue::error::BuildError;
+use aws_sdk_glue::operation::get_partitions::GetPartitionsError;
+use aws_sdk_glue::operation::get_table::GetTableError;
+use aws_sdk_glue::operation::update_table::UpdateTableError;
 use aws_sdk_glue::types::{
     BatchUpdatePartitionRequestEntry, Column, Partition, PartitionInput, StorageDescriptor, Table,
     TableInput,
@@ -107,7 +110,6 @@ impl Settings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CrawlerDetail {
-    /// The crawler.
     pub crawler_name: String,
     /// `Started`, `Succeeded`, `Failed`.
     pub state: String,
@@ -125,7 +127,6 @@ pub enum RemoverError {
     /// An AWS call failed after the SDK's retries.
     #[error("glue:{operation} on {target} failed: {source}")]
     Aws {
-        /// The Glue operation.
         operation: &'static str,
         /// The table or partitions.
         target: String,
@@ -143,7 +144,6 @@ pub enum RemoverError {
     /// Some partitions could not be updated.
     #[error("BatchUpdatePartition failed for {count} partition(s) of {table}: {details}")]
     Partitions {
-        /// The table.
         table: String,
         /// How many failed.
         count: usize,
@@ -163,7 +163,7 @@ impl From<RemoverError> for Diagnostic {
         };
         Diagnostic {
             error_type: error_type.to_owned(),
-            error_message: e.to_string(),
+            error_message: aws_setup::error_chain(&e),
         }
     }
 }
@@ -345,10 +345,15 @@ impl Remover {
             .name(&self.settings.table)
             .send()
             .await;
-        match result.map_err(AwsError::from) {
+        match result {
             Ok(out) => Ok(out.table),
-            Err(e) if e.is("EntityNotFoundException") => Ok(None),
-            Err(e) => Err(self.aws("GetTable", e)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(GetTableError::is_entity_not_found_exception) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(self.aws("GetTable", e.into())),
         }
     }
 
@@ -373,21 +378,23 @@ impl Remover {
                 .table_input(input)
                 .set_version_id(table.version_id().map(str::to_owned))
                 .send()
-                .await
-                .map_err(AwsError::from);
+                .await;
             match result {
                 Ok(_) => {
                     info!(table = %self.settings.table, %column, version = ?table.version_id(), "removed the colliding column");
                     return Ok(true);
                 }
-                Err(e) if e.is("ConcurrentModificationException") => {
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(UpdateTableError::is_concurrent_modification_exception) =>
+                {
                     warn!(
                         attempt,
                         "table changed while we updated it; reading it again"
                     );
                     tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
                 }
-                Err(e) => return Err(self.aws("UpdateTable", e)),
+                Err(e) => return Err(self.aws("UpdateTable", e.into())),
             }
         }
         Err(RemoverError::Contended(self.qualified()))
@@ -409,10 +416,15 @@ impl Remover {
         // Partition keys are the table's; a partition "collides" when its own column list still
         // carries the column, whatever its keys (partitions have no keys of their own).
         while let Some(page) = pages.next().await {
-            let page = match page.map_err(AwsError::from) {
+            let page = match page {
                 Ok(p) => p,
-                Err(e) if e.is("EntityNotFoundException") => return Ok(updated),
-                Err(e) => return Err(self.aws("GetPartitions", e)),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(GetPartitionsError::is_entity_not_found_exception) =>
+                {
+                    return Ok(updated);
+                }
+                Err(e) => return Err(self.aws("GetPartitions", e.into())),
             };
             for partition in page.partitions() {
                 let carries = partition.storage_descriptor().is_some_and(|sd| {
@@ -485,10 +497,9 @@ impl Remover {
     }
 }
 
-/// The Lambda handler.
-pub async fn handle(remover: &Remover, event: LambdaEvent<Value>) -> Result<Value, RemoverError> {
-    let report = remover.handle_event(&event.payload).await?;
-    Ok(serde_json::to_value(report).unwrap_or(Value::Null))
+/// The Lambda handler: the runtime serializes the report as the invocation's result.
+pub async fn handle(remover: &Remover, event: LambdaEvent<Value>) -> Result<Report, RemoverError> {
+    remover.handle_event(&event.payload).await
 }
 
 #[cfg(test)]

@@ -8,12 +8,16 @@ use aws_sdk_glue::operation::batch_update_partition::BatchUpdatePartitionOutput;
 use aws_sdk_glue::operation::get_partitions::GetPartitionsOutput;
 use aws_sdk_glue::operation::get_table::GetTableOutput;
 use aws_sdk_glue::operation::update_table::{UpdateTableError, UpdateTableOutput};
+use aws_sdk_glue::types::error::ConcurrentModificationException;
 use aws_sdk_glue::types::{
     BatchUpdatePartitionFailureEntry, ErrorDetail, SerDeInfo, TableIdentifier,
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_types::DateTime;
-use aws_smithy_types::error::ErrorMetadata;
+
+#[allow(dead_code)]
+#[path = "../../../tests/fixtures/events.rs"]
+mod fixtures;
 
 fn col(name: &str) -> Column {
     Column::builder()
@@ -146,11 +150,7 @@ fn table_input_keeps_every_accepted_field_and_drops_the_column() {
 }
 
 fn crawler_event(crawler: &str, state: &str) -> Value {
-    serde_json::json!({
-        "version": "0", "id": "1", "detail-type": "Glue Crawler State Change", "source": "aws.glue",
-        "account": "123456789012", "region": "us-east-1", "time": "2026-11-22T06:00:00Z", "resources": [],
-        "detail": {"crawlerName": crawler, "state": state, "message": "Crawler Succeeded"}
-    })
+    fixtures::crawler_state(crawler, state)
 }
 
 fn get_table_rule() -> aws_smithy_mocks::Rule {
@@ -199,14 +199,8 @@ async fn a_scheduled_event_fixes_the_table_without_a_crawler_event() {
         RuleMode::MatchAny,
         [&get_table, &update, &partitions]
     );
-    // The event EventBridge sends for a schedule (EventBridge User Guide, "Creating a rule that
-    // runs on a schedule": detail-type "Scheduled Event", source "aws.events", detail {}).
-    let scheduled = serde_json::json!({
-        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
-        "source": "aws.events", "account": "123456789012", "time": "2026-11-22T02:45:00Z",
-        "region": "us-east-1", "resources": ["arn:aws:events:us-east-1:123456789012:rule/column-fix"],
-        "detail": {}
-    });
+    // The event EventBridge sends for a schedule.
+    let scheduled = fixtures::scheduled("us-east-1");
     let report = Remover::new(glue, settings())
         .handle_event(&scheduled)
         .await
@@ -243,9 +237,9 @@ async fn concurrent_modification_rereads_and_retries_with_the_version() {
         .match_requests(|r| r.version_id() == Some("7"))
         .sequence()
         .error(|| {
-            UpdateTableError::generic(
-                ErrorMetadata::builder()
-                    .code("ConcurrentModificationException")
+            UpdateTableError::ConcurrentModificationException(
+                ConcurrentModificationException::builder()
+                    .message("table changed")
                     .build(),
             )
         })
@@ -268,9 +262,9 @@ async fn concurrent_modification_rereads_and_retries_with_the_version() {
 async fn endless_conflicts_become_an_error_for_lambda_to_retry() {
     let get_table = get_table_rule();
     let conflict = mock!(aws_sdk_glue::Client::update_table).then_error(|| {
-        UpdateTableError::generic(
-            ErrorMetadata::builder()
-                .code("ConcurrentModificationException")
+        UpdateTableError::ConcurrentModificationException(
+            ConcurrentModificationException::builder()
+                .message("table changed")
                 .build(),
         )
     });

@@ -183,9 +183,7 @@ impl Fault {
 /// `multipart_uploads` uploads in progress.
 #[derive(Debug, Clone, Serialize)]
 pub struct BulkBucket {
-    /// The Region.
     pub region: String,
-    /// The bucket.
     pub bucket: String,
     /// `Enabled`, `Suspended`, or `None` for an unversioned bucket.
     pub versioning: Option<String>,

@@ -58,6 +58,8 @@
 
 use std::fmt;
 
+use aws_sdk_ssm::operation::create_resource_data_sync::CreateResourceDataSyncError;
+use aws_sdk_ssm::operation::delete_resource_data_sync::DeleteResourceDataSyncError;
 use aws_sdk_ssm::types::{
     ResourceDataSyncDestinationDataSharing, ResourceDataSyncS3Destination, ResourceDataSyncS3Format,
 };
@@ -255,7 +257,6 @@ pub enum SyncError {
          delete it (aws ssm delete-resource-data-sync --sync-name {name}) or choose another SyncName"
     )]
     Conflict {
-        /// The name.
         name: String,
         /// Where the existing sync writes.
         existing: String,
@@ -284,7 +285,6 @@ pub enum SyncError {
     /// An AWS call failed.
     #[error("ssm:{operation} failed for sync {name:?}: {source}")]
     Aws {
-        /// The operation.
         operation: &'static str,
         /// The sync.
         name: String,
@@ -354,19 +354,32 @@ impl DataSync {
         }
     }
 
-    async fn send_create(&self, spec: &SyncSpec) -> Result<(), AwsError> {
-        self.ssm
+    async fn send_create(&self, spec: &SyncSpec) -> Result<(), CreateFailed> {
+        let destination = spec.destination.to_s3().map_err(|e| {
+            CreateFailed::Other(AwsError {
+                code: "InvalidDestination".into(),
+                message: e.to_string(),
+            })
+        })?;
+        match self
+            .ssm
             .create_resource_data_sync()
             .sync_name(&spec.name)
             .sync_type(SYNC_TYPE)
-            .s3_destination(spec.destination.to_s3().map_err(|e| AwsError {
-                code: "InvalidDestination".into(),
-                message: e.to_string(),
-            })?)
+            .s3_destination(destination)
             .send()
             .await
-            .map(drop)
-            .map_err(AwsError::from)
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error().is_some_and(
+                    CreateResourceDataSyncError::is_resource_data_sync_already_exists_exception,
+                ) =>
+            {
+                Err(CreateFailed::Exists)
+            }
+            Err(e) => Err(CreateFailed::Other(e.into())),
+        }
     }
 
     /// Creates the sync; an identical existing one is success, a different one a conflict.
@@ -376,7 +389,7 @@ impl DataSync {
                 info!(sync = %spec.name, destination = %spec.destination, "created the resource data sync");
                 Ok(())
             }
-            Err(e) if e.is("ResourceDataSyncAlreadyExistsException") => {
+            Err(CreateFailed::Exists) => {
                 match self.find(&spec.name).await? {
                     Existing::ToDestination(existing) if existing == spec.destination => {
                         info!(sync = %spec.name, "the sync exists with this destination already (a retried Create)");
@@ -392,10 +405,10 @@ impl DataSync {
                     Existing::None => self
                         .send_create(spec)
                         .await
-                        .map_err(|e| Self::aws("CreateResourceDataSync", &spec.name, e)),
+                        .map_err(|e| Self::aws("CreateResourceDataSync", &spec.name, e.into())),
                 }
             }
-            Err(e) => Err(Self::aws("CreateResourceDataSync", &spec.name, e)),
+            Err(CreateFailed::Other(e)) => Err(Self::aws("CreateResourceDataSync", &spec.name, e)),
         }
     }
 
@@ -474,18 +487,41 @@ impl DataSync {
             .sync_name(name)
             .sync_type(SYNC_TYPE)
             .send()
-            .await
-            .map_err(AwsError::from);
+            .await;
         match result {
             Ok(_) => {
                 info!(sync = %name, "deleted the resource data sync");
                 Ok(())
             }
-            Err(e) if e.is("ResourceDataSyncNotFoundException") => {
+            Err(e)
+                if e.as_service_error().is_some_and(
+                    DeleteResourceDataSyncError::is_resource_data_sync_not_found_exception,
+                ) =>
+            {
                 info!(sync = %name, "no such sync: nothing to delete");
                 Ok(())
             }
-            Err(e) => Err(Self::aws("DeleteResourceDataSync", name, e)),
+            Err(e) => Err(Self::aws("DeleteResourceDataSync", name, e.into())),
+        }
+    }
+}
+
+/// Why CreateResourceDataSync did not create the sync.
+enum CreateFailed {
+    /// A sync of that name exists (`ResourceDataSyncAlreadyExistsException`).
+    Exists,
+    /// Any other failure.
+    Other(AwsError),
+}
+
+impl From<CreateFailed> for AwsError {
+    fn from(e: CreateFailed) -> Self {
+        match e {
+            CreateFailed::Exists => AwsError {
+                code: "ResourceDataSyncAlreadyExistsException".into(),
+                message: "a sync of that name was created meanwhile".into(),
+            },
+            CreateFailed::Other(e) => e,
         }
     }
 }

@@ -11,7 +11,7 @@
 -- vendor's meaning (patches classified as security); noncompliant_level and the *_level_* counts
 -- are the compliance levels of the node's patch baseline (UNSPECIFIED on predefined baselines).
 --
--- ${database} is replaced by the Glue database of the resource data sync tables.
+-- ${Database} is replaced by the Glue database of the resource data sync tables.
 --
 -- column: account_id STRING
 -- column: region STRING
@@ -28,17 +28,13 @@
 -- column: noncompliant_level_high INTEGER
 -- column: noncompliant_count INTEGER
 -- column: security_noncompliant_count INTEGER
-WITH info AS (
-    SELECT
-        accountid, region, resourceid, computername, platformname, instancestatus, capturetime,
-        row_number() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rn
-    FROM "${database}".aws_instanceinformation
-),
-tags AS (
+WITH
+-- include: ../../../cfn/queries/parts/latest_instance_information.sql
+, tags AS (
     SELECT
         accountid, region, resourceid, "key" AS tag_key, "value" AS tag_value,
         rank() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rk
-    FROM "${database}".aws_tag
+    FROM "${Database}".aws_tag
 ),
 summary AS (
     SELECT
@@ -48,14 +44,14 @@ summary AS (
         row_number() OVER (
             PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC, executiontime DESC
         ) AS rn
-    FROM "${database}".aws_compliancesummary
+    FROM "${Database}".aws_compliancesummary
     WHERE compliancetype = 'Patch'
 ),
 patch AS (
     SELECT
         accountid, region, resourceid, securitynoncompliantcount,
         row_number() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rn
-    FROM "${database}".aws_patchsummary
+    FROM "${Database}".aws_patchsummary
 )
 SELECT
     i.accountid AS account_id,

@@ -15,7 +15,7 @@
 -- capturetime) before it is joined or filtered: filtering Terminated first would let an older
 -- Active row of a terminated node through. Account and Region come from the partitions.
 --
--- ${database} is replaced by the Glue database of the resource data sync tables.
+-- ${Database} is replaced by the Glue database of the resource data sync tables.
 --
 -- column: account_id STRING
 -- column: region STRING
@@ -51,21 +51,16 @@
 -- column: noncompliant_level_low INTEGER
 -- column: noncompliant_level_informational INTEGER
 -- column: noncompliant_level_unspecified INTEGER
-WITH info AS (
-    SELECT
-        accountid, region, resourceid, computername, ipaddress, platformtype, platformname,
-        platformversion, agentversion, instancestatus, capturetime,
-        row_number() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rn
-    FROM "${database}".aws_instanceinformation
-),
-patch AS (
+WITH
+-- include: ../../../cfn/queries/parts/latest_instance_information.sql
+, patch AS (
     SELECT
         accountid, region, resourceid, patchgroup, baselineid, operationtype, operationendtime,
         installedcount, installedothercount, installedpendingrebootcount, installedrejectedcount,
         missingcount, failedcount, notapplicablecount, criticalnoncompliantcount,
         securitynoncompliantcount, othernoncompliantcount,
         row_number() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rn
-    FROM "${database}".aws_patchsummary
+    FROM "${Database}".aws_patchsummary
 ),
 summary AS (
     SELECT
@@ -75,7 +70,7 @@ summary AS (
         row_number() OVER (
             PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC, executiontime DESC
         ) AS rn
-    FROM "${database}".aws_compliancesummary
+    FROM "${Database}".aws_compliancesummary
     WHERE compliancetype = 'Patch'
 )
 SELECT

@@ -14,7 +14,7 @@
 -- every item of that capture); older captures, which stale or re-delivered objects can hold, are
 -- dropped. The node's status is its newest instance information row, taken before filtering.
 --
--- ${database} is replaced by the Glue database of the resource data sync tables.
+-- ${Database} is replaced by the Glue database of the resource data sync tables.
 --
 -- column: account_id STRING
 -- column: region STRING
@@ -36,19 +36,14 @@
 -- column: scan_time DATETIME
 -- column: baseline_id STRING
 -- column: patch_group STRING
-WITH info AS (
-    SELECT
-        accountid, region, resourceid, computername, platformtype, platformname, platformversion,
-        instancestatus, capturetime,
-        row_number() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rn
-    FROM "${database}".aws_instanceinformation
-),
-items AS (
+WITH
+-- include: ../../../cfn/queries/parts/latest_instance_information.sql
+, items AS (
     SELECT
         accountid, region, resourceid, id, title, classification, severity, patchseverity,
         patchstate, status, installedtime, executiontime, patchbaselineid, patchgroup,
         rank() OVER (PARTITION BY accountid, region, resourceid ORDER BY capturetime DESC) AS rk
-    FROM "${database}".aws_complianceitem
+    FROM "${Database}".aws_complianceitem
     WHERE compliancetype = 'Patch'
 )
 SELECT

@@ -6,9 +6,12 @@
 //! -- name: Patch compliance by node      (the name QuickSight shows)
 //! -- column: account_id STRING           (one line per output column, in order)
 //! ```
-//! The text may use `${database}`, `${config_database}` and `${config_table}`, replaced by quoted
-//! identifiers' contents when the dataset is built. The files are the single source of truth: the
-//! SQL checks in `tests/sql/` read the same headers and compare them with what the query returns.
+//! The text may use `${Database}`, `${ConfigDatabase}` and `${ConfigTable}` (the names the named
+//! queries' `Fn::Sub` uses), replaced by quoted identifiers' contents when the dataset is built.
+//! A line `-- include: <path>` takes in a part the named queries share (`cfn/queries/parts/`):
+//! `build.rs` renders the files into `OUT_DIR` and those renderings are compiled in. The files
+//! are the single source of truth: the SQL checks in `tests/sql/` render them the same way
+//! (`cfn/render.py`), read the same headers and compare them with what the query returns.
 
 use std::sync::OnceLock;
 
@@ -41,17 +44,26 @@ pub struct DatasetSql {
 
 /// The files, in the order the datasets are built.
 const FILES: [(&str, &str); 4] = [
-    ("nodes.sql", include_str!("../sql/nodes.sql")),
-    ("patches.sql", include_str!("../sql/patches.sql")),
-    ("node_tags.sql", include_str!("../sql/node_tags.sql")),
+    (
+        "nodes.sql",
+        include_str!(concat!(env!("OUT_DIR"), "/nodes.sql")),
+    ),
+    (
+        "patches.sql",
+        include_str!(concat!(env!("OUT_DIR"), "/patches.sql")),
+    ),
+    (
+        "node_tags.sql",
+        include_str!(concat!(env!("OUT_DIR"), "/node_tags.sql")),
+    ),
     (
         "config_compliance.sql",
-        include_str!("../sql/config_compliance.sql"),
+        include_str!(concat!(env!("OUT_DIR"), "/config_compliance.sql")),
     ),
 ];
 
 /// Placeholder names a template may use.
-pub const PLACEHOLDERS: [&str; 3] = ["database", "config_database", "config_table"];
+pub const PLACEHOLDERS: [&str; 3] = ["Database", "ConfigDatabase", "ConfigTable"];
 
 /// The names substituted into a template. Callers validate them (letters, digits, `_`, `-`), so
 /// substitution into double-quoted identifiers cannot change the query's meaning.
@@ -109,7 +121,7 @@ impl DatasetSql {
         if columns.is_empty() {
             return Err(format!("{file}: needs `-- column: <name> <TYPE>` lines"));
         }
-        let source = if text.contains("${config_table}") {
+        let source = if text.contains("${ConfigTable}") {
             Source::Config
         } else {
             Source::Inventory
@@ -145,11 +157,11 @@ impl DatasetSql {
             .lines()
             .filter(|line| !line.trim_start().starts_with("--") && !line.trim().is_empty())
             .collect();
-        let mut sql = body.join("\n").replace("${database}", names.database);
+        let mut sql = body.join("\n").replace("${Database}", names.database);
         if let Some((database, table)) = names.config {
             sql = sql
-                .replace("${config_database}", database)
-                .replace("${config_table}", table);
+                .replace("${ConfigDatabase}", database)
+                .replace("${ConfigTable}", table);
         }
         sql
     }

@@ -53,6 +53,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadError;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use aws_setup::AwsError;
 use aws_setup::names::check_bucket_name;
@@ -66,6 +67,9 @@ pub const EMPTY_ON_DELETE: &str = "EmptyOnDelete";
 
 /// `DeleteObjects` takes up to 1000 keys.
 pub const DELETE_BATCH: usize = 1000;
+/// S3's code for a bucket that does not exist. ListObjectVersions models no error types in the S3
+/// API (its SDK error has only `Unhandled`), so this one is matched by code.
+const S3_NO_SUCH_BUCKET: &str = "NoSuchBucket";
 /// `DeleteObjects` calls in flight per bucket.
 pub const DELETES_IN_FLIGHT: usize = 4;
 /// Versions listed before deleting them, bounding memory for buckets of any size (25,000
@@ -86,9 +90,7 @@ pub enum CleanupError {
     /// An AWS call failed after the SDK's retries.
     #[error("s3:{operation} on bucket {bucket} failed: {source}")]
     Aws {
-        /// The operation.
         operation: &'static str,
-        /// The bucket.
         bucket: String,
         /// `<code>: <message>`.
         source: AwsError,
@@ -98,7 +100,6 @@ pub enum CleanupError {
         "deleted {deleted} object versions from {bucket}, but {failed} could not be deleted after {KEY_ATTEMPTS} attempts: {first}"
     )]
     KeysFailed {
-        /// The bucket.
         bucket: String,
         /// Versions deleted.
         deleted: u64,
@@ -113,7 +114,6 @@ pub enum CleanupError {
          of time; delete the stack again to resume, or raise the function's timeout"
     )]
     OutOfTime {
-        /// The bucket.
         bucket: String,
         /// Versions deleted so far in this invocation.
         deleted: u64,
@@ -221,7 +221,8 @@ impl Cleanup {
                 .map_err(AwsError::from);
             let page = match page {
                 Ok(p) => p,
-                Err(e) if e.is("NoSuchBucket") => return Ok(None),
+                // ListObjectVersions models no error types (API reference), so the code is matched.
+                Err(e) if e.is(S3_NO_SUCH_BUCKET) => return Ok(None),
                 Err(e) => return Err(Self::aws("ListObjectVersions", bucket, e)),
             };
             for (key, version) in page
@@ -392,12 +393,16 @@ impl Cleanup {
                     .upload_id(&upload_id)
                     .send()
                     .await
-                    .map_err(AwsError::from)
                 {
                     Ok(_) => Ok(()),
                     // Completed or aborted meanwhile.
-                    Err(e) if e.is("NoSuchUpload") => Ok(()),
-                    Err(e) => Err(Self::aws("AbortMultipartUpload", bucket, e)),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(AbortMultipartUploadError::is_no_such_upload) =>
+                    {
+                        Ok(())
+                    }
+                    Err(e) => Err(Self::aws("AbortMultipartUpload", bucket, e.into())),
                 }
             })
             .buffer_unordered(DELETES_IN_FLIGHT)

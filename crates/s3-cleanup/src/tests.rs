@@ -11,6 +11,10 @@ use aws_sdk_s3::types::{DeleteMarkerEntry, Error as KeyError, ObjectVersion};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
 
+#[allow(dead_code)]
+#[path = "../../../tests/fixtures/events.rs"]
+mod fixtures;
+
 fn listing(keys: usize) -> ListObjectVersionsOutput {
     ListObjectVersionsOutput::builder()
         .set_versions(Some(
@@ -144,20 +148,23 @@ async fn a_missing_bucket_is_skipped() {
 
 /// A request as CloudFormation sends it, with these properties (and the old ones on Update).
 fn request(kind: &str, properties: serde_json::Value, old: Option<serde_json::Value>) -> Request {
-    let mut payload = serde_json::json!({
-        "RequestType": kind,
-        "ResponseURL": "https://cloudformation-custom-resource-response.s3.amazonaws.com/x?X-Amz-Signature=s",
-        "StackId": "arn:aws:cloudformation:us-east-1:111122223333:stack/central/1a2b3c4d-0000-0000-0000-000000000000",
-        "RequestId": "r-1",
-        "LogicalResourceId": "BucketCleanup",
-        "ResourceType": "Custom::S3Cleanup",
-        "ResourceProperties": properties,
-    });
+    let mut payload = fixtures::cfn_request(kind);
+    payload["StackId"] = serde_json::json!(
+        "arn:aws:cloudformation:us-east-1:111122223333:stack/central/1a2b3c4d-0000-0000-0000-000000000000"
+    );
+    payload["LogicalResourceId"] = serde_json::json!("BucketCleanup");
+    payload["ResourceType"] = serde_json::json!("Custom::S3Cleanup");
+    payload["ResourceProperties"] = properties;
     if kind != "Create" {
         payload["PhysicalResourceId"] = serde_json::json!("central-BucketCleanup");
     }
-    if let Some(old) = old {
-        payload["OldResourceProperties"] = old;
+    match old {
+        Some(old) => payload["OldResourceProperties"] = old,
+        None => {
+            if let Some(request) = payload.as_object_mut() {
+                request.remove("OldResourceProperties");
+            }
+        }
     }
     let envelope = cfn_response::Envelope::from_value(&payload).expect("envelope");
     Request::parse(envelope, &payload).expect("request")

@@ -112,9 +112,7 @@ impl Settings {
 /// An account and Region as the bucket shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Source {
-    /// The member account.
     pub account: String,
-    /// The Region.
     pub region: String,
     /// Seconds since the epoch of its newest object.
     pub newest: i64,
@@ -125,9 +123,7 @@ pub struct Source {
 /// A source that stopped syncing.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stale {
-    /// The member account.
     pub account: String,
-    /// The Region.
     pub region: String,
     /// Days since its newest object.
     pub days_since_last_object: f64,
@@ -154,9 +150,7 @@ pub enum MonitorError {
     /// Listing failed after the SDK's retries.
     #[error("s3:ListObjectsV2 on s3://{bucket}/{prefix} failed: {source}")]
     List {
-        /// The bucket.
         bucket: String,
-        /// The prefix listed.
         prefix: String,
         /// `<code>: <message>`.
         source: AwsError,
@@ -167,7 +161,7 @@ impl From<MonitorError> for Diagnostic {
     fn from(e: MonitorError) -> Self {
         Diagnostic {
             error_type: "ListFailed".to_owned(),
-            error_message: e.to_string(),
+            error_message: aws_setup::error_chain(&e),
         }
     }
 }

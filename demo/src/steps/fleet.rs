@@ -4,9 +4,9 @@
 //! must use and never touch.
 
 use anyhow::Context as _;
+use fleet_sim::truth::TruthLine;
 use fleet_sim::{Options, local};
 use local_aws::NodeSpec;
-use serde_json::Value;
 
 use crate::context::Demo;
 
@@ -83,26 +83,18 @@ pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
 }
 
 /// The nodes Systems Manager knows in an account and Region, as the emulator registers them.
-fn node_specs(truth: &[Value], account: &str, region: &str) -> Vec<NodeSpec> {
+fn node_specs(truth: &[TruthLine], account: &str, region: &str) -> Vec<NodeSpec> {
     truth
         .iter()
-        .filter(|n| n["account_id"] == account && n["region"] == region && n["live"] == true)
+        .filter(|n| n.account_id == account && n.region == region && n.live)
         .map(|n| {
-            let s = |k: &str| n[k].as_str().unwrap_or_default().to_owned();
-            let mut spec = if n["node_type"] == "Hybrid" {
-                NodeSpec::hybrid(
-                    &s("platform_type"),
-                    &s("platform_name"),
-                    &s("platform_version"),
-                )
+            let platform = (&n.platform_type, &n.platform_name, &n.platform_version);
+            let mut spec = if n.node_type == "Hybrid" {
+                NodeSpec::hybrid(platform.0, platform.1, platform.2)
             } else {
-                NodeSpec::ec2(
-                    &s("platform_type"),
-                    &s("platform_name"),
-                    &s("platform_version"),
-                )
+                NodeSpec::ec2(platform.0, platform.1, platform.2)
             };
-            if n["instance_status"] == "ConnectionLost" {
+            if n.instance_status.as_deref() == Some("ConnectionLost") {
                 spec.ping_status = "ConnectionLost";
             }
             spec

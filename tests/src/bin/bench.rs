@@ -234,8 +234,7 @@ async fn tagger_scenario(args: &Args) -> anyhow::Result<bool> {
 
     // A second, warm run as the daily schedule makes it.
     emulator.reset_calls(region).await?;
-    let scheduled = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {},
-                           "resources": ["arn:aws:events:us-east-1:123456789012:rule/daily"]});
+    let scheduled = integration_tests::fixtures::scheduled(region);
     let warm = function
         .invoke(&scheduled, Duration::from_secs(900))
         .await?;
@@ -275,12 +274,12 @@ fn config_event(records: usize) -> (Value, usize) {
     }
     let records: Vec<Value> = keys
         .iter()
-        .map(|k| {
-            json!({"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                        "s3": {"bucket": {"name": "org-config"}, "object": {"key": k}}})
-        })
+        .map(|k| integration_tests::fixtures::s3_record("ObjectCreated:Put", "org-config", k))
         .collect();
-    (json!({ "Records": records }), distinct)
+    (
+        integration_tests::fixtures::s3_notification(records),
+        distinct,
+    )
 }
 
 async fn partitioner_scenario(args: &Args) -> anyhow::Result<bool> {
