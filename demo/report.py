@@ -60,7 +60,7 @@ ROOT = HERE.parent
 NAMED_QUERIES = ROOT / "cfn" / "queries"
 DATASET_QUERIES = ROOT / "crates" / "quicksight-builder" / "sql"
 
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "emulator"))
 import localathena  # noqa: E402
 
 SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNSPECIFIED"]

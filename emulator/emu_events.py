@@ -2,7 +2,8 @@
 
 The emulator has no clock that runs schedules. ``POST /_emulator/events/fire-schedule
 {"account", "region", "rule"}`` does what EventBridge does when a scheduled rule's time comes: it
-sends each target the rule's ``Scheduled Event`` (shape: EventBridge User Guide, "Creating a scheduled
+sends each target the rule's ``Scheduled Event`` (its ``time`` the body's ``"time"`` when given: the moment the
+schedule fires, for a simulated present; else now) (shape: EventBridge User Guide, "Creating a scheduled
 rule (legacy) in Amazon EventBridge", eb-create-rule-schedule.html / the ``aws.events`` "Scheduled
 Event" example: ``detail-type``
 ``Scheduled Event``, ``source`` ``aws.events``, ``resources`` the rule's ARN, empty ``detail``),
@@ -19,6 +20,7 @@ from __future__ import annotations
 import copy
 import datetime
 import json
+import re
 import uuid
 from dataclasses import asdict
 from typing import Any
@@ -26,14 +28,14 @@ from typing import Any
 import emu_lambda
 
 
-def _scheduled_event(rule: Any, account: str, region: str) -> dict[str, Any]:
+def _scheduled_event(rule: Any, account: str, region: str, at: str | None = None) -> dict[str, Any]:
     return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
             "account": account,
-            "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time": at or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "region": region, "resources": [rule.arn], "detail": {}}
 
 
-def fire(account: str, region: str, name: str) -> list[dict[str, Any]]:
+def fire(account: str, region: str, name: str, at: str | None = None) -> list[dict[str, Any]]:
     from moto.awslambda.utils import get_backend
     from moto.events.models import events_backends
     from moto.utilities.arns import parse_arn
@@ -44,7 +46,7 @@ def fire(account: str, region: str, name: str) -> list[dict[str, Any]]:
         raise ValueError(f"rule {name} has no ScheduleExpression: a schedule never fires it")
     if rule.state != "ENABLED":
         raise ValueError(f"rule {name} is {rule.state}: its schedule does not fire")
-    event = _scheduled_event(rule, account, region)
+    event = _scheduled_event(rule, account, region, at)
     answers = []
     others = []
     for target in rule.targets:
@@ -72,6 +74,9 @@ def control(method: str, path: str, body: Any) -> tuple[int, Any] | None:
     if path == "/_emulator/events/fire-schedule" and method == "POST":
         if not isinstance(body, dict) or not body.get("rule"):
             raise ValueError('body needs {"account", "region", "rule"}')
+        at = body.get("time")
+        if at is not None and not (isinstance(at, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", at)):
+            raise ValueError('"time" is the scheduled time as EventBridge writes it: yyyy-mm-ddThh:mm:ssZ')
         return 200, {"invocations": fire(body.get("account", "123456789012"), body.get("region", "us-east-1"),
-                                         body["rule"])}
+                                         body["rule"], at)}
     return None

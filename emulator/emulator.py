@@ -42,6 +42,8 @@ Why moto alone is not enough (each module's docstring has the details):
   as Glue does and puts its ``Glue Crawler State Change`` events on EventBridge.
 * ``emu_events``: scheduled rules fired on demand (``/_emulator/events/fire-schedule``).
 * ``emu_iam``: AWS managed policies (``arn:aws:iam::aws:policy/...``) exist on first use.
+* ``emu_athena_query``: moto runs no query; ours runs Athena's SQL in DuckDB over the Glue
+  catalog's tables and the S3 objects under them, with Athena's states, results and errors.
 * ``emu_athena``, ``emu_cloudtrail``: calls CloudFormation's resources need that moto lacks
   (UpdateWorkGroup, DeleteNamedQuery; CloudTrail Lake event data stores).
 * ``emu_control``: call counting per (region, service, operation), fault
@@ -81,6 +83,7 @@ def build_app() -> "object":
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     import emu_athena
+    import emu_athena_query
     import emu_cfn_stacksets
     import emu_cloudformation
     import emu_cloudtrail
@@ -104,6 +107,7 @@ def build_app() -> "object":
     emu_s3.install()
     emu_iam.install()
     emu_athena.install()
+    emu_athena_query.install()
     emu_cloudtrail.install()
     emu_lambda.install()
     emu_cloudformation.install()

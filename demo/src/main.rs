@@ -12,7 +12,9 @@
 //!    S3 notification reaches `config-partitioner`;
 //! 5. **crawl**: the stack's crawler runs; its success event reaches `glue-column-remover`;
 //! 6. **sync-monitor**: its schedule fires;
-//! 7. **report**: the named queries and datasets on the objects read back;
+//! 7. **report**: the central stack's report schedule fires at the fleet's present:
+//!    `compliance-report` runs the named queries and datasets through the emulator's Athena and
+//!    writes report.html, CSVs and summary.json to the reports bucket, read back into `--out`;
 //! 8. **update**: `make deploy` with a changed file (a second QuickSight principal, the data kept
 //!    on deletion turned off): change sets, custom resources updated in place;
 //! 9. **undeploy**: `make undeploy`, StackSets first; `s3-cleanup` empties the buckets.
@@ -49,7 +51,7 @@ pub struct Args {
     /// published and run as they are.
     #[arg(long, default_value_os_t = workspace_root().join("target/debug"))]
     pub bin_dir: PathBuf,
-    /// The project's Python (the emulator, deploy/deploy.py, the report).
+    /// The project's Python (the emulator, deploy/deploy.py).
     #[arg(long, default_value_os_t = workspace_root().join(".venv/bin/python"))]
     pub python: PathBuf,
 }
@@ -59,7 +61,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     // Re-running is safe: every run starts from a fresh emulator and a fresh output folder.
-    for stale in ["fleet", "report-data", "dist"] {
+    for stale in ["fleet", "dist"] {
         let _ = std::fs::remove_dir_all(args.out.join(stale));
     }
     let mut demo = Demo::start(args).await?;

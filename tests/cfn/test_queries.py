@@ -21,7 +21,7 @@ import yaml
 from cfn import CFN, CRATES, QUERIES, ROOT, _Loader as cfn_loader, load, resources
 from cfn import render as sources
 
-sys.path.insert(0, str(ROOT / "demo"))
+sys.path.insert(0, str(ROOT / "emulator"))
 import localathena as la  # noqa: E402
 
 CENTRAL = load(CFN / "central-reporting.yaml")

@@ -309,7 +309,7 @@ def test_kms_key_lets_ssm_in_only_for_the_organizations_syncs() -> None:
         assert "quicksight" not in json.dumps(s).lower()
 
 
-@pytest.mark.parametrize("bucket", ["SyncBucket", "AthenaResultsBucket", "ConfigBucket"])
+@pytest.mark.parametrize("bucket", ["SyncBucket", "AthenaResultsBucket", "ConfigBucket", "ReportsBucket"])
 def test_bucket_hygiene(bucket: str) -> None:
     props = CENTRAL["Resources"][bucket]["Properties"]
     assert props["VersioningConfiguration"]["Status"] == "Enabled"
@@ -513,12 +513,12 @@ def test_config_notification_avoids_the_circular_dependency() -> None:
 
 def test_keep_data_retains_buckets_and_tells_the_cleanup() -> None:
     assert CENTRAL["Transform"] == "AWS::LanguageExtensions"
-    for name in ("SyncBucket", "AthenaResultsBucket", "ConfigBucket", "DataKey"):
+    for name in ("SyncBucket", "AthenaResultsBucket", "ConfigBucket", "ReportsBucket", "DataKey"):
         res = CENTRAL["Resources"][name]
         assert res["DeletionPolicy"] == {"Fn::If": ["KeepData", "Retain", "Delete"]}, name
         assert res["UpdateReplacePolicy"] == res["DeletionPolicy"]
     names = CENTRAL["Resources"]["BucketCleanup"]["Properties"]["BucketNames"]
-    assert {ref_target(n) for n in names if ref_target(n)} == {"SyncBucket", "AthenaResultsBucket"}
+    assert {ref_target(n) for n in names if ref_target(n)} == {"SyncBucket", "AthenaResultsBucket", "ReportsBucket"}
     for keep, empty in (("true", "false"), ("false", "true")):
         stack = Stack(CENTRAL, {**REQUIRED_CENTRAL, "KeepDataOnDelete": keep})
         cleanup = stack.value(CENTRAL["Resources"]["BucketCleanup"]["Properties"])
@@ -847,7 +847,7 @@ def test_an_existing_organization_config_bucket_is_read_never_written() -> None:
     assert bus["Statement"]["Principal"] == {"AWS": f"arn:aws:iam::{owner}:root"}
     # Never emptied, never granted to the cleanup.
     cleanup = stack.value(CENTRAL["Resources"]["BucketCleanup"]["Properties"])
-    assert cleanup["BucketNames"] == ["SyncBucket.Ref", "AthenaResultsBucket.Ref"]
+    assert cleanup["BucketNames"] == ["SyncBucket.Ref", "AthenaResultsBucket.Ref", "ReportsBucket.Ref"]
     assert bucket not in json.dumps(stack.value(CENTRAL["Resources"]["CleanupRole"]["Properties"]))
     outputs = {k for k, v in CENTRAL["Outputs"].items()
                if "Condition" not in v or stack.condition(v["Condition"])}

@@ -181,7 +181,8 @@ def check_against_truth(fleet: pathlib.Path, out: pathlib.Path) -> dict:
     assert summary["missing_patch_rows"] == want["missing_rows"]
     for name in ("missing_critical_level", "missing_security", "stale", "unmanaged_ec2", "not_scanned"):
         assert summary["node_lists"][name] == want["node_lists"].get(name, []), name
-    assert summary["fleet"]["now"] == want["now"]
+    # report.py names the fleet's present "fleet.now"; compliance-report "as_of".
+    assert summary.get("as_of", summary.get("fleet", {}).get("now")) == want["now"]
     assert all(c["ok"] for c in summary["checks"]), [c for c in summary["checks"] if not c["ok"]]
     return summary
 

@@ -601,14 +601,14 @@ def test_central_reporting_create_update_delete(emulator: str, runner: FakeRunne
     assert set(out) >= {"SyncBucketName", "DatabaseName", "WorkGroupName", "CrawlerName", "ConfigBucketName",
                         "ConfigSnapshotTable", "KmsKeyArn", "AlarmTopicArn"}
     resources = cf.list_stack_resources(StackName="central")["StackResourceSummaries"]
-    assert len(resources) == 65 and {r["ResourceStatus"] for r in resources} == {"CREATE_COMPLETE"}
+    assert len(resources) == 79 and {r["ResourceStatus"] for r in resources} == {"CREATE_COMPLETE"}
     fn_env = client(emulator, "lambda").get_function(FunctionName=next(
         r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] == "ColumnRemoverFunction"))
     assert fn_env["Configuration"]["Environment"]["Variables"]["DATABASE_NAME"] == out["DatabaseName"]
     (cleanup,) = runner.of("BucketCleanup")
     assert cleanup["ResourceProperties"]["EmptyOnDelete"] == "true"
     assert cleanup["ResourceProperties"]["BucketNames"] == [out["SyncBucketName"], out["AthenaResultsBucketName"],
-                                                            out["ConfigBucketName"]]
+                                                            out["ReportsBucketName"], out["ConfigBucketName"]]
     notification = s3.get_bucket_notification_configuration(Bucket=out["ConfigBucketName"])
     assert notification["LambdaFunctionConfigurations"][0]["Events"] == ["s3:ObjectCreated:*"]
     for bucket in (out["SyncBucketName"], out["AthenaResultsBucketName"]):

@@ -2,7 +2,7 @@ import pathlib
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parents[1] / "demo")]
+sys.path[:0] = [str(HERE), str(HERE.parents[1] / "emulator")]
 
 import truth  # noqa: E402
 

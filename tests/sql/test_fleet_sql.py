@@ -3,7 +3,7 @@ compared with the simulator's ground truth.
 
 A session fixture runs fleet-sim (fixed seed, --now the real present to the minute, 3,000 nodes in
 4 accounts × 2 Regions, each reporting 2% of the compliance items a real node reports: every
-kind of item, fewer of each) into a temporary folder and loads what it wrote with demo/localathena.py,
+kind of item, fewer of each) into a temporary folder and loads what it wrote with emulator/localathena.py,
 laid out as the Glue crawler, glue-column-remover and config-partitioner lay it out. Each query's
 rows are compared with the rows truth.py computes from ground-truth.jsonl alone (never from the
 objects): the set of keys, one row per key, the columns that matter, the order of an ORDER BY.

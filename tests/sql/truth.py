@@ -61,7 +61,7 @@ class Query:
     @property
     def text(self) -> str:
         """The query as shipped: its parts included (cfn/render.py)."""
-        import localathena as la  # demo/localathena.py, on the path of every caller
+        import localathena as la  # emulator/localathena.py, on the path of every caller
 
         return la.read_sql(self.path)
 
@@ -770,7 +770,7 @@ EXPECTATIONS: dict[str, Callable[[Truth], Expected]] = {
 def run_inputs(t: Truth, query: Query) -> tuple[dict[str, str], list | None]:
     """What a query runs with on this fleet: the values of its ``${...}`` placeholders and its
     execution parameters (None when it declares none)."""
-    import localathena as la  # demo/localathena.py, on the path of every caller
+    import localathena as la  # emulator/localathena.py, on the path of every caller
 
     values = {"named": la.NAMED_QUERY_VALUES, "dataset": la.DATASET_VALUES,
               "cloudtrail": la.CLOUDTRAIL_VALUES}[query.kind]

@@ -10,7 +10,10 @@
 -- (accountid, region, dt): the newest day, then that day's snapshot delivered last (the time in
 -- its object name, Athena's "$path"; capture times cannot tell when the newer snapshot differs
 -- only by deleted resources).
--- Placeholders: the ConfigDatabase and ConfigTable variables. No trailing comma: the includer writes it.
+-- Placeholders: the ConfigDatabase and ConfigTable variables, and ConfigObjectKey, the column that
+-- names each row's object: Athena's "$path" over the table itself (the named queries and datasets),
+-- or the column a copy of the table keeps it in (compliance-report's Parquet copy, where "$path"
+-- would name the copy's own files). No trailing comma: the includer writes it.
 latest_day AS (
     SELECT accountid, region, max(dt) AS dt
     FROM "${ConfigDatabase}"."${ConfigTable}"
@@ -18,7 +21,7 @@ latest_day AS (
 ),
 items AS (
     SELECT
-        s.accountid, s.region, s.configsnapshotid, s."$path" AS object_key,
+        s.accountid, s.region, s.configsnapshotid, s.${ConfigObjectKey} AS object_key,
         ci.resourcetype AS resource_type,
         ci.resourceid AS resource_id,
         ci.configurationitemstatus AS item_status,

@@ -379,11 +379,27 @@ impl Emulator {
         region: &str,
         rule: &str,
     ) -> anyhow::Result<Vec<Value>> {
+        self.fire_schedule_at(account, region, rule, None).await
+    }
+
+    /// [`Emulator::fire_schedule`], the event's `time` being `at` (`2026-11-21T12:00:00Z`): the
+    /// schedule firing at a simulated present.
+    pub async fn fire_schedule_at(
+        &self,
+        account: &str,
+        region: &str,
+        rule: &str,
+        at: Option<&str>,
+    ) -> anyhow::Result<Vec<Value>> {
+        let mut body = json!({"account": account, "region": region, "rule": rule});
+        if let Some(at) = at {
+            body["time"] = json!(at);
+        }
         let answer = self
             .control(
                 reqwest::Method::POST,
                 "/_emulator/events/fire-schedule",
-                Some(json!({"account": account, "region": region, "rule": rule})),
+                Some(body),
             )
             .await?;
         Ok(answer["invocations"]

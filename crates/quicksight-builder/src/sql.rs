@@ -7,7 +7,8 @@
 //! -- column: account_id STRING           (one line per output column, in order)
 //! ```
 //! The text may use `${Database}`, `${ConfigDatabase}` and `${ConfigTable}` (the names the named
-//! queries' `Fn::Sub` uses), replaced by quoted identifiers' contents when the dataset is built.
+//! queries' `Fn::Sub` uses), replaced by quoted identifiers' contents when the dataset is built,
+//! and `${ConfigObjectKey}`, replaced by Athena's `"$path"` (the snapshot's object).
 //! A line `-- include: <path>` takes in a part the named queries share (`cfn/queries/parts/`):
 //! `build.rs` renders the files into `OUT_DIR` and those renderings are compiled in. The files
 //! are the single source of truth: the SQL checks in `tests/sql/` render them the same way
@@ -63,7 +64,12 @@ const FILES: [(&str, &str); 4] = [
 ];
 
 /// Placeholder names a template may use.
-pub const PLACEHOLDERS: [&str; 3] = ["Database", "ConfigDatabase", "ConfigTable"];
+pub const PLACEHOLDERS: [&str; 4] = [
+    "Database",
+    "ConfigDatabase",
+    "ConfigTable",
+    "ConfigObjectKey",
+];
 
 /// The names substituted into a template. Callers validate them (letters, digits, `_`, `-`), so
 /// substitution into double-quoted identifiers cannot change the query's meaning.
@@ -159,9 +165,12 @@ impl DatasetSql {
             .collect();
         let mut sql = body.join("\n").replace("${Database}", names.database);
         if let Some((database, table)) = names.config {
+            // The snapshot table's object names are Athena's "$path" pseudo-column
+            // (cfn/queries/parts/newest_config_snapshot.sql).
             sql = sql
                 .replace("${ConfigDatabase}", database)
-                .replace("${ConfigTable}", table);
+                .replace("${ConfigTable}", table)
+                .replace("${ConfigObjectKey}", "\"$path\"");
         }
         sql
     }

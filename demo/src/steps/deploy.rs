@@ -14,10 +14,11 @@ use crate::context::{Demo, MANAGEMENT, is_dist};
 use crate::steps::fleet::CONTROL_TOWER_RECORDER;
 
 /// The functions the templates deploy: each has a package `<crate>.zip`.
-const FUNCTIONS: [&str; 8] = [
+const FUNCTIONS: [&str; 9] = [
     "glue-column-remover",
     "config-partitioner",
     "sync-monitor",
+    "compliance-report",
     "s3-cleanup",
     "org-data-sync",
     "quicksight-builder",

@@ -70,7 +70,8 @@ CLOUDTRAIL_TABLE = "config_items"
 
 # Placeholders of the Athena named queries (cfn/queries/*.sql, Fn::Sub in the template) and of the
 # QuickSight dataset SQL (crates/quicksight-builder/sql/*.sql, replaced by quicksight-builder).
-NAMED_QUERY_VALUES = {"Database": INVENTORY_SCHEMA, "ConfigDatabase": CONFIG_SCHEMA, "ConfigTable": CONFIG_TABLE}
+NAMED_QUERY_VALUES = {"Database": INVENTORY_SCHEMA, "ConfigDatabase": CONFIG_SCHEMA, "ConfigTable": CONFIG_TABLE,
+                      "ConfigObjectKey": '"$path"'}
 # The dataset SQL uses the same names (crates/quicksight-builder/src/sql.rs), so the parts both
 # include (cfn/queries/parts/) read the same.
 DATASET_VALUES = NAMED_QUERY_VALUES
@@ -487,7 +488,13 @@ def transpile(text: str, values: Mapping[str, str]) -> str:
     statements = sqlglot.parse(_quote_colon_segments(render(text, values)), read="trino")
     if len(statements) != 1 or statements[0] is None:
         raise ValueError(f"expected one statement, got {len(statements)}")
-    return statements[0].transform(_count_if_as_trino).transform(_inline_cte).sql(dialect="duckdb")
+    return transpile_expression(statements[0])
+
+
+def transpile_expression(statement: exp.Expression) -> str:
+    """A parsed Athena (Trino) statement as DuckDB SQL, with the rewrites the two engines need to
+    agree (see ``tests/sql/ATHENA_DUCKDB.md``)."""
+    return statement.transform(_count_if_as_trino).transform(_inline_cte).sql(dialect="duckdb")
 
 
 def _inline_cte(node: exp.Expression) -> exp.Expression:

@@ -1,0 +1,882 @@
+"""Athena queries, executed: ``StartQueryExecution`` runs the SQL in DuckDB over the tables of the
+emulator's Glue Data Catalog and the objects in its S3 buckets, as Athena runs it over the
+catalog and S3.
+
+moto 5.2.5 runs nothing (``GetQueryResults`` answers rows queued through a moto endpoint, or none),
+so a function that reads its answers from Athena could only be tested against canned rows. Here:
+
+* **Tables** come from the Glue catalog of the caller's account and Region (``GetTable``'s view:
+  columns and their Hive types, partition keys, SerDe and its parameters, location) and their
+  partitions (each with its own location, as ``config-partitioner`` and the crawler add them).
+  A partitioned table reads the objects under its partitions' locations, with the partition
+  values as columns; an unpartitioned one the objects under its location. Objects whose name
+  starts with ``_`` or ``.`` are skipped ("Athena ignores ... files that begin with an underscore
+  (_) or a dot (.)", Athena User Guide, "Table location in Amazon S3"). ``"$path"`` is the object's
+  ``s3://`` location (Athena User Guide, "Getting the file locations for source data in Amazon S3").
+* **JSON** (OpenX ``org.openx.data.jsonserde.JsonSerDe`` and Hive's ``JsonSerDe``): one object
+  per line, ``.gz`` objects decompressed ("Athena ... supports ... GZIP", "Compression support in
+  Athena"). The OpenX SerDe's parameters apply as the Athena User Guide ("OpenX JSON SerDe") gives
+  them: ``case.insensitive`` (default ``true``: keys lower-cased, and two keys that differ only in
+  case fail the query with "HIVE_CURSOR_ERROR: Row is not a valid JSON Object - JSONException:
+  Duplicate key"), ``mapping.<column>`` (the JSON key a column reads, at any depth),
+  ``ignore.malformed.json`` (a malformed line reads as a row of NULLs instead of failing).
+  Each object is rewritten once into a local cache in that form and read by DuckDB's JSON reader
+  with the table's declared types.
+* **Parquet** (``ParquetHiveSerDe``, what ``CREATE TABLE AS`` writes here): DuckDB's reader.
+* **SQL**: Athena's dialect (Trino) transpiled to DuckDB by ``localathena.transpile`` (the same
+  transpiler, and the same known differences, as the SQL checks: ``tests/sql/ATHENA_DUCKDB.md``);
+  ``ExecutionParameters`` replace the ``?`` placeholders in order, each value being SQL text
+  (Athena API Reference, StartQueryExecution: "A list of values for the parameters in a query.
+  The values are applied sequentially to the parameters in the query in the order in which the
+  parameters occur").
+* **Statements**: ``SELECT``/``WITH``; ``CREATE TABLE ... WITH (format = 'PARQUET' | 'JSON',
+  external_location = 's3://...') AS SELECT`` (CTAS: the rows written under the location, the
+  table created in the catalog); ``DROP TABLE [IF EXISTS]`` (the catalog entry only: "DROP TABLE
+  ... does not delete the data", Athena User Guide, "DROP TABLE"). Anything else fails the
+  query with a reason that says the emulator does not run it, never silently.
+* **Results**: ``<OutputLocation>/<QueryExecutionId>.csv`` (every value in double quotes, NULL
+  as an empty field) and ``<QueryExecutionId>.csv.metadata`` (AWS writes a binary file whose
+  format it does not document; here the column info as JSON, for no client should parse it);
+  ``GetQueryResults`` pages of at most 1,000 rows (Athena API Reference, GetQueryResults,
+  ``MaxResults``: "The maximum number of results (rows) to return in this request", valid range
+  1-1000), the column names as the first row of a SELECT's first page only (AWS does not say so
+  in prose; its CLI example of get-query-results shows it, and clients rely on it); a CTAS answers
+  a ``rows`` column, no rows and ``UpdateCount``; a DROP TABLE writes ``<id>.txt``, as DDL does.
+  A statement that does not parse is refused by ``StartQueryExecution`` itself; more than
+  ``DML_QUOTA`` queued and running queries get ``TooManyRequestsException``.
+* **States**: ``QUEUED``, ``RUNNING``, then ``SUCCEEDED``, ``FAILED`` (``StateChangeReason`` and
+  ``AthenaError``) or ``CANCELLED`` (``StopQueryExecution``). Queries run on a small pool of
+  threads, so several run at once and later ones queue.
+* **Statistics**: ``DataScannedInBytes`` is the stored size of every object of every table the
+  query reads (for Parquet, the compressed size of the column chunks of the columns it names, as
+  Athena reads only those). Athena also skips partitions a ``WHERE`` excludes; the emulator does
+  not, so its figure is an upper bound of Athena's.
+"""
+
+from __future__ import annotations
+
+import atexit
+import csv
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+import emu_paging
+import localathena
+from moto.athena.responses import AthenaResponse
+from moto.core.exceptions import JsonRESTError
+from moto.glue.models import glue_backends
+from moto.s3.models import s3_backends
+
+# Queries running at once; the rest wait QUEUED, as Athena queues what exceeds its capacity.
+WORKERS = int(os.environ.get("EMULATOR_ATHENA_WORKERS", "3"))
+MAX_RESULTS = 1000
+# Active (queued and running) DML queries per account and Region: the User Guide's last published
+# default outside us-east-1 ("DML query quota - ... 20 DML active queries in all other Regions",
+# Service Quotas, 2021); today's quotas vary by Region and account.
+DML_QUOTA = int(os.environ.get("EMULATOR_ATHENA_DML_QUOTA", "20"))
+S3_URL = re.compile(r"^s3://([^/]+)/?(.*)$")
+
+
+class QueryFailed(Exception):
+    """A query that fails as Athena fails it: ``ErrorType`` as "Athena error catalog" numbers them
+    (1000 user errors: syntax, missing table or column; 2000 system errors), the message as the
+    ``StateChangeReason``."""
+
+    def __init__(self, message: str, error_type: int = 1000, category: int = 2) -> None:
+        super().__init__(message)
+        self.error_type, self.category = error_type, category
+
+
+# --- Hive types ----------------------------------------------------------------------------------
+
+HIVE_SCALARS = {"string": "VARCHAR", "varchar": "VARCHAR", "char": "VARCHAR", "bigint": "BIGINT",
+                "int": "INTEGER", "integer": "INTEGER", "smallint": "SMALLINT", "tinyint": "TINYINT",
+                "double": "DOUBLE", "float": "FLOAT", "boolean": "BOOLEAN", "date": "DATE",
+                "timestamp": "TIMESTAMP", "binary": "BLOB"}
+
+
+def _split_top(text: str) -> list[str]:
+    """`text` split at the commas that are not inside <...> or (...)."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(text):
+        if c in "<(":
+            depth += 1
+        elif c in ">)":
+            depth -= 1
+        elif c == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def duckdb_type(hive: str) -> str:
+    """A Glue (Hive) column type as the DuckDB type that reads it."""
+    t = hive.strip()
+    low = t.lower()
+    if low.startswith("array<") and low.endswith(">"):
+        return duckdb_type(t[6:-1]) + "[]"
+    if low.startswith("map<") and low.endswith(">"):
+        key, value = _split_top(t[4:-1])
+        return f"MAP({duckdb_type(key)}, {duckdb_type(value)})"
+    if low.startswith("struct<") and low.endswith(">"):
+        fields = [f.split(":", 1) for f in _split_top(t[7:-1])]
+        return "STRUCT(" + ", ".join(f"{localathena._quote(n.strip())} {duckdb_type(ft)}" for n, ft in fields) + ")"
+    if m := re.fullmatch(r"decimal\((\d+)\s*,\s*(\d+)\)", low):
+        return f"DECIMAL({m.group(1)}, {m.group(2)})"
+    if re.fullmatch(r"(var)?char\(\d+\)", low):
+        return "VARCHAR"
+    if low in HIVE_SCALARS:
+        return HIVE_SCALARS[low]
+    raise QueryFailed(f"HIVE_UNSUPPORTED_FORMAT: the emulator does not read the column type {hive!r}")
+
+
+def hive_type(duck: str) -> str:
+    """A DuckDB result type (as DESCRIBE names it: ``STRUCT(a VARCHAR, b MAP(VARCHAR, BIGINT))[]``)
+    as the Glue column type a CTAS table declares (``array<struct<a:string,b:map<string,bigint>>>``)."""
+    name = duck.strip()
+    if name.endswith("[]"):
+        return f"array<{hive_type(name[:-2])}>"
+    upper = name.upper()
+    if upper.startswith("MAP(") and name.endswith(")"):
+        key, value = _split_top(name[4:-1])
+        return f"map<{hive_type(key)},{hive_type(value)}>"
+    if upper.startswith("STRUCT(") and name.endswith(")"):
+        fields = []
+        for part in _split_top(name[7:-1]):
+            if part.startswith('"'):
+                field_name, rest = part[1:].split('"', 1)
+            else:
+                field_name, rest = part.split(None, 1)
+            fields.append(f"{field_name.lower()}:{hive_type(rest)}")
+        return "struct<" + ",".join(fields) + ">"
+    base = upper.split("(")[0]
+    return {"VARCHAR": "string", "BIGINT": "bigint", "INTEGER": "int", "SMALLINT": "smallint",
+            "TINYINT": "tinyint", "HUGEINT": "bigint", "DOUBLE": "double", "FLOAT": "float",
+            "BOOLEAN": "boolean", "DATE": "date", "TIMESTAMP": "timestamp", "JSON": "string",
+            "DECIMAL": name.lower()}.get(base, "string")
+
+
+def athena_type(duck: str) -> str:
+    """The ``ColumnInfo.Type`` Athena gives a result column of this DuckDB type (Trino's names)."""
+    name = duck.upper()
+    if name.endswith("[]"):
+        return "array"
+    base = name.split("(")[0]
+    return {"VARCHAR": "varchar", "BIGINT": "bigint", "HUGEINT": "bigint", "INTEGER": "integer",
+            "SMALLINT": "smallint", "TINYINT": "tinyint", "DOUBLE": "double", "FLOAT": "real",
+            "BOOLEAN": "boolean", "DATE": "date", "TIMESTAMP": "timestamp",
+            "TIMESTAMP WITH TIME ZONE": "timestamp with time zone", "DECIMAL": "decimal",
+            "STRUCT": "row", "MAP": "map", "BLOB": "varbinary"}.get(base, "varchar")
+
+
+def render_value(value: Any) -> str | None:
+    """A value as Athena writes it in results (Trino's text forms); None for NULL."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value).replace("e+", "E").replace("e-", "E-")
+    if hasattr(value, "strftime") and hasattr(value, "hour"):
+        return value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+    if isinstance(value, list):
+        return "[" + ", ".join("null" if v is None else render_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        if set(value) == {"key", "value"} and isinstance(value["key"], list):
+            pairs = zip(value["key"], value["value"])
+        else:
+            pairs = value.items()
+        return "{" + ", ".join(f"{k}={'null' if v is None else render_value(v)}" for k, v in pairs) + "}"
+    return str(value)
+
+
+# --- objects as files DuckDB reads -----------------------------------------------------------------
+
+@dataclass
+class SourceFile:
+    path: str        # the local file DuckDB reads
+    location: str    # the object's s3:// location ("$path")
+    size: int        # the object's stored size: what Athena scans
+    partition: tuple[str, ...]
+
+
+class Cache:
+    """Objects copied to local files, once per object version and SerDe reading."""
+
+    def __init__(self) -> None:
+        self.root = tempfile.mkdtemp(prefix="emulator-athena-")
+        self.lock = threading.Lock()
+        atexit.register(shutil.rmtree, self.root, True)
+
+    def file(self, obj: Any, reading: str, convert: Callable[[bytes], bytes]) -> str:
+        digest = hashlib.sha256(f"{obj.bucket_name}/{obj.name}/{obj.etag}/{obj.version_id}/{reading}"
+                                .encode()).hexdigest()
+        path = os.path.join(self.root, digest[:2], digest)
+        if not os.path.exists(path):
+            data = convert(obj.value)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            temp = f"{path}.{threading.get_ident()}"
+            with open(temp, "wb") as handle:
+                handle.write(data)
+            os.replace(temp, path)
+        return path
+
+
+CACHE: Cache | None = None
+
+
+def _cache() -> Cache:
+    global CACHE
+    if CACHE is None:
+        CACHE = Cache()
+    return CACHE
+
+
+def _objects(account: str, location: str) -> list[Any]:
+    """The current objects under an s3:// location, in key order, skipping folders and the names
+    Athena ignores."""
+    m = S3_URL.match(location)
+    if not m:
+        raise QueryFailed(f"HIVE_INVALID_METADATA: the table location {location!r} is not an s3:// path")
+    bucket_name, prefix = m.group(1), m.group(2)
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    try:
+        bucket = s3_backends[account]["global"].get_bucket(bucket_name)
+    except Exception:
+        raise QueryFailed(f"HIVE_PATH_NOT_FOUND: the bucket of {location} does not exist") from None
+    found = []
+    for key in sorted(bucket.keys.keys()):
+        if not key.startswith(prefix) or key.endswith("/"):
+            continue
+        name = key.rsplit("/", 1)[-1]
+        if name.startswith(("_", ".")):
+            continue
+        obj = bucket.keys.get(key)
+        if obj is None or not hasattr(obj, "value"):  # a delete marker
+            continue
+        found.append(obj)
+    return found
+
+
+class JsonReading:
+    """How the table's JSON SerDe reads keys: the rewrite each object gets before DuckDB reads it."""
+
+    def __init__(self, params: dict[str, str]) -> None:
+        self.case_insensitive = params.get("case.insensitive", "true").lower() != "false"
+        self.ignore_malformed = params.get("ignore.malformed.json", "false").lower() == "true"
+        # mapping.<column> = <JSON key>: the key, as the SerDe compares it, -> the column.
+        self.renames = {(v.lower() if self.case_insensitive else v): k[len("mapping."):]
+                        for k, v in params.items() if k.startswith("mapping.")}
+        self.name = json.dumps([self.case_insensitive, self.ignore_malformed, sorted(self.renames.items())])
+
+    def _pairs(self, items: list[tuple[str, Any]]) -> dict:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            compared = key.lower() if self.case_insensitive else key
+            name = self.renames.get(compared, compared)
+            if name in out:
+                raise QueryFailed("HIVE_CURSOR_ERROR: Row is not a valid JSON Object - "
+                                  f'JSONException: Duplicate key "{name}"')
+            out[name] = value
+        return out
+
+    def convert(self, body: bytes) -> bytes:
+        if body[:2] == b"\x1f\x8b":
+            body = gzip.decompress(body)
+        lines = []
+        for line in body.decode("utf-8", "replace").splitlines():
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line, object_pairs_hook=self._pairs)
+            except QueryFailed:
+                raise
+            except ValueError as error:
+                if self.ignore_malformed:
+                    row = {}
+                else:
+                    raise QueryFailed(f"HIVE_CURSOR_ERROR: Row is not a valid JSON Object - JSONException: {error}") from None
+            lines.append(json.dumps(row if isinstance(row, dict) else {}))
+        return ("\n".join(lines) + "\n").encode() if lines else b""
+
+
+@dataclass
+class Table:
+    """One Glue table, resolved for a query."""
+
+    database: str
+    name: str
+    columns: list[tuple[str, str]]
+    partition_keys: list[str]
+    serde: str
+    params: dict[str, str]
+    files: list[SourceFile] = field(default_factory=list)
+
+    @property
+    def format(self) -> str:
+        lib = self.serde.lower()
+        if "json" in lib:
+            return "json"
+        if "parquet" in lib:
+            return "parquet"
+        raise QueryFailed(f"HIVE_UNSUPPORTED_FORMAT: the emulator reads JSON and Parquet tables, not {self.serde} "
+                          f"({self.database}.{self.name})")
+
+
+def resolve_table(account: str, region: str, database: str, name: str, position: str) -> Table:
+    backend = glue_backends[account][region]
+    try:
+        glue = backend.get_table(database, name)
+    except Exception:
+        raise QueryFailed(f"TABLE_NOT_FOUND: line {position}: Table 'awsdatacatalog.{database}.{name}' does not exist") from None
+    data = glue.as_dict()
+    if data.get("TableType") == "VIRTUAL_VIEW":
+        raise QueryFailed(f"NOT_SUPPORTED: the emulator does not read views ({database}.{name})")
+    sd = data.get("StorageDescriptor") or {}
+    serde = sd.get("SerdeInfo") or {}
+    table = Table(database, name, [(c["Name"].lower(), c["Type"]) for c in sd.get("Columns", [])],
+                  [k["Name"].lower() for k in data.get("PartitionKeys") or []],
+                  serde.get("SerializationLibrary") or "", {k: str(v) for k, v in (serde.get("Parameters") or {}).items()})
+    reading = JsonReading(table.params) if table.format == "json" else None
+    if table.partition_keys:
+        places = [(tuple(p.partition_input.get("Values", [])),
+                   (p.partition_input.get("StorageDescriptor") or {}).get("Location") or "")
+                  for p in glue.partitions.values()]
+    else:
+        places = [((), sd.get("Location") or "")]
+    cache = _cache()
+    for values, location in places:
+        if not location:
+            continue
+        for obj in _objects(account, location):
+            path = cache.file(obj, reading.name, reading.convert) if reading else cache.file(obj, "raw", lambda b: b)
+            table.files.append(SourceFile(path, f"s3://{obj.bucket_name}/{obj.name}", obj.size, values))
+    return table
+
+
+def create_view(con: duckdb.DuckDBPyConnection, table: Table, used: set[str]) -> int:
+    """The table as a DuckDB view in schema ``<database>``; returns the bytes Athena would scan.
+    ``"$path"`` is a column only when the query names it: Athena's pseudo-columns are hidden from
+    ``SELECT *`` (a CTAS of ``SELECT *`` copies the table's own columns)."""
+    with_path = "$path" in used
+    target = f"{localathena._quote(table.database)}.{localathena._quote(table.name)}"
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {localathena._quote(table.database)}")
+    quote, literal = localathena._quote, localathena._literal
+    declared = [(n, duckdb_type(t)) for n, t in table.columns]
+    files = [f for f in table.files if os.path.getsize(f.path) > 0] if table.format == "json" else table.files
+    if not files:
+        nulls = [f"CAST(NULL AS {t}) AS {quote(n)}" for n, t in declared]
+        nulls += [f"CAST(NULL AS VARCHAR) AS {quote(k)}" for k in [*table.partition_keys, *(["$path"] if with_path else [])]]
+        con.execute(f"CREATE VIEW {target} AS SELECT {', '.join(nulls)} WHERE false")
+        return 0 if table.format == "json" else sum(f.size for f in table.files)
+    index = f"{quote(table.database)}.{quote('__files_' + table.name)}"
+    con.execute(f"CREATE TABLE {index} (__file VARCHAR, \"$path\" VARCHAR"
+                + "".join(f", {quote(k)} VARCHAR" for k in table.partition_keys) + ")")
+    con.executemany(f"INSERT INTO {index} VALUES ({', '.join(['?'] * (2 + len(table.partition_keys)))})",
+                    [[f.path, f.location, *f.partition] for f in files])
+    listing = "[" + ", ".join(literal(f.path) for f in files) + "]"
+    if table.format == "json":
+        columns = "{" + ", ".join(f"{literal(n)}: {literal(t)}" for n, t in declared) + "}"
+        source = (f"read_json({listing}, format = 'newline_delimited', columns = {columns}, "
+                  f"filename = '__file', maximum_object_size = 268435456)")
+        scanned = sum(f.size for f in table.files)
+    else:
+        present = {r[0].lower() for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({listing})").fetchall()}
+        missing = [f"CAST(NULL AS {t}) AS {quote(n)}" for n, t in declared if n not in present]
+        source = f"(SELECT *{', ' if missing else ''}{', '.join(missing)} FROM read_parquet({listing}, filename = '__file'))"
+        wanted = {n for n, _ in declared if n in used} or {declared[0][0]} if declared else set()
+        scanned = sum(r[0] or 0 for r in con.execute(
+            f"SELECT sum(total_compressed_size) FROM parquet_metadata({listing}) "
+            f"WHERE lower(path_in_schema) IN ({', '.join(literal(w) for w in wanted) or 'NULL'})").fetchall())
+    data_columns = ", ".join(f"CAST(d.{quote(n)} AS {t}) AS {quote(n)}" for n, t in declared)
+    partitions = "".join(f", f.{quote(k)}" for k in table.partition_keys)
+    path = ', f."$path"' if with_path else ""
+    con.execute(f"CREATE VIEW {target} AS SELECT {data_columns}{partitions}{path} "
+                f"FROM {source} AS d JOIN {index} AS f ON d.__file = f.__file")
+    return scanned
+
+
+# --- one execution -----------------------------------------------------------------------------------
+
+@dataclass
+class Execution:
+    id: str
+    query: str
+    database: str
+    catalog: str
+    workgroup: str
+    output: str | None
+    parameters: list[str]
+    account: str
+    region: str
+    statement_type: str = "DML"
+    substatement: str | None = None
+    state: str = "QUEUED"
+    reason: str | None = None
+    error: QueryFailed | None = None
+    submitted: float = field(default_factory=time.time)
+    started: float | None = None
+    completed: float | None = None
+    scanned: int = 0
+    columns: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[list[str | None]] = field(default_factory=list)
+    header: bool = True
+    update_count: int = 0
+    # The workgroup's output location when it overrides the client's (a CTAS may then not name
+    # its own location).
+    enforced: bool = False
+
+    def view(self) -> dict[str, Any]:
+        status: dict[str, Any] = {"State": self.state, "SubmissionDateTime": self.submitted}
+        if self.completed is not None:
+            status["CompletionDateTime"] = self.completed
+        if self.reason:
+            status["StateChangeReason"] = self.reason
+        if self.error is not None:
+            status["AthenaError"] = {"ErrorCategory": self.error.category, "ErrorType": self.error.error_type,
+                                     "Retryable": False, "ErrorMessage": self.reason}
+        engine = int(((self.completed or time.time()) - (self.started or self.submitted)) * 1000) if self.started else 0
+        out: dict[str, Any] = {
+            "QueryExecutionId": self.id, "Query": self.query, "StatementType": self.statement_type,
+            "QueryExecutionContext": {"Database": self.database, "Catalog": self.catalog},
+            "Status": status, "WorkGroup": self.workgroup,
+            "Statistics": {"EngineExecutionTimeInMillis": engine, "DataScannedInBytes": self.scanned,
+                           "TotalExecutionTimeInMillis": int(((self.completed or time.time()) - self.submitted) * 1000),
+                           "QueryQueueTimeInMillis": int(((self.started or time.time()) - self.submitted) * 1000)},
+            "EngineVersion": {"SelectedEngineVersion": "AUTO", "EffectiveEngineVersion": "Athena engine version 3"},
+        }
+        if self.output:
+            out["ResultConfiguration"] = {"OutputLocation": self.output}
+        if self.parameters:
+            out["ExecutionParameters"] = self.parameters
+        if self.substatement:
+            out["SubstatementType"] = self.substatement
+        return out
+
+
+def _position(text: str, node: exp.Expression) -> str:
+    """Trino's "line L:C" of a node (1-based), from sqlglot's token offsets."""
+    ident = node.args.get("db") or node.args.get("table") or node.this
+    meta = getattr(ident, "meta", None) or {}
+    if "start" not in meta:
+        return "1:1"
+    start = meta["start"] - (1 if getattr(ident, "quoted", False) else 0)
+    line_start = text.rfind("\n", 0, start) + 1
+    return f"{text.count(chr(10), 0, start) + 1}:{start - line_start + 1}"
+
+
+def _bind_parameters(statement: exp.Expression, parameters: list[str]) -> exp.Expression:
+    placeholders = [p for p in statement.find_all(exp.Placeholder)]
+    if len(placeholders) != len(parameters):
+        raise QueryFailed(f"INVALID_PARAMETER_USAGE: Incorrect number of parameters: expected {len(placeholders)} "
+                          f"but found {len(parameters)}")
+    for node, value in zip(placeholders, parameters):
+        try:
+            node.replace(sqlglot.parse_one(value, read="trino"))
+        except sqlglot.errors.ParseError as error:
+            raise QueryFailed(f"INVALID_PARAMETER_USAGE: the execution parameter {value!r} is not a SQL value: {error}") from None
+    return statement
+
+
+def _duckdb_error(error: Exception, text_sql: str, query: exp.Expression) -> QueryFailed:
+    text = str(error)
+    if m := re.search(r'Referenced column "([^"]+)" not found', text) or re.search(r'column "?([^" ]+)"? not found', text, re.I):
+        name = m.group(1)
+        node = next((c for c in query.find_all(exp.Column) if c.name.lower() == name.lower()), None)
+        where = _position(text_sql, node) if node is not None else "1:1"
+        # Athena engine 3's text and ErrorType as clients capture them (1006, category USER).
+        return QueryFailed(f"COLUMN_NOT_FOUND: line {where}: Column '{name}' cannot be resolved or requester is not "
+                           "authorized to access requested resources", error_type=1006)
+    if "Function" in text and "does not exist" in text:
+        return QueryFailed(f"FUNCTION_NOT_FOUND: {text.splitlines()[0]}")
+    if isinstance(error, (duckdb.ConversionException, duckdb.InvalidInputException)):
+        return QueryFailed(f"INVALID_CAST_ARGUMENT: {text.splitlines()[0]}")
+    return QueryFailed(f"GENERIC_USER_ERROR: {text.splitlines()[0]}")
+
+
+def _put(account: str, location: str, body: bytes) -> None:
+    m = S3_URL.match(location)
+    if not m:
+        raise QueryFailed(f"INVALID_REQUEST: {location!r} is not an s3:// location", category=2)
+    try:
+        s3_backends[account]["global"].put_object(m.group(1), m.group(2), body)
+    except Exception as error:
+        raise QueryFailed(f"Unable to write the results to {location}: {error}", error_type=2000, category=1) from None
+
+
+def run(execution: Execution) -> None:
+    """Runs one execution to its final state (never raises)."""
+    if execution.state == "CANCELLED":
+        return
+    execution.state, execution.started = "RUNNING", time.time()
+    try:
+        _execute(execution)
+        final = "SUCCEEDED"
+    except QueryFailed as error:
+        execution.error, execution.reason, final = error, str(error), "FAILED"
+    except Exception as error:  # the emulator's own fault: reported as Athena reports a system error
+        execution.error = QueryFailed(f"GENERIC_INTERNAL_ERROR: {error}", error_type=2000, category=1)
+        execution.reason, final = str(execution.error), "FAILED"
+    if execution.state != "CANCELLED":
+        execution.state = final
+    execution.completed = time.time()
+
+
+def _execute(execution: Execution) -> None:
+    text = execution.query.strip().rstrip(";")
+    try:
+        statements = sqlglot.parse(localathena._quote_colon_segments(text), read="trino")
+    except sqlglot.errors.ParseError as error:
+        first = error.errors[0] if error.errors else {}
+        raise QueryFailed(f"line {first.get('line', 1)}:{first.get('col', 1)}: {first.get('description', error)}") from None
+    if len(statements) != 1 or statements[0] is None:
+        raise QueryFailed("Only one sql statement is allowed. Got: " + str(len(statements)))
+    statement = statements[0]
+    if isinstance(statement, exp.Drop):
+        execution.statement_type, execution.substatement = "DDL", "DROP_TABLE"
+        _drop(execution, statement)
+        # "DDL query results are saved as plain text files" (QueryID.txt), "Working with query
+        # results, recent queries, and output files"; a DROP TABLE has no rows.
+        if execution.output and execution.output.endswith(".csv"):
+            execution.output = execution.output[:-4] + ".txt"
+        execution.columns, execution.header = [], False
+        _write_results(execution)
+        return
+    create = statement if isinstance(statement, exp.Create) else None
+    if create is not None:
+        if str(create.args.get("kind", "")).upper() != "TABLE" or not isinstance(create.expression, exp.Query):
+            raise QueryFailed(f"NOT_SUPPORTED: the emulator runs SELECT, CREATE TABLE AS SELECT and DROP TABLE, "
+                              f"not {text.split(None, 2)[:2]}")
+        # "DML indicates DML (Data Manipulation Language) query statements, such as CREATE TABLE
+        # AS SELECT" (API Reference, QueryExecution.StatementType); the substatement's name for a
+        # CTAS is not documented.
+        execution.substatement = "CREATE_TABLE_AS_SELECT"
+        query = create.expression
+    elif isinstance(statement, exp.Query):
+        execution.substatement = "SELECT"
+        query = statement
+    else:
+        raise QueryFailed(f"NOT_SUPPORTED: the emulator runs SELECT, CREATE TABLE AS SELECT and DROP TABLE, "
+                          f"not {type(statement).__name__.upper()}")
+    query = _bind_parameters(query, execution.parameters)
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET threads = 2")
+        _attach_tables(con, execution, text, query)
+        sql = localathena.transpile_expression(query)
+        try:
+            cursor = con.execute(sql)
+            names = [d[0] for d in cursor.description]
+            types = [str(d[1]) for d in cursor.description]
+            rows = cursor.fetchall()
+        except duckdb.Error as error:
+            raise _duckdb_error(error, text, query) from None
+        if create is not None:
+            _write_table(execution, con, create, sql, execution.enforced)
+            # A CTAS answers one bigint column "rows" and no rows; UpdateCount is the number of
+            # rows written ("The number of rows inserted with a CREATE TABLE AS SELECT", API
+            # Reference, GetQueryResults; the empty "rows" column is what clients observe).
+            execution.columns = [_column("rows", "BIGINT")]
+            execution.rows, execution.header, execution.update_count = [], False, len(rows)
+        else:
+            execution.columns = [_column(n, t) for n, t in zip(names, types)]
+            execution.rows = [[render_value(v) for v in row] for row in rows]
+        _write_results(execution)
+    finally:
+        con.close()
+
+
+# ColumnInfo.Precision as Athena answers it for these types (AWS CLI example of get-query-results
+# and captured responses; "For DECIMAL data types, specifies the total number of digits").
+PRECISION = {"varchar": 2147483647, "bigint": 19, "integer": 10, "smallint": 5, "tinyint": 3}
+
+
+def _column(name: str, duck: str) -> dict[str, Any]:
+    kind = athena_type(duck)
+    return {"CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": name, "Label": name,
+            "Type": kind, "Precision": PRECISION.get(kind, 0), "Scale": 0,
+            "Nullable": "UNKNOWN", "CaseSensitive": kind == "varchar"}
+
+
+def _attach_tables(con: duckdb.DuckDBPyConnection, execution: Execution, text: str, query: exp.Expression) -> None:
+    ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
+    used = {c.name.lower() for c in query.find_all(exp.Column)}
+    seen: set[tuple[str, str]] = set()
+    for node in query.find_all(exp.Table):
+        if not node.name or isinstance(node.this, exp.Func):
+            continue
+        database = (node.db or execution.database).lower()
+        name = node.name.lower()
+        if not node.db and name in ctes:
+            continue
+        if (database, name) in seen:
+            continue
+        seen.add((database, name))
+        table = resolve_table(execution.account, execution.region, database, name, _position(text, node))
+        execution.scanned += create_view(con, table, used)
+        # The query names it as written (catalog- or database-qualified, or bare in the context's).
+        node.set("catalog", None)
+        node.set("db", exp.to_identifier(database))
+
+
+def _write_table(execution: Execution, con: duckdb.DuckDBPyConnection, create: exp.Create, sql: str,
+                 enforced: bool) -> None:
+    target = create.this.this if isinstance(create.this, exp.Schema) else create.this
+    database = (target.db or execution.database).lower()
+    name = target.name.lower()
+    props: dict[str, str] = {}
+    for prop in (create.args.get("properties") or exp.Properties(expressions=[])).expressions:
+        if isinstance(prop, exp.FileFormatProperty):
+            props["format"] = prop.this.name
+        elif isinstance(prop, exp.Property):
+            props[prop.name.lower()] = prop.args["value"].name
+        else:
+            raise QueryFailed(f"NOT_SUPPORTED: the emulator does not apply the table property {prop.sql('trino')}")
+    unknown = set(props) - {"format", "external_location", "write_compression"}
+    if unknown:
+        raise QueryFailed(f"NOT_SUPPORTED: the emulator does not apply the table properties {sorted(unknown)}")
+    fmt = props.get("format", "PARQUET").upper()
+    if fmt not in ("PARQUET", "JSON"):
+        raise QueryFailed(f"NOT_SUPPORTED: the emulator writes PARQUET or JSON tables, not {fmt}")
+    backend = glue_backends[execution.account][execution.region]
+    try:
+        backend.get_table(database, name)
+        raise QueryFailed(f"TABLE_ALREADY_EXISTS: Table 'awsdatacatalog.{database}.{name}' already exists")
+    except QueryFailed:
+        raise
+    except Exception:
+        pass
+    location = props.get("external_location")
+    if location and enforced:
+        # Troubleshooting workgroups (Athena User Guide), word for word.
+        raise QueryFailed("The Create Table As Select query failed because it was submitted with an 'external_location' "
+                          "property to an Athena Workgroup that enforces a centralized output location for all queries. "
+                          "Please remove the 'external_location' property and resubmit the query.")
+    if not location:
+        # "s3://<workgroup-query-results-location>/tables/<query-id>/" (CREATE TABLE AS: the
+        # dated console sub-folders are not created for API calls).
+        if not execution.output:
+            raise QueryFailed("INVALID_REQUEST: a CREATE TABLE AS needs external_location or an output location")
+        location = execution.output.rsplit("/", 1)[0] + f"/tables/{execution.id}/"
+    if not location.endswith("/"):
+        location += "/"
+    if _objects(execution.account, location):
+        # Observed text (dbt-labs/dbt-athena#58); "make sure that the Amazon S3 location that you
+        # specify has no data ... or your CTAS query will fail" (CREATE TABLE AS).
+        raise QueryFailed(f"HIVE_PATH_ALREADY_EXISTS: Target directory for table '{database}.{name}' already exists: "
+                          f"{location}. Athena will not delete data in your account.")
+    local = os.path.join(_cache().root, f"ctas-{execution.id}")
+    columns = con.execute(f"DESCRIBE {sql}").fetchall()
+    if fmt == "PARQUET":
+        con.execute(f"COPY ({sql}) TO {localathena._literal(local)} (FORMAT PARQUET, COMPRESSION "
+                    f"{props.get('write_compression', 'GZIP').upper()})")
+        serde = {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+                 "Parameters": {"serialization.format": "1"}}
+        formats = ("org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+                   "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat")
+        suffix = ""
+    else:
+        con.execute(f"COPY ({sql}) TO {localathena._literal(local)} (FORMAT JSON)")
+        serde = {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe", "Parameters": {}}
+        formats = ("org.apache.hadoop.mapred.TextInputFormat",
+                   "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat")
+        suffix = ""
+    with open(local, "rb") as handle:
+        _put(execution.account, f"{location}{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}_{execution.id}_{uuid.uuid4()}{suffix}",
+             handle.read())
+    os.remove(local)
+    backend.create_table(database, name, {
+        "Name": name, "TableType": "EXTERNAL_TABLE",
+        "Parameters": {"EXTERNAL": "TRUE", "classification": fmt.lower()},
+        "PartitionKeys": [],
+        "StorageDescriptor": {"Columns": [{"Name": c[0].lower(), "Type": hive_type(c[1])}
+                                          for c in columns],
+                              "Location": location, "InputFormat": formats[0], "OutputFormat": formats[1],
+                              "SerdeInfo": serde}})
+
+
+def _drop(execution: Execution, statement: exp.Drop) -> None:
+    if str(statement.args.get("kind", "")).upper() != "TABLE":
+        raise QueryFailed("NOT_SUPPORTED: the emulator drops tables only")
+    backend = glue_backends[execution.account][execution.region]
+    for node in statement.args.get("tables") or [statement.this]:
+        database = (node.db or execution.database).lower()
+        try:
+            backend.delete_table(database, node.name.lower())
+        except Exception:
+            if not statement.args.get("exists"):
+                raise QueryFailed(f"Table {node.name.lower()} does not exist") from None
+
+
+def _write_results(execution: Execution) -> None:
+    if not execution.output:
+        return
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    if execution.header:
+        writer.writerow([c["Name"] for c in execution.columns])
+    for row in execution.rows:
+        # NULL is an empty, unquoted field; csv.writer would quote "" too.
+        buffer.write(",".join("" if v is None else '"' + v.replace('"', '""') + '"' for v in row) + "\n")
+    _put(execution.account, execution.output, buffer.getvalue().encode())
+    _put(execution.account, execution.output + ".metadata",
+         json.dumps({"ColumnInfo": execution.columns}).encode())
+
+
+# --- the API ---------------------------------------------------------------------------------------
+
+POOL = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="athena-query")
+
+
+def _executions(self: AthenaResponse) -> dict[str, Execution]:
+    backend = self.athena_backend
+    if not hasattr(backend, "emu_executions"):
+        backend.emu_executions = {}
+    return backend.emu_executions
+
+
+def _invalid(message: str) -> JsonRESTError:
+    return JsonRESTError("InvalidRequestException", message)
+
+
+def _find(self: AthenaResponse) -> Execution:
+    exec_id = self._get_param("QueryExecutionId")
+    execution = _executions(self).get(exec_id)
+    if execution is None:
+        raise _invalid(f"QueryExecution {exec_id} was not found")
+    return execution
+
+
+def start_query_execution(self: AthenaResponse) -> str:
+    query = self._get_param("QueryString") or ""
+    context = self._get_param("QueryExecutionContext") or {}
+    request_config = self._get_param("ResultConfiguration") or {}
+    group_name = self._get_param("WorkGroup") or "primary"
+    group = self.athena_backend.work_groups.get(group_name)
+    if group is None:
+        raise _invalid(f"WorkGroup {group_name} is not found.")
+    group_config = group.configuration or {}
+    group_output = (group_config.get("ResultConfiguration") or {}).get("OutputLocation")
+    # "If set to true, the settings for the workgroup override client-side settings" (Athena API
+    # Reference, WorkGroupConfiguration.EnforceWorkGroupConfiguration).
+    enforce = str(group_config.get("EnforceWorkGroupConfiguration", "true")).lower() == "true"
+    output = group_output if enforce and group_output else request_config.get("OutputLocation") or group_output
+    if not output:
+        raise _invalid("No output location provided. An output location is required either through the Workgroup "
+                       "result configuration setting or as an API input.")
+    # A statement Athena cannot parse is refused by this call, with the parser's text and no
+    # execution (observed: "line 1:10: mismatched input '<EOF>'. Expecting: ...").
+    try:
+        sqlglot.parse(localathena._quote_colon_segments(query.strip().rstrip(";")), read="trino")
+    except sqlglot.errors.ParseError as error:
+        first = error.errors[0] if error.errors else {}
+        raise _invalid(f"line {first.get('line', 1)}:{first.get('col', 1)}: {first.get('description', error)}") from None
+    active = sum(e.state in ("QUEUED", "RUNNING") for e in _executions(self).values())
+    if active >= DML_QUOTA:
+        # "A DML or DDL query quota includes both running and queued queries ... query 26 will
+        # result in a TooManyRequestsException error" (Athena User Guide, "Service Quotas"); the
+        # message is the one clients capture.
+        raise JsonRESTError("TooManyRequestsException",
+                            "You have exceeded the limit for the number of queries you can run concurrently. Please "
+                            "reduce the number of concurrent queries submitted by this account. Contact customer "
+                            "support to request a concurrent query limit increase.")
+    exec_id = str(uuid.uuid4())
+    execution = Execution(
+        id=exec_id, query=query, database=(context.get("Database") or "default").lower(),
+        catalog=context.get("Catalog") or "AwsDataCatalog", workgroup=group_name,
+        output=output.rstrip("/") + f"/{exec_id}.csv", parameters=list(self._get_param("ExecutionParameters") or []),
+        account=self.current_account, region=self.region, enforced=bool(enforce and group_output))
+    _executions(self)[exec_id] = execution
+    POOL.submit(run, execution)
+    return json.dumps({"QueryExecutionId": exec_id})
+
+
+def get_query_execution(self: AthenaResponse) -> str:
+    return json.dumps({"QueryExecution": _find(self).view()})
+
+
+def batch_get_query_execution(self: AthenaResponse) -> str:
+    found, missing = [], []
+    for exec_id in self._get_param("QueryExecutionIds") or []:
+        execution = _executions(self).get(exec_id)
+        if execution is None:
+            missing.append({"QueryExecutionId": exec_id, "ErrorCode": "InvalidRequestException",
+                            "ErrorMessage": f"QueryExecution {exec_id} was not found"})
+        else:
+            found.append(execution.view())
+    return json.dumps({"QueryExecutions": found, "UnprocessedQueryExecutionIds": missing})
+
+
+def get_query_results(self: AthenaResponse) -> str:
+    execution = _find(self)
+    if execution.state in ("QUEUED", "RUNNING"):
+        raise _invalid(f"Query has not yet finished. Current state: {execution.state}")
+    if execution.state != "SUCCEEDED":
+        raise _invalid(f"Query did not finish successfully. Final query state: {execution.state}")
+    max_results = self._get_param("MaxResults") or MAX_RESULTS
+    if not 1 <= int(max_results) <= MAX_RESULTS:
+        raise _invalid(f"MaxResults must be between 1 and {MAX_RESULTS}")
+    table = ([[c["Name"] for c in execution.columns]] if execution.header else []) + execution.rows
+    fp = emu_paging.fingerprint("athena", execution.id)
+    try:
+        after = emu_paging.read_token(self._get_param("NextToken"), fp)
+    except ValueError:
+        raise _invalid("The NextToken is invalid") from None
+    page = table[after + 1: after + 1 + int(max_results)]
+    out: dict[str, Any] = {
+        "UpdateCount": execution.update_count,
+        "ResultSet": {"Rows": [{"Data": [{} if v is None else {"VarCharValue": v} for v in row]} for row in page],
+                      "ResultSetMetadata": {"ColumnInfo": execution.columns}}}
+    end = after + len(page)
+    if end + 1 < len(table):
+        out["NextToken"] = emu_paging.make_token(end, fp)
+    return json.dumps(out)
+
+
+def stop_query_execution(self: AthenaResponse) -> str:
+    execution = _find(self)
+    if execution.state in ("QUEUED", "RUNNING"):
+        execution.state, execution.completed = "CANCELLED", time.time()
+        execution.reason = "Query cancelled by user"
+    return json.dumps({})
+
+
+def list_query_executions(self: AthenaResponse) -> str:
+    group = self._get_param("WorkGroup") or "primary"
+    ids = [e.id for e in sorted(_executions(self).values(), key=lambda e: -e.submitted) if e.workgroup == group]
+    max_results = int(self._get_param("MaxResults") or 50)
+    fp = emu_paging.fingerprint("athena-list", group)
+    try:
+        after = emu_paging.read_token(self._get_param("NextToken"), fp)
+    except ValueError:
+        raise _invalid("The NextToken is invalid") from None
+    page = ids[after + 1: after + 1 + max_results]
+    out: dict[str, Any] = {"QueryExecutionIds": page}
+    if after + 1 + max_results < len(ids):
+        out["NextToken"] = emu_paging.make_token(after + len(page), fp)
+    return json.dumps(out)
+
+
+def install() -> None:
+    for fn in (start_query_execution, get_query_execution, batch_get_query_execution, get_query_results,
+               stop_query_execution, list_query_executions):
+        setattr(AthenaResponse, fn.__name__, fn)
