@@ -584,19 +584,22 @@ def _execute(execution: Execution) -> None:
         _attach_tables(con, execution, text, query)
         sql = localathena.transpile_expression(query)
         try:
-            cursor = con.execute(sql)
-            names = [d[0] for d in cursor.description]
-            types = [str(d[1]) for d in cursor.description]
-            rows = cursor.fetchall()
+            if create is not None:
+                # The query runs once, into the table's file (COPY answers the rows it wrote).
+                written = _write_table(execution, con, create, sql, execution.enforced)
+            else:
+                cursor = con.execute(sql)
+                names = [d[0] for d in cursor.description]
+                types = [str(d[1]) for d in cursor.description]
+                rows = cursor.fetchall()
         except duckdb.Error as error:
             raise _duckdb_error(error, text, query) from None
         if create is not None:
-            _write_table(execution, con, create, sql, execution.enforced)
             # A CTAS answers one bigint column "rows" and no rows; UpdateCount is the number of
             # rows written ("The number of rows inserted with a CREATE TABLE AS SELECT", API
             # Reference, GetQueryResults; the empty "rows" column is what clients observe).
             execution.columns = [_column("rows", "BIGINT")]
-            execution.rows, execution.header, execution.update_count = [], False, len(rows)
+            execution.rows, execution.header, execution.update_count = [], False, written
         else:
             execution.columns = [_column(n, t) for n, t in zip(names, types)]
             execution.rows = [[render_value(v) for v in row] for row in rows]
@@ -639,7 +642,8 @@ def _attach_tables(con: duckdb.DuckDBPyConnection, execution: Execution, text: s
 
 
 def _write_table(execution: Execution, con: duckdb.DuckDBPyConnection, create: exp.Create, sql: str,
-                 enforced: bool) -> None:
+                 enforced: bool) -> int:
+    """Writes the CTAS's rows under its location and creates its table; returns the rows written."""
     target = create.this.this if isinstance(create.this, exp.Schema) else create.this
     database = (target.db or execution.database).lower()
     name = target.name.lower()
@@ -687,21 +691,20 @@ def _write_table(execution: Execution, con: duckdb.DuckDBPyConnection, create: e
     local = os.path.join(_cache().root, f"ctas-{execution.id}")
     columns = con.execute(f"DESCRIBE {sql}").fetchall()
     if fmt == "PARQUET":
-        con.execute(f"COPY ({sql}) TO {localathena._literal(local)} (FORMAT PARQUET, COMPRESSION "
-                    f"{props.get('write_compression', 'GZIP').upper()})")
+        written = con.execute(f"COPY ({sql}) TO {localathena._literal(local)} (FORMAT PARQUET, COMPRESSION "
+                              f"{props.get('write_compression', 'GZIP').upper()})").fetchone()[0]
         serde = {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
                  "Parameters": {"serialization.format": "1"}}
         formats = ("org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
                    "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat")
-        suffix = ""
     else:
-        con.execute(f"COPY ({sql}) TO {localathena._literal(local)} (FORMAT JSON)")
+        written = con.execute(f"COPY ({sql}) TO {localathena._literal(local)} (FORMAT JSON)").fetchone()[0]
         serde = {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe", "Parameters": {}}
         formats = ("org.apache.hadoop.mapred.TextInputFormat",
                    "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat")
-        suffix = ""
     with open(local, "rb") as handle:
-        _put(execution.account, f"{location}{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}_{execution.id}_{uuid.uuid4()}{suffix}",
+        # Data files have no extension (observed; Athena does not document their names).
+        _put(execution.account, f"{location}{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}_{execution.id}_{uuid.uuid4()}",
              handle.read())
     os.remove(local)
     backend.create_table(database, name, {
@@ -712,6 +715,7 @@ def _write_table(execution: Execution, con: duckdb.DuckDBPyConnection, create: e
                                           for c in columns],
                               "Location": location, "InputFormat": formats[0], "OutputFormat": formats[1],
                               "SerdeInfo": serde}})
+    return int(written)
 
 
 def _drop(execution: Execution, statement: exp.Drop) -> None:

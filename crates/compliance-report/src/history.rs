@@ -202,10 +202,14 @@ impl History {
             .collect()
     }
 
-    /// The missing patches of the newest run before `date`, if any.
-    pub async fn previous_missing(&self, date: &str) -> Result<Vec<MissingRow>, HistoryError> {
-        let earlier = self.dates("missing").await?;
-        match earlier.iter().rev().find(|d| d.as_str() < date) {
+    /// The missing patches of the newest run before `date` among `dates` (from
+    /// [`History::dates`]), if any.
+    pub async fn previous_missing(
+        &self,
+        dates: &[String],
+        date: &str,
+    ) -> Result<Vec<MissingRow>, HistoryError> {
+        match dates.iter().rev().find(|d| d.as_str() < date) {
             Some(d) => self.read("missing", d).await,
             None => Ok(Vec::new()),
         }

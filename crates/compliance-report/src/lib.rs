@@ -547,9 +547,10 @@ impl Reporter {
             .collect();
         let date = summary.as_of[..10].to_owned();
         // Patch ageing: first-seen dates carried from the newest earlier run.
-        let previous_missing = self.history.previous_missing(&date).await?;
+        let kept = self.history.dates("missing").await?;
+        let previous_missing = self.history.previous_missing(&kept, &date).await?;
         let aged = history::age(&date, &missing, &previous_missing, &self.settings.sla);
-        let since = self.history.dates("missing").await?.into_iter().next();
+        let since = kept.into_iter().next();
         summary.sla = summary::sla_view(&aged, &self.settings.sla, since.or(Some(date.clone())));
         // Compliance over time: the window's earlier runs and this one.
         let today = summary::trend_rows(&summary, &date, &aged);
