@@ -137,7 +137,7 @@ emulator: setup ## The local AWS emulator with a Lambda runner on EMULATOR_PORT 
 	$(TARGET_DIR)/debug/local-aws --port $(EMULATOR_PORT)
 
 bench: build ## Benchmarks at realistic size: API calls per operation, wall time, peak memory; SQL on 10,000 realistic nodes and 100,000 small ones, with Athena's bytes scanned and cost
-	$(CARGO) run --locked --quiet -p integration-tests --bin bench -- --dist $(DIST)
+	$(CARGO) run --locked --quiet -p bench -- --dist $(DIST)
 	$(CARGO) build --locked --release -p fleet-sim
 	$(VENV)/bin/python tests/sql/bench_sql.py --fleet-sim $(TARGET_DIR)/release/fleet-sim --nodes 10000
 	$(VENV)/bin/python tests/sql/bench_sql.py --fleet-sim $(TARGET_DIR)/release/fleet-sim --nodes 100000 --item-scale 0.02

@@ -21,6 +21,8 @@ import boto3
 
 MANAGEMENT = "123456789012"
 QUICKSIGHT_ROLE = "aws-quicksight-service-role-v0"
+# The Owner tag of member account i is OWNERS[i % 3] (none for the third).
+OWNERS = ["team-payments", "team-web", None]
 
 
 def client(service: str, account: str, region: str):
@@ -58,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.members):
         account = create_account(org, f"workload-{i}")
         org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=ou)
+        # The report's owners come from this tag; every third account has none, as in a real
+        # organization where tagging is never complete.
+        if OWNERS[i % len(OWNERS)]:
+            org.tag_resource(ResourceId=account, Tags=[{"Key": "Owner", "Value": OWNERS[i % len(OWNERS)]}])
         members.append(account)
     print(json.dumps({"org_id": org_id, "ou": ou, "central": central, "members": members}))
     return 0

@@ -40,13 +40,14 @@ ARTIFACT_PARAMETERS = {"ArtifactBucketPrefix", "ArtifactVersion", "Architecture"
 DERIVED = {
     "central-reporting.yaml": ARTIFACT_PARAMETERS | {
         "OrganizationId", "KeepDataOnDelete", "AlarmEmail", "EnableConfigAnalytics", "ExistingConfigBucket",
-        "ExistingConfigBucketAccount"},
+        "ExistingConfigBucketAccount", "ReportOrganizationsRoleArn", "ReportOwnerTagKey"},
     "quicksight.yaml": ARTIFACT_PARAMETERS | {
         "WorkGroup", "Database", "ConfigSnapshotTable", "PrincipalArns", "ImportMode", "SyncBucketName",
         "AthenaResultsBucketName", "ConfigBucketName", "KmsKeyArn"},
     "member-data-sync.yaml": ARTIFACT_PARAMETERS | {"BucketName", "BucketRegion", "BucketPrefix", "KmsKeyArn"},
     "member-patching.yaml": ARTIFACT_PARAMETERS | {"ConfigBucketName"},
     "cloudtrail-lake.yaml": set(),
+    "organization-reader.yaml": {"ReportRoleArn", "OrganizationId", "RoleName"},
 }
 
 
@@ -157,6 +158,18 @@ class Members(Strict):
         return values
 
 
+class Owners(Strict):
+    """The report's account names, OU paths and owners: a read-only role in the management account
+    (or an Organizations delegated administrator) that compliance-report assumes."""
+    enabled: bool = False
+    profile: str | None = None
+    stack_name: Annotated[str, Field(pattern=STACK_NAME)] = "patch-compliance-organization-reader"
+    # IAM role names ("IAM identifiers", CreateRole RoleName).
+    role_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")] = "patch-compliance-organization-reader"
+    # Tag.Key (Organizations API Reference), as central-reporting.yaml's ReportOwnerTagKey allows it.
+    tag_key: Annotated[str, Field(pattern=r"^[\w .:/=+@-]{1,128}$")] = "Owner"
+
+
 class CloudTrailLake(Strict):
     enabled: bool = False
     profile: str | None = None
@@ -174,6 +187,7 @@ class Deployment(Strict):
     quicksight: QuickSight = QuickSight()
     members: Members
     cloudtrail_lake: CloudTrailLake = CloudTrailLake()
+    owners: Owners = Owners()
 
     @model_validator(mode="after")
     def _patching_needs_a_config_bucket(self) -> Deployment:

@@ -6,7 +6,9 @@
 `deploy` publishes the Lambda artifacts and the templates to every Region (cfn/publish.py), then
 creates or updates, in dependency order and passing each stack's outputs to the next:
 1. the central stack (`central-reporting.yaml`) in the central account;
-2. the QuickSight stack (`quicksight.yaml`) there, when enabled;
+2. the organization reader (`organization-reader.yaml`) in the management account, when owners are
+   on: the role the central report function assumes to read account names and owner tags;
+   then the QuickSight stack (`quicksight.yaml`) in the central account, when enabled;
 3. the CloudTrail Lake stack (`cloudtrail-lake.yaml`) in the management account, when enabled;
 4. the service-managed StackSets of `member-data-sync.yaml` and (when enabled) `member-patching.yaml`
    from the management account or a delegated administrator, with automatic deployment to accounts
@@ -48,11 +50,12 @@ import config as configuration  # noqa: E402
 import publish  # noqa: E402
 import render  # noqa: E402
 
-# The templates need IAM roles with names CloudFormation generates (CAPABILITY_IAM) and, for the
-# central stack, the AWS::LanguageExtensions transform (CAPABILITY_AUTO_EXPAND: "Acknowledging IAM
-# resources in CloudFormation templates" and "AWS::LanguageExtensions transform", user guide).
+# The templates need IAM roles with names CloudFormation generates (CAPABILITY_IAM), one named role
+# (organization-reader.yaml: CAPABILITY_NAMED_IAM) and, for the central stack, the
+# AWS::LanguageExtensions transform (CAPABILITY_AUTO_EXPAND: "Acknowledging IAM resources in
+# CloudFormation templates" and "AWS::LanguageExtensions transform", user guide).
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
-CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 TEMPLATE_PREFIX = "patch-compliance/{version}/templates"
 # DescribeChangeSet's reason when a change set would change nothing (AWS's wording, matched loosely:
 # "The submitted information didn't contain changes. Submit different information to create a change set.").
@@ -433,10 +436,33 @@ class Deployer:
                   "EnableConfigAnalytics": configuration.as_parameter(cfg.config_analytics.enabled),
                   "ExistingConfigBucket": cfg.config_analytics.existing_bucket,
                   "ExistingConfigBucketAccount": cfg.config_analytics.existing_bucket_account}
+        if cfg.owners.enabled:
+            params["ReportOrganizationsRoleArn"] = self.reader_role_arn()
+            params["ReportOwnerTagKey"] = cfg.owners.tag_key
         if "CreateCrawlerLogGroup" not in cfg.central.parameters:
             params["CreateCrawlerLogGroup"] = "false" if self.crawler_log_group_taken() else "true"
         return StackPlan("central", self.central, cfg.central.region, cfg.central.stack_name,
                          "central-reporting.yaml", params)
+
+    @property
+    def owners_account(self) -> boto3.Session:
+        """Where the organization reader goes: owners.profile, else the management account."""
+        o, m = self.cfg.owners, self.cfg.members
+        return self.session(o.profile or m.management_profile or m.profile)
+
+    def reader_role_arn(self) -> str:
+        """The reader role's ARN, known before the role exists: the central stack names it first,
+        the reader stack (whose trust policy needs the central role) comes after."""
+        caller = self.client(self.owners_account, "sts", self.cfg.central.region).get_caller_identity()["Arn"]
+        partition, account = caller.split(":")[1], caller.split(":")[4]
+        return f"arn:{partition}:iam::{account}:role/{self.cfg.owners.role_name}"
+
+    def reader_plan(self, central: dict[str, str]) -> StackPlan:
+        o = self.cfg.owners
+        return StackPlan("organization reader", self.owners_account, self.cfg.central.region, o.stack_name,
+                         "organization-reader.yaml",
+                         {"ReportRoleArn": central.get("ComplianceReportRoleArn", ""),
+                          "OrganizationId": self.cfg.organization_id, "RoleName": o.role_name})
 
     def crawler_log_group_taken(self) -> bool:
         """Whether `/aws-glue/crawlers` exists and this stack does not own it. Glue writes every
@@ -493,6 +519,9 @@ class Deployer:
                 for r in page["StackResourceSummaries"]}
         if not central:
             return self.result
+        if cfg.owners.enabled:
+            self.result.outputs["owners"] = self.deploy_stack(self.reader_plan(central),
+                                                              urls["organization-reader.yaml"])
         if cfg.quicksight.enabled:
             self.result.outputs["quicksight"] = self.deploy_stack(self.quicksight_plan(central), urls["quicksight.yaml"])
         if cfg.cloudtrail_lake.enabled:
@@ -549,6 +578,8 @@ class Deployer:
                                         lake.region or cfg.central.region, lake.stack_name, "cloudtrail-lake.yaml", {}))
             self.result.todo.append("the CloudTrail Lake event data store is retained (DeletionPolicy Retain, termination "
                                     "protection): delete it in CloudTrail when its history is no longer needed")
+        if cfg.owners.enabled:
+            self.delete_stack(self.reader_plan({}))
         if cfg.quicksight.enabled:
             self.delete_stack(StackPlan("QuickSight", self.central, cfg.central.region, cfg.quicksight.stack_name,
                                         "quicksight.yaml", {}))

@@ -1,4 +1,4 @@
-"""Resource providers of the emulator's CloudFormation engine: one class per resource type.
+"""Resource providers of the emulator's CloudFormation engine: one provider per resource type.
 
 Why this module exists
 ----------------------
@@ -14,6 +14,9 @@ aws-resource-<service>-<type>.html, each property's "Update requires"); ``Ref`` 
 values reach the API through ``api()``, which converts "90" to 90 and "true" to True where the API's
 model wants a number or a boolean, as CloudFormation's own handlers convert them.
 
+A type whose handler is one create call, one delete call and at most one update call is a ``Simple``
+spec (the calls, the physical id, the attributes); a type that needs more calls is a class.
+
 A type without a provider fails the call naming the type (``provider_for``): never skipped.
 """
 
@@ -22,7 +25,8 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from botocore import xform_name
 
@@ -85,6 +89,17 @@ def tags_list(props: Props) -> list[dict[str, str]]:
     return [{"Key": t["Key"], "Value": scalar_str(t["Value"])} for t in props.get("Tags", [])]
 
 
+def tags_map(props: Props) -> dict[str, str] | None:
+    """Tags as the APIs that take a map want them (a type whose Tags are already a map keeps it)."""
+    tags = props.get("Tags")
+    return ({t["Key"]: t["Value"] for t in tags} if isinstance(tags, list) else tags) or None
+
+
+def attribute_strings(props: Props, names: tuple[str, ...]) -> dict[str, str]:
+    """Properties as an Attributes map (SQS, SNS): every value a string, objects as JSON."""
+    return {k: as_json(props[k]) if isinstance(props[k], dict) else scalar_str(props[k]) for k in names if k in props}
+
+
 def _error_code(e: Exception) -> str:
     response = getattr(e, "response", None)
     return response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
@@ -109,7 +124,6 @@ class Provider:
     # CloudFormation CLI User Guide, conditionalCreateOnlyProperties). A change set shows them as
     # RequiresRecreation Conditionally; ``needs_replacement`` decides for the actual values.
     conditional: frozenset[str] = frozenset()
-    attributes: tuple[str, ...] = ()
     may_change_physical_id = False
 
     def needs_replacement(self, before: Props, after: Props) -> bool:
@@ -137,9 +151,10 @@ class Provider:
 PROVIDERS: dict[str, Provider] = {}
 
 
-def register(cls: type[Provider]) -> type[Provider]:
-    PROVIDERS[cls.type_name] = cls()
-    return cls
+def register(provider: type[Provider] | Provider) -> Any:
+    """Registers a provider class (as a decorator) or a ``Simple`` spec."""
+    PROVIDERS[provider.type_name] = provider() if isinstance(provider, type) else provider
+    return provider
 
 
 def provider_for(type_name: str) -> Provider:
@@ -152,6 +167,78 @@ def provider_for(type_name: str) -> Provider:
         raise validation(f"Template format error: Unrecognized resource types: [{type_name}] (the "
                          "emulator's CloudFormation has no provider for this type)")
     return provider
+
+
+# --------------------------------------------------------------------------------------------------
+# Simple types, declared as data
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Op:
+    """One API call of a simple type: the operation (its API name), the properties it takes as they
+    are (``fields``), parameters computed from the properties (``convert``) and ``params``, whose
+    str values are str.format templates over ``props``, the physical ``id`` and the ``name``
+    (other values are passed as they are)."""
+
+    operation: str
+    fields: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+    convert: Callable[[Props], Props] | None = None
+
+    def run(self, client: Any, props: Props, **names: Any) -> Any:
+        params = pick(props, *self.fields)
+        params.update(self.convert(props) if self.convert else {})
+        params.update({k: v.format(props=props, **names) if isinstance(v, str) else v
+                       for k, v in self.params.items()})
+        return api(client, self.operation, **params)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Simple(Provider):
+    """A type whose handler makes one create call, one delete call and at most one update call.
+
+    ``physical`` (the Ref) and the ``attributes`` (Fn::GetAtt) are str.format templates over
+    ``props``, the create call's answer ``out`` and ``name``: the ``name_property``'s value, or a
+    name CloudFormation generates (at most ``name_length`` characters) when the template gives none.
+    The delete call tolerates "already gone" (``ignore_missing``; ``gone``: more codes meaning it).
+    Without ``update_call`` every property must be in ``replacement``. ``renamed_in``: a property whose
+    ``Name`` member, when changed, replaces the resource. Whatever fails (an AWS error, a property
+    the call needs that the template lacks) fails the resource with the error, as a class's would.
+    """
+
+    type_name: str
+    service: str
+    create_call: Op
+    physical: str
+    delete_call: Op
+    update_call: Op | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+    replacement: frozenset[str] = frozenset()
+    name_property: str = ""
+    name_length: int = 0
+    renamed_in: str = ""
+    gone: tuple[str, ...] = ()
+
+    def needs_replacement(self, before: Props, after: Props) -> bool:
+        return super().needs_replacement(before, after) or bool(self.renamed_in) and changed(
+            before.get(self.renamed_in, {}), after.get(self.renamed_in, {}), "Name")
+
+    def create(self, call: Call, props: Props) -> Outcome:
+        name = (props.get(self.name_property) or call.physical_name(self.name_length)) if self.name_length else None
+        out = self.create_call.run(call.client(self.service), props, name=name)
+        values = {"props": props, "out": out, "name": name}
+        return self.physical.format(**values), {k: v.format(**values) for k, v in self.attributes.items()}
+
+    def update(self, call: Call, before: Resource, props: Props) -> Outcome:
+        if self.update_call is None:
+            raise NotImplementedError(f"{self.type_name} is only ever replaced")
+        self.update_call.run(call.client(self.service), props, id=before.physical_id)
+        return before.physical_id, before.attributes
+
+    def delete(self, call: Call, res: Resource) -> None:
+        ignore_missing(lambda: self.delete_call.run(call.client(self.service), res.properties, id=res.physical_id),
+                       *self.gone)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -356,21 +443,11 @@ class KmsKey(Provider):
                                    PendingWindowInDays=res.properties.get("PendingWindowInDays", 30)))
 
 
-@register
-class KmsAlias(Provider):
-    type_name = "AWS::KMS::Alias"
-    replacement = frozenset({"AliasName"})
-
-    def create(self, call: Call, props: Props) -> Outcome:
-        call.client("kms").create_alias(AliasName=props["AliasName"], TargetKeyId=props["TargetKeyId"])
-        return props["AliasName"], {}
-
-    def update(self, call: Call, before: Resource, props: Props) -> Outcome:
-        call.client("kms").update_alias(AliasName=before.physical_id, TargetKeyId=props["TargetKeyId"])
-        return before.physical_id, {}
-
-    def delete(self, call: Call, res: Resource) -> None:
-        ignore_missing(lambda: call.client("kms").delete_alias(AliasName=res.physical_id))
+register(Simple(
+    type_name="AWS::KMS::Alias", service="kms", replacement=frozenset({"AliasName"}),
+    create_call=Op("CreateAlias", ("AliasName", "TargetKeyId")), physical="{props[AliasName]}",
+    update_call=Op("UpdateAlias", ("TargetKeyId",), {"AliasName": "{id}"}),
+    delete_call=Op("DeleteAlias", params={"AliasName": "{id}"})))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -394,8 +471,7 @@ class LogGroup(Provider):
         logs = call.client("logs")
         name = props.get("LogGroupName") or call.physical_name(512)
         api(logs, "CreateLogGroup", logGroupName=name, kmsKeyId=props.get("KmsKeyId"),
-            logGroupClass=props.get("LogGroupClass"),
-            tags={t["Key"]: t["Value"] for t in props.get("Tags", [])} or None)
+            logGroupClass=props.get("LogGroupClass"), tags=tags_map(props))
         call.set_physical_id(name)
         self._retention(logs, name, {}, props)
         # "Arn": "arn:aws:logs:us-west-1:123456789012:log-group:/mystack-testgroup-12ABC1AB12A1:*".
@@ -606,20 +682,12 @@ class Bucket(Provider):
         ignore_missing(lambda: call.client("s3").delete_bucket(Bucket=res.physical_id), "NoSuchBucket")
 
 
-@register
-class BucketPolicy(Provider):
-    type_name = "AWS::S3::BucketPolicy"
-    replacement = frozenset({"Bucket"})
+PUT_BUCKET_POLICY = Op("PutBucketPolicy", ("Bucket",), convert=lambda p: {"Policy": as_json(p["PolicyDocument"])})
 
-    def create(self, call: Call, props: Props) -> Outcome:
-        call.client("s3").put_bucket_policy(Bucket=props["Bucket"], Policy=as_json(props["PolicyDocument"]))
-        return props["Bucket"], {}
-
-    def update(self, call: Call, before: Resource, props: Props) -> Outcome:
-        return self.create(call, props)
-
-    def delete(self, call: Call, res: Resource) -> None:
-        ignore_missing(lambda: call.client("s3").delete_bucket_policy(Bucket=res.physical_id), "NoSuchBucket")
+register(Simple(
+    type_name="AWS::S3::BucketPolicy", service="s3", replacement=frozenset({"Bucket"}),
+    create_call=PUT_BUCKET_POLICY, physical="{props[Bucket]}", update_call=PUT_BUCKET_POLICY,
+    delete_call=Op("DeleteBucketPolicy", params={"Bucket": "{id}"})))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -632,11 +700,6 @@ QUEUE_ATTRIBUTES = ("DelaySeconds", "MaximumMessageSize", "MessageRetentionPerio
                     "RedrivePolicy", "RedriveAllowPolicy")
 
 
-def _queue_attributes(props: Props) -> dict[str, str]:
-    return {k: as_json(props[k]) if isinstance(props[k], dict) else scalar_str(props[k])
-            for k in QUEUE_ATTRIBUTES if k in props}
-
-
 @register
 class Queue(Provider):
     type_name = "AWS::SQS::Queue"
@@ -646,14 +709,14 @@ class Queue(Provider):
         sqs = call.client("sqs")
         fifo = scalar_str(props.get("FifoQueue", False)) == "true"
         name = props.get("QueueName") or (call.physical_name(75) + ".fifo" if fifo else call.physical_name(80))
-        url = sqs.create_queue(QueueName=name, Attributes=_queue_attributes(props),
-                               tags={t["Key"]: t["Value"] for t in props.get("Tags", [])})["QueueUrl"]
+        url = sqs.create_queue(QueueName=name, Attributes=attribute_strings(props, QUEUE_ATTRIBUTES),
+                               tags=tags_map(props) or {})["QueueUrl"]
         call.set_physical_id(url)
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         return url, {"Arn": arn, "QueueName": name, "QueueUrl": url}
 
     def update(self, call: Call, before: Resource, props: Props) -> Outcome:
-        attrs = _queue_attributes(props)
+        attrs = attribute_strings(props, QUEUE_ATTRIBUTES)
         if attrs:
             call.client("sqs").set_queue_attributes(QueueUrl=before.physical_id, Attributes=attrs)
         return before.physical_id, before.attributes
@@ -766,19 +829,15 @@ class Subscription(Provider):
     type_name = "AWS::SNS::Subscription"
     replacement = frozenset({"Endpoint", "Protocol", "TopicArn"})
 
-    @staticmethod
-    def _attrs(props: Props) -> dict[str, str]:
-        return {k: as_json(props[k]) if isinstance(props[k], dict) else scalar_str(props[k])
-                for k in SUBSCRIPTION_ATTRIBUTES if k in props}
-
     def create(self, call: Call, props: Props) -> Outcome:
         arn = call.client("sns").subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"],
-                                           Endpoint=props.get("Endpoint"), Attributes=self._attrs(props),
+                                           Endpoint=props.get("Endpoint"),
+                                           Attributes=attribute_strings(props, SUBSCRIPTION_ATTRIBUTES),
                                            ReturnSubscriptionArn=True)["SubscriptionArn"]
         return arn, {"Arn": arn}
 
     def update(self, call: Call, before: Resource, props: Props) -> Outcome:
-        for key, value in self._attrs(props).items():
+        for key, value in attribute_strings(props, SUBSCRIPTION_ATTRIBUTES).items():
             call.client("sns").set_subscription_attributes(SubscriptionArn=before.physical_id,
                                                            AttributeName=key, AttributeValue=value)
         return before.physical_id, before.attributes
@@ -918,8 +977,7 @@ class Function(Provider):
         name = props.get("FunctionName") or call.physical_name(64)
         out = api(lam, "CreateFunction", FunctionName=name, Code=_code(props),
                   Architectures=props.get("Architectures"), PackageType=props.get("PackageType"),
-                  Tags={t["Key"]: t["Value"] for t in props.get("Tags", [])} or None,
-                  **pick(props, *FUNCTION_CONFIG))
+                  Tags=tags_map(props), **pick(props, *FUNCTION_CONFIG))
         call.set_physical_id(name)
         if "ReservedConcurrentExecutions" in props:
             api(lam, "PutFunctionConcurrency", FunctionName=name,
@@ -949,45 +1007,30 @@ class Function(Provider):
         ignore_missing(lambda: call.client("lambda").delete_function(FunctionName=res.physical_id))
 
 
-@register
-class Permission(Provider):
-    type_name = "AWS::Lambda::Permission"
+register(Simple(
+    type_name="AWS::Lambda::Permission", service="lambda",
     # Every property of AWS::Lambda::Permission: "Update requires: Replacement" (InvokedViaFunctionUrl
     # included).
-    replacement = frozenset({"Action", "EventSourceToken", "FunctionName", "FunctionUrlAuthType",
-                             "InvokedViaFunctionUrl", "Principal", "PrincipalOrgID", "SourceAccount", "SourceArn"})
-
-    def create(self, call: Call, props: Props) -> Outcome:
-        sid = call.physical_name(100)
-        api(call.client("lambda"), "AddPermission", StatementId=sid,
-            **pick(props, "FunctionName", "Action", "Principal", "SourceArn", "SourceAccount",
-                   "EventSourceToken", "PrincipalOrgID", "FunctionUrlAuthType", "InvokedViaFunctionUrl"))
-        return sid, {}
-
-    def delete(self, call: Call, res: Resource) -> None:
-        ignore_missing(lambda: call.client("lambda").remove_permission(
-            FunctionName=res.properties["FunctionName"], StatementId=res.physical_id))
+    replacement=frozenset({"Action", "EventSourceToken", "FunctionName", "FunctionUrlAuthType",
+                           "InvokedViaFunctionUrl", "Principal", "PrincipalOrgID", "SourceAccount", "SourceArn"}),
+    name_length=100,  # the statement id: no property names it
+    create_call=Op("AddPermission", ("FunctionName", "Action", "Principal", "SourceArn", "SourceAccount",
+                                     "EventSourceToken", "PrincipalOrgID", "FunctionUrlAuthType",
+                                     "InvokedViaFunctionUrl"), {"StatementId": "{name}"}),
+    physical="{name}",
+    delete_call=Op("RemovePermission", params={"FunctionName": "{props[FunctionName]}", "StatementId": "{id}"})))
 
 
-@register
-class EventInvokeConfig(Provider):
-    type_name = "AWS::Lambda::EventInvokeConfig"
-    replacement = frozenset({"FunctionName", "Qualifier"})
+EVENT_INVOKE_FIELDS = ("FunctionName", "Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds",
+                       "DestinationConfig")
 
-    def _put(self, call: Call, props: Props, operation: str) -> Outcome:
-        api(call.client("lambda"), operation, **pick(props, "FunctionName", "Qualifier", "MaximumRetryAttempts",
-                                                     "MaximumEventAgeInSeconds", "DestinationConfig"))
-        return f"{props['FunctionName']}|{props['Qualifier']}", {}
-
-    def create(self, call: Call, props: Props) -> Outcome:
-        return self._put(call, props, "PutFunctionEventInvokeConfig")
-
-    def update(self, call: Call, before: Resource, props: Props) -> Outcome:
-        return self._put(call, props, "UpdateFunctionEventInvokeConfig")
-
-    def delete(self, call: Call, res: Resource) -> None:
-        ignore_missing(lambda: call.client("lambda").delete_function_event_invoke_config(
-            FunctionName=res.properties["FunctionName"], Qualifier=res.properties["Qualifier"]))
+register(Simple(
+    type_name="AWS::Lambda::EventInvokeConfig", service="lambda", replacement=frozenset({"FunctionName", "Qualifier"}),
+    create_call=Op("PutFunctionEventInvokeConfig", EVENT_INVOKE_FIELDS),
+    physical="{props[FunctionName]}|{props[Qualifier]}",
+    update_call=Op("UpdateFunctionEventInvokeConfig", EVENT_INVOKE_FIELDS),
+    delete_call=Op("DeleteFunctionEventInvokeConfig",
+                   params={"FunctionName": "{props[FunctionName]}", "Qualifier": "{props[Qualifier]}"})))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -995,56 +1038,23 @@ class EventInvokeConfig(Provider):
 # --------------------------------------------------------------------------------------------------
 
 
-@register
-class GlueDatabase(Provider):
-    """Glue cannot rename a database: a new DatabaseInput Name is made as a new database (the
-    reference says DatabaseInput updates without interruption; what its handler does on a rename
-    is not documented). CatalogId: "Update requires: No interruption" (aws-resource-glue-database.html;
-    only DatabaseName is createOnly in the schema): UpdateDatabase with the new CatalogId."""
+# Glue cannot rename a database: a new DatabaseInput Name is made as a new database (the reference
+# says DatabaseInput updates without interruption; what its handler does on a rename is not
+# documented). CatalogId: "Update requires: No interruption" (aws-resource-glue-database.html; only
+# DatabaseName is createOnly in the schema): UpdateDatabase with the new CatalogId.
+register(Simple(
+    type_name="AWS::Glue::Database", service="glue", replacement=frozenset({"DatabaseName"}),
+    renamed_in="DatabaseInput",
+    create_call=Op("CreateDatabase", ("CatalogId", "DatabaseInput")), physical="{props[DatabaseInput][Name]}",
+    update_call=Op("UpdateDatabase", ("CatalogId", "DatabaseInput"), {"Name": "{id}"}),
+    delete_call=Op("DeleteDatabase", params={"Name": "{id}"})))
 
-    type_name = "AWS::Glue::Database"
-    replacement = frozenset({"DatabaseName"})
-
-    def needs_replacement(self, before: Props, after: Props) -> bool:
-        return super().needs_replacement(before, after) or changed(
-            before.get("DatabaseInput", {}), after.get("DatabaseInput", {}), "Name")
-
-    def create(self, call: Call, props: Props) -> Outcome:
-        db_input = props["DatabaseInput"]
-        api(call.client("glue"), "CreateDatabase", CatalogId=props.get("CatalogId"), DatabaseInput=db_input)
-        return db_input["Name"], {}
-
-    def update(self, call: Call, before: Resource, props: Props) -> Outcome:
-        api(call.client("glue"), "UpdateDatabase", CatalogId=props.get("CatalogId"), Name=before.physical_id,
-            DatabaseInput=props["DatabaseInput"])
-        return before.physical_id, {}
-
-    def delete(self, call: Call, res: Resource) -> None:
-        ignore_missing(lambda: call.client("glue").delete_database(Name=res.physical_id))
-
-
-@register
-class GlueTable(Provider):
-    type_name = "AWS::Glue::Table"
-    replacement = frozenset({"CatalogId", "DatabaseName"})
-
-    def needs_replacement(self, before: Props, after: Props) -> bool:
-        return super().needs_replacement(before, after) or changed(
-            before.get("TableInput", {}), after.get("TableInput", {}), "Name")
-
-    def create(self, call: Call, props: Props) -> Outcome:
-        api(call.client("glue"), "CreateTable", CatalogId=props.get("CatalogId"),
-            DatabaseName=props["DatabaseName"], TableInput=props["TableInput"])
-        return props["TableInput"]["Name"], {}
-
-    def update(self, call: Call, before: Resource, props: Props) -> Outcome:
-        api(call.client("glue"), "UpdateTable", CatalogId=props.get("CatalogId"),
-            DatabaseName=props["DatabaseName"], TableInput=props["TableInput"])
-        return before.physical_id, {}
-
-    def delete(self, call: Call, res: Resource) -> None:
-        ignore_missing(lambda: call.client("glue").delete_table(DatabaseName=res.properties["DatabaseName"],
-                                                                Name=res.physical_id))
+register(Simple(
+    type_name="AWS::Glue::Table", service="glue", replacement=frozenset({"CatalogId", "DatabaseName"}),
+    renamed_in="TableInput",
+    create_call=Op("CreateTable", ("CatalogId", "DatabaseName", "TableInput")), physical="{props[TableInput][Name]}",
+    update_call=Op("UpdateTable", ("CatalogId", "DatabaseName", "TableInput")),
+    delete_call=Op("DeleteTable", params={"DatabaseName": "{props[DatabaseName]}", "Name": "{id}"})))
 
 
 CRAWLER_FIELDS = ("Role", "DatabaseName", "Description", "Targets", "Classifiers", "TablePrefix",
@@ -1052,30 +1062,21 @@ CRAWLER_FIELDS = ("Role", "DatabaseName", "Description", "Targets", "Classifiers
                   "CrawlerSecurityConfiguration", "LakeFormationConfiguration")
 
 
-@register
-class Crawler(Provider):
-    type_name = "AWS::Glue::Crawler"
-    replacement = frozenset({"Name"})
+def _crawler_schedule(props: Props) -> str | None:
+    # Schedule is {ScheduleExpression} in CloudFormation, a string in the API.
+    return props.get("Schedule", {}).get("ScheduleExpression")
 
-    @staticmethod
-    def _schedule(props: Props) -> str | None:
-        # Schedule is {ScheduleExpression} in CloudFormation, a string in the API.
-        return props.get("Schedule", {}).get("ScheduleExpression")
 
-    def create(self, call: Call, props: Props) -> Outcome:
-        name = props.get("Name") or call.physical_name(255)
-        api(call.client("glue"), "CreateCrawler", Name=name, Schedule=self._schedule(props),
-            Tags={t["Key"]: t["Value"] for t in props.get("Tags", [])} if isinstance(props.get("Tags"), list)
-            else props.get("Tags"), **pick(props, *CRAWLER_FIELDS))
-        return name, {}
-
-    def update(self, call: Call, before: Resource, props: Props) -> Outcome:
-        api(call.client("glue"), "UpdateCrawler", Name=before.physical_id,
-            Schedule=self._schedule(props) or "", **pick(props, *CRAWLER_FIELDS))
-        return before.physical_id, {}
-
-    def delete(self, call: Call, res: Resource) -> None:
-        ignore_missing(lambda: call.client("glue").delete_crawler(Name=res.physical_id))
+register(Simple(
+    type_name="AWS::Glue::Crawler", service="glue", replacement=frozenset({"Name"}),
+    name_property="Name", name_length=255,
+    create_call=Op("CreateCrawler", CRAWLER_FIELDS, {"Name": "{name}"},
+                   convert=lambda p: {"Schedule": _crawler_schedule(p), "Tags": tags_map(p)}),
+    physical="{name}",
+    # Schedule "" when the template has none: the update removes the crawler's schedule.
+    update_call=Op("UpdateCrawler", CRAWLER_FIELDS, {"Name": "{id}"},
+                   convert=lambda p: {"Schedule": _crawler_schedule(p) or ""}),
+    delete_call=Op("DeleteCrawler", params={"Name": "{id}"})))
 
 
 def _workgroup_updates(config: Props) -> Props:
@@ -1120,20 +1121,13 @@ class WorkGroup(Provider):
                        "InvalidRequestException")
 
 
-@register
-class NamedQuery(Provider):
-    type_name = "AWS::Athena::NamedQuery"
+register(Simple(
+    type_name="AWS::Athena::NamedQuery", service="athena",
     # Every property of AWS::Athena::NamedQuery: "Update requires: Replacement".
-    replacement = frozenset({"Database", "Description", "Name", "QueryString", "WorkGroup"})
-
-    def create(self, call: Call, props: Props) -> Outcome:
-        query_id = api(call.client("athena"), "CreateNamedQuery",
-                       **pick(props, "Name", "Description", "Database", "QueryString", "WorkGroup"))["NamedQueryId"]
-        return query_id, {"NamedQueryId": query_id}
-
-    def delete(self, call: Call, res: Resource) -> None:
-        ignore_missing(lambda: call.client("athena").delete_named_query(NamedQueryId=res.physical_id),
-                       "InvalidRequestException")
+    replacement=frozenset({"Database", "Description", "Name", "QueryString", "WorkGroup"}),
+    create_call=Op("CreateNamedQuery", ("Name", "Description", "Database", "QueryString", "WorkGroup")),
+    physical="{out[NamedQueryId]}", attributes={"NamedQueryId": "{out[NamedQueryId]}"},
+    delete_call=Op("DeleteNamedQuery", params={"NamedQueryId": "{id}"}), gone=("InvalidRequestException",)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1213,43 +1207,25 @@ WINDOW_FIELDS = ("Description", "Schedule", "Duration", "Cutoff", "AllowUnassoci
                  "ScheduleOffset", "StartDate", "EndDate")
 
 
-@register
-class MaintenanceWindow(Provider):
-    type_name = "AWS::SSM::MaintenanceWindow"
-
-    def create(self, call: Call, props: Props) -> Outcome:
-        window_id = api(call.client("ssm"), "CreateMaintenanceWindow", Name=props["Name"],
-                        Tags=tags_list(props) or None, **pick(props, *WINDOW_FIELDS))["WindowId"]
-        return window_id, {}
-
-    def update(self, call: Call, before: Resource, props: Props) -> Outcome:
-        api(call.client("ssm"), "UpdateMaintenanceWindow", WindowId=before.physical_id, Name=props["Name"],
-            Replace=True, **pick(props, *WINDOW_FIELDS))
-        return before.physical_id, {}
-
-    def delete(self, call: Call, res: Resource) -> None:
-        ignore_missing(lambda: call.client("ssm").delete_maintenance_window(WindowId=res.physical_id))
+register(Simple(
+    type_name="AWS::SSM::MaintenanceWindow", service="ssm",
+    create_call=Op("CreateMaintenanceWindow", ("Name", *WINDOW_FIELDS),
+                   convert=lambda p: {"Tags": tags_list(p) or None}),
+    physical="{out[WindowId]}",
+    update_call=Op("UpdateMaintenanceWindow", ("Name", *WINDOW_FIELDS), {"WindowId": "{id}", "Replace": True}),
+    delete_call=Op("DeleteMaintenanceWindow", params={"WindowId": "{id}"})))
 
 
-@register
-class MaintenanceWindowTarget(Provider):
-    type_name = "AWS::SSM::MaintenanceWindowTarget"
-    replacement = frozenset({"WindowId"})
-    FIELDS = ("Targets", "OwnerInformation", "Name", "Description")
+WINDOW_TARGET_FIELDS = ("Targets", "OwnerInformation", "Name", "Description")
 
-    def create(self, call: Call, props: Props) -> Outcome:
-        target_id = api(call.client("ssm"), "RegisterTargetWithMaintenanceWindow", WindowId=props["WindowId"],
-                        ResourceType=props["ResourceType"], **pick(props, *self.FIELDS))["WindowTargetId"]
-        return target_id, {}
-
-    def update(self, call: Call, before: Resource, props: Props) -> Outcome:
-        api(call.client("ssm"), "UpdateMaintenanceWindowTarget", WindowId=props["WindowId"],
-            WindowTargetId=before.physical_id, Replace=True, **pick(props, *self.FIELDS))
-        return before.physical_id, {}
-
-    def delete(self, call: Call, res: Resource) -> None:
-        ignore_missing(lambda: call.client("ssm").deregister_target_from_maintenance_window(
-            WindowId=res.properties["WindowId"], WindowTargetId=res.physical_id))
+register(Simple(
+    type_name="AWS::SSM::MaintenanceWindowTarget", service="ssm", replacement=frozenset({"WindowId"}),
+    create_call=Op("RegisterTargetWithMaintenanceWindow", ("WindowId", "ResourceType", *WINDOW_TARGET_FIELDS)),
+    physical="{out[WindowTargetId]}",
+    update_call=Op("UpdateMaintenanceWindowTarget", ("WindowId", *WINDOW_TARGET_FIELDS),
+                   {"WindowTargetId": "{id}", "Replace": True}),
+    delete_call=Op("DeregisterTargetFromMaintenanceWindow",
+                   params={"WindowId": "{props[WindowId]}", "WindowTargetId": "{id}"})))
 
 
 # TaskInvocationParameters: CloudFormation's MaintenanceWindow<Kind>Parameters are the API's <Kind>
@@ -1260,34 +1236,26 @@ TASK_INVOCATION_KEYS = {"MaintenanceWindowRunCommandParameters": "RunCommand",
                         "MaintenanceWindowLambdaParameters": "Lambda"}
 
 
-def _task_fields(props: Props, names: tuple[str, ...]) -> Props:
-    fields = pick(props, *names)
-    if "TaskInvocationParameters" in fields:
-        fields["TaskInvocationParameters"] = {TASK_INVOCATION_KEYS.get(k, k): v
-                                              for k, v in fields["TaskInvocationParameters"].items()}
-    return fields
+WINDOW_TASK_FIELDS = ("Targets", "TaskArn", "ServiceRoleArn", "TaskInvocationParameters", "Priority", "MaxConcurrency",
+                      "MaxErrors", "LoggingInfo", "Name", "Description", "CutoffBehavior")
 
 
-@register
-class MaintenanceWindowTask(Provider):
-    type_name = "AWS::SSM::MaintenanceWindowTask"
-    replacement = frozenset({"WindowId", "TaskType"})
-    FIELDS = ("Targets", "TaskArn", "ServiceRoleArn", "TaskInvocationParameters", "Priority", "MaxConcurrency",
-              "MaxErrors", "LoggingInfo", "Name", "Description", "CutoffBehavior")
+def _task_invocation(props: Props) -> Props:
+    if "TaskInvocationParameters" not in props:
+        return {}
+    return {"TaskInvocationParameters": {TASK_INVOCATION_KEYS.get(k, k): v
+                                         for k, v in props["TaskInvocationParameters"].items()}}
 
-    def create(self, call: Call, props: Props) -> Outcome:
-        task_id = api(call.client("ssm"), "RegisterTaskWithMaintenanceWindow", WindowId=props["WindowId"],
-                      TaskType=props["TaskType"], **_task_fields(props, self.FIELDS))["WindowTaskId"]
-        return task_id, {}
 
-    def update(self, call: Call, before: Resource, props: Props) -> Outcome:
-        api(call.client("ssm"), "UpdateMaintenanceWindowTask", WindowId=props["WindowId"],
-            WindowTaskId=before.physical_id, Replace=True, **_task_fields(props, self.FIELDS))
-        return before.physical_id, {}
-
-    def delete(self, call: Call, res: Resource) -> None:
-        ignore_missing(lambda: call.client("ssm").deregister_task_from_maintenance_window(
-            WindowId=res.properties["WindowId"], WindowTaskId=res.physical_id))
+register(Simple(
+    type_name="AWS::SSM::MaintenanceWindowTask", service="ssm", replacement=frozenset({"WindowId", "TaskType"}),
+    create_call=Op("RegisterTaskWithMaintenanceWindow", ("WindowId", "TaskType", *WINDOW_TASK_FIELDS),
+                   convert=_task_invocation),
+    physical="{out[WindowTaskId]}",
+    update_call=Op("UpdateMaintenanceWindowTask", ("WindowId", *WINDOW_TASK_FIELDS),
+                   {"WindowTaskId": "{id}", "Replace": True}, convert=_task_invocation),
+    delete_call=Op("DeregisterTaskFromMaintenanceWindow",
+                   params={"WindowId": "{props[WindowId]}", "WindowTaskId": "{id}"})))
 
 
 ASSOCIATION_FIELDS = ("Name", "AssociationName", "DocumentVersion", "InstanceId", "Parameters", "Targets",
@@ -1296,26 +1264,16 @@ ASSOCIATION_FIELDS = ("Name", "AssociationName", "DocumentVersion", "InstanceId"
                       "ScheduleOffset", "AutomationTargetParameterName")
 
 
-@register
-class Association(Provider):
-    """AWS::SSM::Association; WaitForSuccessTimeoutSeconds (wait for the first run) is not an API
-    parameter and nothing runs documents in the emulator, so it is not waited for."""
-
-    type_name = "AWS::SSM::Association"
-
-    def create(self, call: Call, props: Props) -> Outcome:
-        out = api(call.client("ssm"), "CreateAssociation", **pick(props, *ASSOCIATION_FIELDS))
-        association_id = out["AssociationDescription"]["AssociationId"]
-        return association_id, {"AssociationId": association_id}
-
-    def update(self, call: Call, before: Resource, props: Props) -> Outcome:
-        fields = pick(props, *ASSOCIATION_FIELDS)
-        fields.pop("InstanceId", None)
-        api(call.client("ssm"), "UpdateAssociation", AssociationId=before.physical_id, **fields)
-        return before.physical_id, before.attributes
-
-    def delete(self, call: Call, res: Resource) -> None:
-        ignore_missing(lambda: call.client("ssm").delete_association(AssociationId=res.physical_id))
+# AWS::SSM::Association; WaitForSuccessTimeoutSeconds (wait for the first run) is not an API parameter
+# and nothing runs documents in the emulator, so it is not waited for. UpdateAssociation takes no InstanceId.
+register(Simple(
+    type_name="AWS::SSM::Association", service="ssm",
+    create_call=Op("CreateAssociation", ASSOCIATION_FIELDS),
+    physical="{out[AssociationDescription][AssociationId]}",
+    attributes={"AssociationId": "{out[AssociationDescription][AssociationId]}"},
+    update_call=Op("UpdateAssociation", tuple(f for f in ASSOCIATION_FIELDS if f != "InstanceId"),
+                   {"AssociationId": "{id}"}),
+    delete_call=Op("DeleteAssociation", params={"AssociationId": "{id}"})))
 
 
 EVENT_DATA_STORE_FIELDS = ("AdvancedEventSelectors", "MultiRegionEnabled", "OrganizationEnabled", "RetentionPeriod",

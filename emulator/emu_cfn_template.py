@@ -55,11 +55,13 @@ LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
 # --------------------------------------------------------------------------------------------------
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader without YAML 1.1 timestamps: "2012-10-17" stays the string CloudFormation reads."""
+class CfnLoader(yaml.SafeLoader):
+    """CloudFormation's YAML: SafeLoader with the short forms as their long forms (below), and without
+    YAML 1.1 timestamps: "2012-10-17" stays the string CloudFormation reads. The emulator's modules
+    that read a template load it with ``load_template_text``."""
 
 
-_Loader.yaml_implicit_resolvers = {
+CfnLoader.yaml_implicit_resolvers = {
     k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
     for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
@@ -95,7 +97,13 @@ def _tag_constructor(loader: yaml.Loader, suffix: str, node: yaml.Node) -> Any:
     return {f"Fn::{suffix}": value}
 
 
-_Loader.add_multi_constructor("!", _tag_constructor)
+CfnLoader.add_multi_constructor("!", _tag_constructor)
+
+
+def load_template_text(text: str) -> Any:
+    """A YAML (or JSON) template as CloudFormation reads it (``CfnLoader``), without checking it is
+    one. yaml.YAMLError if it is not YAML; TemplateError for a short form CloudFormation refuses."""
+    return yaml.load(text, Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
 
 
 def parse_template(body: str) -> dict[str, Any]:
@@ -104,7 +112,7 @@ def parse_template(body: str) -> dict[str, Any]:
         doc = json.loads(body)
     except ValueError:
         try:
-            doc = yaml.load(body, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+            doc = load_template_text(body)
         except yaml.YAMLError as e:
             raise TemplateError(f"Template format error: YAML not well-formed. {e}") from None
     if not isinstance(doc, dict):

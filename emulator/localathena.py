@@ -4,15 +4,16 @@
 laid out as they are in the Glue catalog:
 
 * schema ``inv``, one table per resource data sync type folder under ``<fleet_dir>/sync/``, as the
-  Glue crawler of ``cfn/central-reporting.yaml`` makes them: table name = type folder lower-cased
-  with ``:`` as ``_`` (``AWS:ComplianceItem`` -> ``aws_complianceitem``); columns = the JSON
-  attribute names lower-cased (the crawler's JSON classifier and the openx JsonSerDe match keys
-  case-insensitively), every one ``string``, then the partition keys ``accountid``, ``region``,
-  ``resourcetype`` taken from the ``key=value`` folders of the object key. Only
-  ``<Type>/accountid=*/region=*/resourcetype=*/*.json`` is read, so the sync's write check
-  ``AWS:InstanceInformation/accountid=<id>/test.json`` is skipped, as the crawler's
-  ``**/test.json`` exclusion skips it. An attribute a row omits is NULL; one written as ``""``
-  stays ``''`` (Athena does the same).
+  Glue crawler of ``cfn/central-reporting.yaml`` makes them, by the crawler's own model
+  (``crawler_model``, shared with the emulator's crawler): the table name (``AWS:ComplianceItem``
+  -> ``aws_complianceitem``), the target's ``Exclusions`` read from the template (so the sync's
+  write check ``AWS:InstanceInformation/accountid=<id>/test.json`` adds no column, as
+  ``**/test.json`` skips it), the columns (the JSON attribute names lower-cased, typed by the
+  JSON classifier: ``string`` for everything a sync writes), then the partition keys
+  (``accountid``, ``region``, ``resourcetype``) from the ``key=value`` folders of the object
+  keys. The view reads every object in those partition folders, as Athena reads a partition's
+  location. An attribute a row omits is NULL; one written as ``""`` stays ``''`` (Athena does
+  the same).
 * the ``resourcetype`` *data* column of ``aws_instanceinformation`` (the ``ResourceType``
   attribute: ``EC2Instance``/``ManagedInstance``) is left out, as ``glue-column-remover`` removes
   it after every crawl, so ``resourcetype`` is the partition value there too.
@@ -37,12 +38,14 @@ the Athena (Trino) SQL to DuckDB with sqlglot and returns the rows as dicts. The
 is UTC, as Athena's. See ``tests/sql/ATHENA_DUCKDB.md`` for what the transpiler does not bridge.
 
 Everything is read by DuckDB's own readers (one ``read_json`` per table over a glob), so a
-100,000-node folder (about 900,000 objects) is read without a Python loop over files; by default
+100,000-node folder (about 900,000 objects) is read without a Python loop over their contents (only
+the object names pass through Python, for the crawler's exclusions and partitions); by default
 each table is a view over its objects, read when a query runs, as Athena reads S3.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import itertools
 import json
@@ -62,6 +65,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cfn"))
 import render as sources  # noqa: E402
 
+from crawler_model import PARTITION_KEY_TYPE, Table, column_name, excluded, partition, table_name  # noqa: E402
+
 INVENTORY_SCHEMA = "inv"
 CONFIG_SCHEMA = "cfg"
 CONFIG_TABLE = "aws_config_snapshot"
@@ -80,6 +85,8 @@ DATASET_VALUES = NAMED_QUERY_VALUES
 CLOUDTRAIL_VALUES = {"EventDataStoreId": f"{CLOUDTRAIL_SCHEMA}.{CLOUDTRAIL_TABLE}"}
 
 SYNC_FIELDS = ["resourceId", "captureTime", "schemaVersion"]
+# The partition keys of a type folder that holds no object yet (the crawler takes them from the
+# folders of the objects): the sync's accountid=<id>/region=<r>/resourcetype=<t>/ folders.
 PARTITIONS = ["accountid", "region", "resourcetype"]
 
 # The attributes of each type (the inventory schema, ../shared/reference/data-formats.md): the
@@ -132,10 +139,30 @@ class AthenaError(Exception):
 
 
 class _CfnLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short-form tags kept as plain values (enough to read a table)."""
+    """YAML with CloudFormation's short-form tags read as their scalar's text (a ``!Sub``'s template,
+    enough to read a crawler target's folder) or None (a list or map: enough to read a table)."""
 
 
-_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+_CfnLoader.add_multi_constructor(
+    "!", lambda loader, suffix, node: loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else None)
+
+
+def _template(template: Path) -> dict:
+    """The parsed template (parsed once while the file is unchanged: a connection reads both the
+    crawler's targets and the Config table from it)."""
+    return _parse_template(template, template.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _parse_template(template: Path, mtime_ns: int) -> dict:
+    return yaml.load(template.read_text(), Loader=_CfnLoader)
+
+
+def sync_exclusions(template: Path = TEMPLATE) -> dict[str, list[str]]:
+    """The ``Exclusions`` of each type folder the stack's crawler crawls (its S3 targets: one per
+    type folder, the folder being the target path's last)."""
+    targets = _template(template)["Resources"]["Crawler"]["Properties"]["Targets"]["S3Targets"]
+    return {t["Path"].rstrip("/").rsplit("/", 1)[-1]: list(t.get("Exclusions") or []) for t in targets}
 
 
 @dataclass(frozen=True)
@@ -158,17 +185,35 @@ class ConfigTable:
 
     @classmethod
     def from_template(cls, template: Path = TEMPLATE) -> "ConfigTable":
-        doc = yaml.load(template.read_text(), Loader=_CfnLoader)
-        sd = doc["Resources"]["ConfigSnapshotTable"]["Properties"]["TableInput"]["StorageDescriptor"]
+        sd = _template(template)["Resources"]["ConfigSnapshotTable"]["Properties"]["TableInput"]["StorageDescriptor"]
         columns = {c["Name"]: c["Type"] for c in sd["Columns"]}
         struct = re.fullmatch(r"array<struct<(.*)>>", columns["configurationitems"]).group(1)
         fields = dict(f.split(":", 1) for f in re.findall(r"[a-z0-9]+:(?:map<[^>]*>|[a-z]+)", struct))
         return cls(columns, fields, {k: str(v) for k, v in (sd["SerdeInfo"].get("Parameters") or {}).items()})
 
 
+def _split_top(text: str) -> list[str]:
+    """`text` split at the commas outside any <...>."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(text):
+        depth += {"<": 1, ">": -1}.get(c, 0)
+        if c == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return parts + [text[start:]]
+
+
 def _duckdb_type(hive: str) -> str:
-    if m := re.fullmatch(r"map<(\w+),(\w+)>", hive):
-        return f"MAP({HIVE_TO_DUCKDB[m.group(1)]}, {HIVE_TO_DUCKDB[m.group(2)]})"
+    """A Hive type (a Glue column's, or one the crawler's JSON classifier infers) as DuckDB's."""
+    if m := re.fullmatch(r"(array|map|struct)<(.*)>", hive):
+        kind, inner = m.groups()
+        if kind == "array":
+            return f"{_duckdb_type(inner)}[]"
+        parts = _split_top(inner)
+        if kind == "map":
+            return f"MAP({_duckdb_type(parts[0])}, {_duckdb_type(parts[1])})"
+        fields = (part.split(":", 1) for part in parts)
+        return "STRUCT(" + ", ".join(f"{_quote(name)} {_duckdb_type(t)}" for name, t in fields) + ")"
     return HIVE_TO_DUCKDB[hive]
 
 
@@ -178,10 +223,6 @@ DUPLICATE_KEY_CHECK_BYTES = 64 * 2**20
 CONFIG_KEY = re.compile(
     r"(?:^|/)AWSLogs/\d{12}/Config/[a-z0-9-]+/\d{4}/\d{1,2}/\d{1,2}/ConfigSnapshot/[^/]+$")
 
-def table_name(type_name: str) -> str:
-    return type_name.lower().replace(":", "_")
-
-
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -190,38 +231,72 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _json_keys(con: duckdb.DuckDBPyConnection, glob: Path) -> list[str]:
-    """Every key of every object under `glob`, as the crawler sees them: it reads every object and
-    makes a column of each key any of them has (a key only some rows have is still a column; a
-    key none has is not)."""
-    try:
-        rows = con.execute(
-            f"SELECT DISTINCT unnest(json_keys(json)) AS k FROM read_json_objects({_literal(str(glob))}, "
-            "format = 'newline_delimited') ORDER BY k").fetchall()
-    except duckdb.IOException as error:
-        if "No files found" not in str(error):
-            raise
-        return []
-    return [r[0] for r in rows]
+def _crawl(con: duckdb.DuckDBPyConnection, type_dir: Path, exclusions: list[str]) -> tuple[Table, list[str]]:
+    """What the crawler makes of the type folder `type_dir` (``crawler_model.Table``: partition
+    keys and typed columns), and every key spelling of the objects it crawls (DuckDB's JSON reader
+    matches keys exactly, the SerDe case-insensitively, so each column is read by its spelling).
+
+    The objects are listed by DuckDB in S3's order (by key) and only their names pass through
+    Python: exclusions first, then the Hive folders. Their contents are read by DuckDB, which
+    keeps one value of each key per JSON type for the classifier (``crawler_model.json_type``),
+    so every object is parsed once, by DuckDB."""
+    found = Table()
+    if not type_dir.is_dir():
+        return found, []
+    root = type_dir.as_posix() + "/"
+    names = sorted(f[len(root):] for (f,) in con.execute("SELECT file FROM glob(?)", [root + "**"]).fetchall())
+    crawled = [name for name in names if not excluded(name, exclusions)]
+    placed = sum(found.place(name) for name in crawled)
+    # The objects the crawler reads are exactly those of the partition folders (the sync's case:
+    # its only other object is the excluded write check): one glob reads them; otherwise the list.
+    in_partitions = sum(1 for name in names if (p := partition(name)) and p[0] == found.partition_keys)
+    if crawled and placed == len(crawled) == in_partitions:
+        source = _literal(str(_partition_glob(type_dir, found.partition_keys)))
+    elif crawled:
+        source = "[" + ", ".join(_literal(root + name) for name in crawled) + "]"
+    else:
+        return found, []
+    # One value per key and JSON type (per structure, for an array or object) is all the
+    # classifier needs: values of one JSON type have one Hive type.
+    samples = con.execute(
+        "SELECT k, any_value(v) FROM (SELECT e.key AS k, e.value AS v, json_type(e.value) AS t FROM ("
+        "SELECT unnest(map_entries(TRY_CAST(json AS MAP(VARCHAR, JSON)))) AS e "
+        f"FROM read_json_objects({source}, format = 'newline_delimited'))) "
+        "GROUP BY k, t, CASE WHEN t IN ('ARRAY', 'OBJECT') THEN json_structure(v) END").fetchall()
+    spellings: set[str] = set()
+    for key, value in samples:
+        found.add_row({key: json.loads(value)})
+        spellings.add(key)
+    return found, sorted(spellings)
 
 
-def _load_inventory_type(con: duckdb.DuckDBPyConnection, sync_dir: Path, type_name: str, kind: str) -> None:
+def _partition_glob(type_dir: Path, keys: list[str]) -> Path:
+    """Every object in a partition folder (``accountid=*/region=*/resourcetype=*/*``)."""
+    return type_dir.joinpath(*(f"{key}=*" for key in keys), "*")
+
+
+def _load_inventory_type(con: duckdb.DuckDBPyConnection, sync_dir: Path, type_name: str, exclusions: list[str],
+                         kind: str) -> None:
     table = table_name(type_name)
     type_dir = sync_dir / type_name
-    glob = type_dir / "accountid=*" / "region=*" / "resourcetype=*" / "*.json"
+    found, spellings = _crawl(con, type_dir, exclusions)
+    partitions = found.partition_keys or PARTITIONS
+    glob = _partition_glob(type_dir, partitions)
     # Lower-case column -> the key's spelling in the objects. Only keys the objects hold become
     # columns, as with the crawler: a query reading an attribute AWS never writes (AgentStatus)
     # fails here as it fails in Athena. A folder without objects gets the documented attributes.
-    found = _json_keys(con, glob) or ATTRIBUTES.get(type_name, [])
     keys: dict[str, str] = {}
-    for key in SYNC_FIELDS + sorted(found):
-        keys.setdefault(key.lower(), key)
-    for column in REMOVED_COLUMNS.get(table, set()) | set(PARTITIONS):
+    for key in SYNC_FIELDS + (spellings or sorted(ATTRIBUTES.get(type_name, []))):
+        keys.setdefault(column_name(key), key)
+    for column in REMOVED_COLUMNS.get(table, set()) | set(partitions):
         keys.pop(column, None)
+    # The classifier's type; a declared attribute no object holds yet is a string, as the sync writes them.
+    types = {column: _duckdb_type(found.columns.get(column, "string")) for column in keys}
     target = f"{INVENTORY_SCHEMA}.{_quote(table)}"
-    outputs = [f"{_quote(key)} AS {_quote(column)}" for column, key in keys.items()] + PARTITIONS
-    columns = "{" + ", ".join(f"{_literal(key)}: 'VARCHAR'" for key in keys.values()) + "}"
-    hive_types = "{" + ", ".join(f"{_literal(p)}: 'VARCHAR'" for p in PARTITIONS) + "}"
+    outputs = [f"{_quote(key)} AS {_quote(column)}" for column, key in keys.items()] + partitions
+    columns = "{" + ", ".join(f"{_literal(key)}: {_literal(types[column])}" for column, key in keys.items()) + "}"
+    partition_type = _duckdb_type(PARTITION_KEY_TYPE)
+    hive_types = "{" + ", ".join(f"{_literal(p)}: {_literal(partition_type)}" for p in partitions) + "}"
     try:
         con.execute(
             f"CREATE {kind} {target} AS SELECT {', '.join(outputs)} FROM read_json({_literal(str(glob))}, "
@@ -230,7 +305,9 @@ def _load_inventory_type(con: duckdb.DuckDBPyConnection, sync_dir: Path, type_na
     except duckdb.IOException as error:
         if "No files found" not in str(error):
             raise
-        con.execute(f"CREATE TABLE {target} ({', '.join(_quote(c) + ' VARCHAR' for c in [*keys, *PARTITIONS])})")
+        declared = [f"{_quote(c)} {t}" for c, t in types.items()]
+        declared += [f"{_quote(p)} {partition_type}" for p in partitions]
+        con.execute(f"CREATE TABLE {target} ({', '.join(declared)})")
 
 
 def _duplicate_key_check(files: list[str], table: ConfigTable) -> dict[str, str]:
@@ -444,8 +521,9 @@ def connect(fleet_dir: Path | str, database: str = ":memory:",
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {CONFIG_SCHEMA}")
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {CLOUDTRAIL_SCHEMA}")
     kind = "VIEW" if lazy else "TABLE"
+    exclusions = sync_exclusions()
     for type_name in ATTRIBUTES:
-        _load_inventory_type(con, fleet_dir / "sync", type_name, kind)
+        _load_inventory_type(con, fleet_dir / "sync", type_name, exclusions.get(type_name, []), kind)
     _load_config(con, fleet_dir / "config", config_table or ConfigTable.from_template(), kind)
     # An event data store holds its own copy of the events (CloudTrail Lake ingests them; it does
     # not read S3 when queried), so the stand-in is a table even when the Athena tables are views.

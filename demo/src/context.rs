@@ -235,7 +235,8 @@ impl Demo {
         println!("\nfunctions (all accounts and Regions):");
         for (function, s) in self.runner.stats() {
             println!(
-                "  {function:<48} {:>4} invocations, {} errors, {} cold starts, init {} ms, peak {:.1} MiB",
+                "  {:<80} {:>4} invocations, {} errors, {} cold starts, init {} ms, peak {:.1} MiB",
+                label(&function, &s),
                 s.invocations,
                 s.errors,
                 s.cold_starts,
@@ -256,12 +257,22 @@ fn ran(
         .filter(|(k, s)| before.get(*k).is_none_or(|b| b.invocations < s.invocations))
         .map(|(k, s)| {
             (
-                k.clone(),
+                label(k, s),
                 s.init.as_millis(),
                 s.peak_memory_kib as f64 / 1024.0,
             )
         })
         .collect()
+}
+
+/// A function as the demo prints it: the crate it runs, then where it runs as the stack named it
+/// (`s3-cleanup (7767…/us-east-1/patch-compliance-CleanupFunction-…)`).
+fn label(key: &str, stats: &FunctionStats) -> String {
+    if stats.package.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{} ({key})", stats.package)
+    }
 }
 
 /// Whether `dir` is `make build`'s output (`<function>/bootstrap.zip`) rather than a Cargo

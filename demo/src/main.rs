@@ -43,6 +43,12 @@ pub struct Args {
     /// The organization to simulate.
     #[command(flatten)]
     pub fleet: FleetArgs,
+    /// A fleet folder to use instead of simulating one: fleet.json (its `now`), sync/ and
+    /// config/ laid out as fleet-sim writes them locally. Its data arrives as it is, whatever
+    /// accounts it names; Systems Manager registers none of its nodes (the tagger has nothing to
+    /// tag). The report tests use it for hand-made edge cases.
+    #[arg(long)]
+    pub fleet_dir: Option<PathBuf>,
     /// Where the report and everything else the run writes go.
     #[arg(long, default_value_os_t = workspace_root().join("demo-output"))]
     pub out: PathBuf,

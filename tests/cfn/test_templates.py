@@ -17,8 +17,8 @@ import re
 import pytest
 import regex
 
-from cfn import (CFN, CRATES, RUNTIME_ACTIONS, render, STAR_RESOURCE_ACTIONS, TEMPLATES, Stack, function_crates,
-                 functions, header_actions, header_properties, load, ref_target, resources,
+from cfn import (CFN, CRATES, RENDERED, RUNTIME_ACTIONS, render, STAR_RESOURCE_ACTIONS, TEMPLATES, Stack, function_crates,
+                 functions, header_actions, header_properties, load, ref_target, resources, section,
                  sub_text, walk)
 
 FUNCTIONS = functions()
@@ -149,6 +149,33 @@ def test_role_grants_exactly_the_header_actions(path, name, crate, fn) -> None:
     assert granted - set(RUNTIME_ACTIONS) == expected
 
 
+def test_the_organization_reader_grants_what_the_report_calls_as_it_and_trusts_only_the_report() -> None:
+    # compliance-report's header names what it calls as the assumed role; the reader role grants
+    # exactly that, read-only, to the report's role alone, which may assume it only when set.
+    reader = load(RENDERED / "organization-reader.yaml")
+    statements = role_statements(reader, "ReaderRole")
+    granted = {a for s in statements for a in as_list(s["Action"])}
+    expected = set(re.findall(r"`(organizations:[A-Za-z]+)`", section("compliance-report",
+                                                                       "The Organizations role's actions")))
+    assert expected and granted == expected
+    assert all(a.split(":")[1].startswith(("List", "Describe")) for a in granted)
+    for s in statements:
+        if "*" in as_list(s["Resource"]):
+            # Organizations defines no resource type for these (Service Authorization Reference).
+            assert set(as_list(s["Action"])) <= {"organizations:ListRoots", "organizations:ListAccountsForParent",
+                                                 "organizations:ListOrganizationalUnitsForParent"}
+    trust = reader["Resources"]["ReaderRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [ref_target(s["Principal"]["AWS"]) for s in trust] == ["ReportRoleArn"]
+    central = load(RENDERED / "central-reporting.yaml")
+    env = central["Resources"]["ComplianceReportFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["ORGANIZATIONS_ROLE_ARN"]["Fn::If"][0] == "HasOrganizationsRole"
+    assume = [s for s in role_statements(central, "ComplianceReportRole") if "sts:AssumeRole" in as_list(s["Action"])]
+    assert [ref_target(s["Resource"]) for s in assume] == ["ReportOrganizationsRoleArn"]
+    statement = next(s for s in central["Resources"]["ComplianceReportRole"]["Properties"]["Policies"][0]
+                     ["PolicyDocument"]["Statement"] if "Fn::If" in s)
+    assert statement["Fn::If"][0] == "HasOrganizationsRole"
+
+
 @pytest.mark.parametrize("path,name,crate,fn", FUNCTIONS, ids=FUNCTION_IDS)
 def test_role_resources_are_scoped(path, name, crate, fn) -> None:
     template = load(path)
@@ -225,7 +252,10 @@ NAMELESS = {"AWS::Athena::NamedQuery", "AWS::CloudFormation::WaitConditionHandle
 
 
 # Names AWS fixes, so no stack can choose them.
-FIXED_NAMES = {("central-reporting", "CrawlerLogGroup"): "Glue writes every crawler's logs to /aws-glue/crawlers"}
+FIXED_NAMES = {("central-reporting", "CrawlerLogGroup"): "Glue writes every crawler's logs to /aws-glue/crawlers",
+               # The central stack names the role (ReportOrganizationsRoleArn) before it exists:
+               # its trust policy names the central role, which IAM requires to exist first.
+               ("organization-reader", "ReaderRole"): "a parameter, one role per account"}
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
@@ -660,6 +690,7 @@ NAME_LIMITS = {
     "AWS::CloudTrail::EventDataStore": ("Name", r"[a-zA-Z0-9._\-]{3,128}", "CloudTrail API Reference, CreateEventDataStore"),
     "AWS::SNS::Topic": ("TopicName", r"[A-Za-z0-9_-]{1,256}", "AWS::SNS::Topic"),
     "AWS::IAM::ManagedPolicy": ("ManagedPolicyName", r"[\w+=,.@-]{1,128}", "IAM API Reference, CreatePolicy"),
+    "AWS::IAM::Role": ("RoleName", r"[\w+=,.@-]{1,64}", "IAM API Reference, CreateRole"),
     "AWS::Glue::Database": ("DatabaseInput", None, "Glue database names: 1 to 255 lower-case characters"),
     "AWS::S3::Bucket": ("BucketName", r"(?!xn--)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "S3 general purpose bucket naming rules"),
     "Custom::QuickSightBuilder": ("DataSourceId", r"[A-Za-z0-9_.-]{1,100}", "quicksight-builder's DataSourceId check"),
@@ -680,6 +711,8 @@ LONGEST = {
     "quicksight": {**REQUIRED_QUICKSIGHT, "WorkGroup": "w" * 128, "Database": "d" * 255,
                    "ArtifactBucketPrefix": "a" * 42, "ArtifactVersion": "v" * 64},
     "cloudtrail-lake": {},
+    "organization-reader": {"ReportRoleArn": "arn:aws:iam::111122223333:role/" + "r" * 64,
+                            "OrganizationId": "o-" + "a" * 32, "RoleName": "n" * 64},
 }
 
 

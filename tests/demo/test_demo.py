@@ -3,13 +3,12 @@ deploy`, every step succeeds (the demo exits 0 only then), the report's numbers 
 ground truth, and each function called exactly what the role its stack created grants. Timing is
 not checked here; `make bench` prints it.
 
-The demo binary and the function binaries come from the Cargo target folder (`make test` builds
-them first)."""
+The run is conftest.py's `demo`."""
 
 from __future__ import annotations
 
+import csv
 import json
-import os
 import re
 import pathlib
 import sys
@@ -17,27 +16,13 @@ import subprocess
 
 import pytest
 
-from test_report import check_against_truth, check_csv, fleet_sim
+from test_report import check_against_truth, check_csv
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "cfn"))
 from cfn import RUNTIME_ACTIONS, function_crates, header_actions  # noqa: E402  (the template checks' parser)
 
 STEPS = ["organization", "fleet", "deploy", "data arrives", "crawl", "sync-monitor", "compliance report",
          "stack update", "undeploy"]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> tuple[pathlib.Path, subprocess.CompletedProcess]:
-    bins = fleet_sim().parent
-    binary = bins / "demo"
-    if not binary.is_file():
-        pytest.fail(f"{binary} is missing: run `cargo build --workspace --bins` (make test does)")
-    out = tmp_path_factory.mktemp("demo")
-    run = subprocess.run([str(binary), "--bin-dir", str(bins), "--nodes", "150", "--accounts", "2",
-                          "--regions", "us-east-1,eu-west-1", "--seed", "5", "--item-scale", "0.05",
-                          "--out", str(out)],
-                         capture_output=True, text=True, timeout=900, env={**os.environ, "NO_COLOR": "1"})
-    return out, run
 
 
 def test_every_step_succeeds_and_is_reported(demo) -> None:
@@ -66,6 +51,31 @@ def test_report_equals_the_ground_truth(demo) -> None:
     assert summary["totals"]["live_nodes"] > 100
     for name in ("report.html", "nodes.csv", "missing-patches.csv", "summary.json"):
         assert (out / name).stat().st_size > 0, name
+
+
+def test_owners_come_from_the_organization(demo) -> None:
+    # demo/organization.py names member account i "workload-<i>" in the OU "workloads" and tags it
+    # Owner = OWNERS[i % 3]; compliance-report read that through the organization-reader role.
+    out, run = demo
+    assert run.returncode == 0, run.stderr[-4000:]
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "demo"))
+    from organization import OWNERS
+    summary = json.loads((out / "summary.json").read_text())
+    owners = summary["owners"]
+    assert owners["tag_key"] == "Owner" and owners["error"] is None
+    assert {a["account_id"] for a in owners["accounts"]} == set(summary["accounts"])
+    for a in owners["accounts"]:
+        index = int(a["name"].removeprefix("workload-"))
+        assert (a["ou_path"], a["owner"]) == ("Root/workloads", OWNERS[index % len(OWNERS)]), a
+    by_owner = {o["owner"]: o for o in owners["by_owner"]}
+    assert set(by_owner) == {a["owner"] for a in owners["accounts"]}
+    for key in ("live_nodes", "compliant", "non_compliant", "missing_security"):
+        assert sum(o[key] for o in owners["by_owner"]) == summary["totals"][key], key
+    with (out / "owners.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(summary["by_account_region"])
+    assert sum(int(r["Live nodes"]) for r in rows) == summary["totals"]["live_nodes"]
+    assert {r["Owner"] or None for r in rows} == set(by_owner)
 
 
 # The IAM actions an API operation needs, where they are not simply `service:Operation`.

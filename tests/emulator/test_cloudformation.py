@@ -143,6 +143,11 @@ class FakeRunner:
         return [e for e in self.events if isinstance(e, dict) and e.get("LogicalResourceId") == logical]
 
 
+# --------------------------------------------------------------------------------------------------
+# Fixtures and helpers: a test says which stacks it makes and what it checks, these do the rest
+# --------------------------------------------------------------------------------------------------
+
+
 @pytest.fixture
 def runner(emulator: str):
     fake = FakeRunner(emulator)
@@ -151,6 +156,17 @@ def runner(emulator: str):
     control(emulator, "DELETE", "/_emulator/lambda-runner")
     control(emulator, "PUT", "/_emulator/cloudformation/settings", {"custom_resource_timeout": None})
     fake.server.shutdown()
+
+
+@pytest.fixture
+def cf(emulator: str) -> Any:
+    return client(emulator, "cloudformation")
+
+
+@pytest.fixture
+def artifacts(emulator: str) -> None:
+    """The artifact bucket of REGION with every function's code, which the stacks' functions read."""
+    publish(emulator)
 
 
 def publish(base: str, account: str = ACCOUNT, region: str = REGION) -> None:
@@ -192,28 +208,95 @@ def outputs(stack: dict[str, Any]) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
-def create(cf: Any, name: str, body: str, **values: Any) -> dict[str, Any]:
-    cf.create_stack(StackName=name, TemplateBody=body, Parameters=params(**values), Capabilities=CAPS)
-    stack = wait(cf, name)
-    assert stack["StackStatus"] == "CREATE_COMPLETE", reasons(cf, name)
-    return stack
-
-
-def update(cf: Any, name: str, expect: str = "UPDATE_COMPLETE", **values: Any) -> dict[str, Any]:
-    current = {p["ParameterKey"] for p in cf.describe_stacks(StackName=name)["Stacks"][0]["Parameters"]}
-    given = params(**values) + [{"ParameterKey": k, "UsePreviousValue": True} for k in current - set(values)]
-    cf.update_stack(StackName=name, UsePreviousTemplate=True, Parameters=given, Capabilities=CAPS)
-    stack = wait(cf, name)
-    assert stack["StackStatus"] == expect, reasons(cf, name)
-    return stack
-
-
-def delete(cf: Any, name: str, expect: str = "DELETE_COMPLETE") -> dict[str, Any]:
-    stack_id = cf.describe_stacks(StackName=name)["Stacks"][0]["StackId"]
-    cf.delete_stack(StackName=name)
+def settled(cf: Any, stack_id: str, expect: str) -> dict[str, Any]:
+    """The stack once its operation has ended, which must have ended ``expect``."""
     stack = wait(cf, stack_id)
     assert stack["StackStatus"] == expect, reasons(cf, stack_id)
     return stack
+
+
+def create(cf: Any, name: str, body: str, expect: str = "CREATE_COMPLETE", options: dict[str, Any] | None = None,
+           **values: Any) -> dict[str, Any]:
+    """Creates a stack (parameters ``values``, more CreateStack arguments in ``options``) and waits
+    for it (by id, so a stack that OnFailure DELETE removed is still found)."""
+    stack_id = cf.create_stack(StackName=name, TemplateBody=body, Parameters=params(**values), Capabilities=CAPS,
+                               **(options or {}))["StackId"]
+    return settled(cf, stack_id, expect)
+
+
+def update(cf: Any, name: str, expect: str = "UPDATE_COMPLETE", body: str | None = None,
+           options: dict[str, Any] | None = None, **values: Any) -> dict[str, Any]:
+    """Updates a stack to ``body`` with parameters ``values``; without a body, the previous template with
+    the previous value of every parameter not given."""
+    given = params(**values)
+    if body is None:
+        current = {p["ParameterKey"] for p in cf.describe_stacks(StackName=name)["Stacks"][0]["Parameters"]}
+        given += [{"ParameterKey": k, "UsePreviousValue": True} for k in current - set(values)]
+    template = {"UsePreviousTemplate": True} if body is None else {"TemplateBody": body}
+    cf.update_stack(StackName=name, Parameters=given, Capabilities=CAPS, **template, **(options or {}))
+    return settled(cf, name, expect)
+
+
+def delete(cf: Any, name: str, expect: str = "DELETE_COMPLETE", options: dict[str, Any] | None = None
+           ) -> dict[str, Any]:
+    stack_id = cf.describe_stacks(StackName=name)["Stacks"][0]["StackId"]
+    cf.delete_stack(StackName=name, **(options or {}))
+    return settled(cf, stack_id, expect)
+
+
+def change_set(cf: Any, stack: str, name: str, **args: Any) -> dict[str, dict[str, Any]]:
+    """Creates a change set (CreateChangeSet ``args``), waits until it can be executed and answers its
+    ResourceChanges by logical id."""
+    cf.create_change_set(StackName=stack, ChangeSetName=name, Capabilities=CAPS, **args)
+    cf.get_waiter("change_set_create_complete").wait(StackName=stack, ChangeSetName=name, WaiterConfig={"Delay": 1})
+    return {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"]
+            for c in cf.describe_change_set(StackName=stack, ChangeSetName=name)["Changes"]}
+
+
+def execute(cf: Any, stack: str, name: str, expect: str = "UPDATE_COMPLETE") -> dict[str, Any]:
+    cf.execute_change_set(StackName=stack, ChangeSetName=name)
+    return settled(cf, stack, expect)
+
+
+def physical(cf: Any, stack: str, logical: str) -> str:
+    return cf.describe_stack_resource(StackName=stack, LogicalResourceId=logical)["StackResourceDetail"][
+        "PhysicalResourceId"]
+
+
+def settled_operation(cf: Any, stack_set: str, op_id: str) -> dict[str, Any]:
+    """A StackSet operation once it has ended (or after a minute)."""
+    deadline = time.monotonic() + 60
+    while True:
+        op = cf.describe_stack_set_operation(StackSetName=stack_set, OperationId=op_id)["StackSetOperation"]
+        if op["Status"] not in ("RUNNING", "QUEUED") or time.monotonic() > deadline:
+            return op
+        time.sleep(0.05)
+
+
+def fail_next(emulator: str, service: str, operation: str) -> None:
+    status, _ = control(emulator, "POST", "/_emulator/faults", {"service": service, "operation": operation,
+                                                                "code": "AccessDenied", "message": "injected",
+                                                                "times": 1})
+    assert status == 200
+
+
+# The small templates' parts: a stack of one queue, and the function (with its role) that answers
+# their custom resources, its code in the bucket ``artifacts`` makes.
+QUEUE = "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n"
+FUNCTION = """\
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: provided.al2023
+      Handler: bootstrap
+      Role: !GetAtt Role.Arn
+      Code: {S3Bucket: !Sub "artifacts-test-${AWS::Region}", S3Key: patch-compliance/v1/s3-cleanup.zip}
+"""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -273,18 +356,7 @@ Resources:
       Id8: !Select [0, !Split ["-", !Select [2, !Split ["/", !Ref AWS::StackId]]]]
       Flag: true
       Num: 5
-  Role:
-    Type: AWS::IAM::Role
-    Properties:
-      AssumeRolePolicyDocument:
-        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
-  Fn:
-    Type: AWS::Lambda::Function
-    Properties:
-      Runtime: provided.al2023
-      Handler: bootstrap
-      Role: !GetAtt Role.Arn
-      Code: {S3Bucket: !Sub "artifacts-test-${AWS::Region}", S3Key: patch-compliance/v1/s3-cleanup.zip}
+""" + FUNCTION + """\
 Outputs:
   QueueUrl: {Value: !Ref Queue, Export: {Name: !Sub "${AWS::StackName}-QueueUrl"}}
   Echo: {Value: !GetAtt Check.Echo}
@@ -292,8 +364,7 @@ Outputs:
 """
 
 
-def test_parameters_rules_and_capabilities_fail_at_the_call(emulator: str, runner: FakeRunner) -> None:
-    cf = client(emulator, "cloudformation")
+def test_parameters_rules_and_capabilities_fail_at_the_call(cf: Any, runner: FakeRunner) -> None:
     cases = [
         (params(Env="test"), "Parameter 'Env' must be one of AllowedValues"),
         (params(Size="5"), "Parameter 'Size' must be a number not less than 10"),
@@ -319,9 +390,9 @@ def test_parameters_rules_and_capabilities_fail_at_the_call(emulator: str, runne
     assert "AWS::Nope::Thing" in error_of(exc)[2]
 
 
-def test_intrinsics_conditions_policies_and_replacement(emulator: str, runner: FakeRunner) -> None:
-    publish(emulator)
-    cf, sqs = client(emulator, "cloudformation"), client(emulator, "sqs")
+def test_intrinsics_conditions_policies_and_replacement(emulator: str, cf: Any, runner: FakeRunner,
+                                                       artifacts: None) -> None:
+    sqs = client(emulator, "sqs")
     stack = create(cf, "sem", SEMANTICS)
     assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}["Code"] == "****"
     (event,) = runner.of("Check")
@@ -337,8 +408,7 @@ def test_intrinsics_conditions_policies_and_replacement(emulator: str, runner: F
     assert [(g["logGroupName"], g["retentionInDays"]) for g in logs] == [("/dev/us-east-1", 7)]
     exports = cf.list_exports()["Exports"]
     assert [e["Name"] for e in exports] == ["sem-QueueUrl"]
-    importer = create(cf, "imp", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n"
-                                 "      Tags: [{Key: url, Value: !ImportValue sem-QueueUrl}]\n")
+    importer = create(cf, "imp", QUEUE + "    Properties: {Tags: [{Key: url, Value: !ImportValue sem-QueueUrl}]}\n")
     assert importer["StackStatus"] == "CREATE_COMPLETE"
     old_url = outputs(stack)["QueueUrl"]
 
@@ -360,9 +430,7 @@ def test_intrinsics_conditions_policies_and_replacement(emulator: str, runner: F
 
     # An export in use blocks the exporting stack's deletion.
     stack_id = stack["StackId"]
-    cf.delete_stack(StackName="sem")
-    failed = wait(cf, stack_id)
-    assert failed["StackStatus"] == "DELETE_FAILED"
+    failed = delete(cf, "sem", expect="DELETE_FAILED")
     assert failed["StackStatusReason"] == "Export sem-QueueUrl cannot be deleted as it is in use by imp"
     delete(cf, "imp")
     # Keep=true: DeletionPolicy !If [KeepIt, Retain, Delete] retains the queue.
@@ -374,9 +442,8 @@ def test_intrinsics_conditions_policies_and_replacement(emulator: str, runner: F
     assert [e["RequestType"] for e in runner.of("Check")] == ["Create", "Update", "Delete"]
 
 
-def test_waiters_and_listing(emulator: str, runner: FakeRunner) -> None:
-    cf = client(emulator, "cloudformation")
-    body = "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n"
+def test_waiters_and_listing(cf: Any, runner: FakeRunner) -> None:
+    body = QUEUE
     cf.create_stack(StackName="w", TemplateBody=body)
     cf.get_waiter("stack_create_complete").wait(StackName="w", WaiterConfig={"Delay": 1})
     cf.update_stack(StackName="w", TemplateBody=body.replace("Queue\n", "Queue\n    Properties: {DelaySeconds: 5}\n"))
@@ -402,18 +469,7 @@ CUSTOM = """
 Parameters:
   Value: {Type: String, Default: one}
 Resources:
-  Role:
-    Type: AWS::IAM::Role
-    Properties:
-      AssumeRolePolicyDocument:
-        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
-  Fn:
-    Type: AWS::Lambda::Function
-    Properties:
-      Runtime: provided.al2023
-      Handler: bootstrap
-      Role: !GetAtt Role.Arn
-      Code: {S3Bucket: artifacts-test-us-east-1, S3Key: patch-compliance/v1/s3-cleanup.zip}
+""" + FUNCTION + """\
   Bucket:
     Type: AWS::S3::Bucket
   Thing:
@@ -431,13 +487,11 @@ Outputs:
 """
 
 
-def test_failed_custom_resource_rolls_back_and_gets_its_delete(emulator: str, runner: FakeRunner) -> None:
-    publish(emulator)
-    cf, s3 = client(emulator, "cloudformation"), client(emulator, "s3")
+def test_failed_custom_resource_rolls_back_and_gets_its_delete(emulator: str, cf: Any, runner: FakeRunner,
+                                                              artifacts: None) -> None:
+    s3 = client(emulator, "s3")
     runner.fail["Thing"] = "the sync exists with another destination"
-    stack_id = cf.create_stack(StackName="cr", TemplateBody=CUSTOM, Capabilities=CAPS)["StackId"]
-    stack = wait(cf, "cr")
-    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    stack_id = create(cf, "cr", CUSTOM, expect="ROLLBACK_COMPLETE")["StackId"]
     events = reasons(cf, "cr")
     assert any(r.startswith("Thing CREATE_FAILED Received response status [FAILED] from custom resource. "
                             "Message returned: the sync exists with another destination") for r in events)
@@ -453,84 +507,58 @@ def test_failed_custom_resource_rolls_back_and_gets_its_delete(emulator: str, ru
     delete(cf, stack_id)
 
 
-def test_timeouts_malformed_answers_and_missing_attributes(emulator: str, runner: FakeRunner) -> None:
-    publish(emulator)
-    cf = client(emulator, "cloudformation")
+def test_timeouts_malformed_answers_and_missing_attributes(emulator: str, cf: Any, runner: FakeRunner,
+                                                          artifacts: None) -> None:
     control(emulator, "PUT", "/_emulator/cloudformation/settings", {"custom_resource_timeout": 0.5})
     runner.silent.add("Thing")
-    cf.create_stack(StackName="t1", TemplateBody=CUSTOM, Capabilities=CAPS, OnFailure="DO_NOTHING")
-    assert wait(cf, "t1")["StackStatus"] == "CREATE_FAILED"
+    create(cf, "t1", CUSTOM, expect="CREATE_FAILED", options={"OnFailure": "DO_NOTHING"})
     assert any("Thing CREATE_FAILED CloudFormation did not receive a response from your Custom Resource" in r
                for r in reasons(cf, "t1"))
     runner.silent.clear()
     runner.malformed.add("Thing")
-    cf.create_stack(StackName="t2", TemplateBody=CUSTOM, Capabilities=CAPS, DisableRollback=True)
-    assert wait(cf, "t2")["StackStatus"] == "CREATE_FAILED"
+    create(cf, "t2", CUSTOM, expect="CREATE_FAILED", options={"DisableRollback": True})
     assert "Thing CREATE_FAILED Invalid response object: the body is not JSON" in reasons(cf, "t2")
     runner.malformed.clear()
     body = CUSTOM.replace("!GetAtt Thing.Echo", "!GetAtt Thing.Nope")
-    cf.create_stack(StackName="t3", TemplateBody=body, Capabilities=CAPS, OnFailure="DELETE")
-    stack_id = cf.describe_stacks(StackName="t3")["Stacks"][0]["StackId"]
-    final = wait(cf, stack_id)
-    assert final["StackStatus"] == "DELETE_COMPLETE"
+    stack_id = create(cf, "t3", body, expect="DELETE_COMPLETE", options={"OnFailure": "DELETE"})["StackId"]
     assert any("CustomResource attribute error: Vendor response doesn't contain Nope attribute" in r
                for r in reasons(cf, stack_id))
 
 
-def test_injected_fault_rolls_back_an_update(emulator: str, runner: FakeRunner) -> None:
-    publish(emulator)
-    cf = client(emulator, "cloudformation")
+def test_injected_fault_rolls_back_an_update(emulator: str, cf: Any, runner: FakeRunner, artifacts: None) -> None:
     create(cf, "f", CUSTOM)
-    queue_before = cf.describe_stack_resource(StackName="f", LogicalResourceId="After")["StackResourceDetail"]
+    queue_before = physical(cf, "f", "After")
     body = CUSTOM.replace("    DependsOn: Thing\n", "    DependsOn: Thing\n    Properties: {DelaySeconds: 9}\n")
-    control(emulator, "POST", "/_emulator/faults", {"service": "sqs", "operation": "SetQueueAttributes",
-                                                    "code": "AccessDenied", "message": "injected", "times": 1})
-    cf.update_stack(StackName="f", TemplateBody=body, Parameters=params(Value="two"), Capabilities=CAPS)
-    stack = wait(cf, "f")
-    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE", reasons(cf, "f")
+    fail_next(emulator, "sqs", "SetQueueAttributes")
+    stack = update(cf, "f", expect="UPDATE_ROLLBACK_COMPLETE", body=body, Value="two")
     assert any(r.startswith("After UPDATE_FAILED Resource handler returned message: \"injected\"") for r in reasons(cf, "f"))
     # The custom resource was updated to "two", then back to "one" by the rollback.
     updates = [e for e in runner.of("Thing") if e["RequestType"] == "Update"]
     assert [e["ResourceProperties"]["Value"] for e in updates] == ["two", "one"]
-    assert cf.describe_stack_resource(StackName="f", LogicalResourceId="After")["StackResourceDetail"][
-        "PhysicalResourceId"] == queue_before["PhysicalResourceId"]
+    assert physical(cf, "f", "After") == queue_before
     assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]} == {"Value": "one"}
 
     # A bucket with an object cannot be deleted: DELETE_FAILED, then RetainResources.
-    bucket = cf.describe_stack_resource(StackName="f", LogicalResourceId="Bucket")["StackResourceDetail"][
-        "PhysicalResourceId"]
+    bucket = physical(cf, "f", "Bucket")
     client(emulator, "s3").put_object(Bucket=bucket, Key="k", Body=b"x")
     failed = delete(cf, "f", expect="DELETE_FAILED")
     assert failed["StackStatusReason"] == "The following resource(s) failed to delete: [Bucket]. "
     assert any(r.startswith("Bucket DELETE_FAILED Resource handler returned message: \"The bucket you tried to "
                             "delete is not empty") for r in reasons(cf, "f"))
-    cf.delete_stack(StackName=failed["StackId"], RetainResources=["Bucket"])
-    assert wait(cf, failed["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    delete(cf, failed["StackId"], options={"RetainResources": ["Bucket"]})
     assert client(emulator, "s3").head_bucket(Bucket=bucket)
 
 
-def test_change_sets(emulator: str, runner: FakeRunner) -> None:
-    publish(emulator)
-    cf = client(emulator, "cloudformation")
-    cf.create_change_set(StackName="cs", ChangeSetName="first", TemplateBody=CUSTOM, ChangeSetType="CREATE",
-                         Capabilities=CAPS)
-    cf.get_waiter("change_set_create_complete").wait(StackName="cs", ChangeSetName="first",
-                                                     WaiterConfig={"Delay": 1})
+def test_change_sets(emulator: str, cf: Any, runner: FakeRunner, artifacts: None) -> None:
+    changes = change_set(cf, "cs", "first", TemplateBody=CUSTOM, ChangeSetType="CREATE")
     assert cf.describe_stacks(StackName="cs")["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
-    described = cf.describe_change_set(StackName="cs", ChangeSetName="first")
-    assert {c["ResourceChange"]["Action"] for c in described["Changes"]} == {"Add"}
-    cf.execute_change_set(StackName="cs", ChangeSetName="first")
-    assert wait(cf, "cs")["StackStatus"] == "CREATE_COMPLETE"
+    assert {c["Action"] for c in changes.values()} == {"Add"}
+    execute(cf, "cs", "first", expect="CREATE_COMPLETE")
 
     body = CUSTOM.replace("  Bucket:\n    Type: AWS::S3::Bucket\n", "  Bucket:\n    Type: AWS::S3::Bucket\n"
                           "    Properties: {BucketName: !Sub 'cs-${Value}'}\n").replace(
         "  After:\n    Type: AWS::SQS::Queue\n    DependsOn: Thing\n", "")
-    cf.create_change_set(StackName="cs", ChangeSetName="second", TemplateBody=body, Capabilities=CAPS,
-                         Parameters=params(Value="two"))
-    cf.get_waiter("change_set_create_complete").wait(StackName="cs", ChangeSetName="second",
-                                                     WaiterConfig={"Delay": 1})
-    changes = {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"]
-               for c in cf.describe_change_set(StackName="cs", ChangeSetName="second")["Changes"]}
+    changes = change_set(cf, "cs", "second", TemplateBody=body, Parameters=params(Value="two"))
     assert (changes["Bucket"]["Action"], changes["Bucket"]["Replacement"]) == ("Modify", "True")
     assert changes["After"]["Action"] == "Remove"
     assert (changes["Thing"]["Action"], changes["Thing"]["Replacement"]) == ("Modify", "False")
@@ -545,9 +573,7 @@ def test_change_sets(emulator: str, runner: FakeRunner) -> None:
     assert (same["Status"], same["StatusReason"]) == ("FAILED", "The submitted information didn't contain "
                                                                 "changes. Submit different information to create a change set.")
     assert len(cf.list_change_sets(StackName="cs")["Summaries"]) == 3
-    cf.execute_change_set(StackName="cs", ChangeSetName="second")
-    stack = wait(cf, "cs")
-    assert stack["StackStatus"] == "UPDATE_COMPLETE", reasons(cf, "cs")
+    execute(cf, "cs", "second")
     assert [s["ChangeSetName"] for s in cf.list_change_sets(StackName="cs")["Summaries"]] == ["second"]
     assert client(emulator, "s3").head_bucket(Bucket="cs-two")
     cf.delete_change_set(StackName="cs", ChangeSetName="second")
@@ -559,8 +585,7 @@ def test_change_sets(emulator: str, runner: FakeRunner) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def test_lambda_invocations_go_to_the_runner(emulator: str, runner: FakeRunner) -> None:
-    publish(emulator)
+def test_lambda_invocations_go_to_the_runner(emulator: str, runner: FakeRunner, artifacts: None) -> None:
     lam, iam = client(emulator, "lambda"), client(emulator, "iam")
     role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     fn = lam.create_function(FunctionName="f", Runtime="provided.al2023", Handler="bootstrap", Role=role,
@@ -591,9 +616,8 @@ def test_lambda_invocations_go_to_the_runner(emulator: str, runner: FakeRunner) 
 # --------------------------------------------------------------------------------------------------
 
 
-def test_central_reporting_create_update_delete(emulator: str, runner: FakeRunner) -> None:
-    publish(emulator)
-    cf, s3 = client(emulator, "cloudformation"), client(emulator, "s3")
+def test_central_reporting_create_update_delete(emulator: str, cf: Any, runner: FakeRunner, artifacts: None) -> None:
+    s3 = client(emulator, "s3")
     body = template("central-reporting.yaml")
     stack = create(cf, "central", body, OrganizationId=ORG_ID_PARAM, ArtifactBucketPrefix=PREFIX,
                    ArtifactVersion=VERSION, EnableConfigAnalytics="true", AlarmEmail="ops@example.com")
@@ -646,9 +670,8 @@ def test_central_reporting_create_update_delete(emulator: str, runner: FakeRunne
     assert client(emulator, "logs").describe_log_groups(logGroupNamePrefix="/aws-glue/crawlers")["logGroups"]
 
 
-def test_quicksight_stack(emulator: str, runner: FakeRunner) -> None:
-    publish(emulator)
-    cf, iam = client(emulator, "cloudformation"), client(emulator, "iam")
+def test_quicksight_stack(emulator: str, cf: Any, runner: FakeRunner, artifacts: None) -> None:
+    iam = client(emulator, "iam")
     for role in ("aws-quicksight-service-role-v0", "other-role"):
         iam.create_role(RoleName=role, AssumeRolePolicyDocument="{}")
     key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -675,9 +698,8 @@ def test_quicksight_stack(emulator: str, runner: FakeRunner) -> None:
     assert [e["RequestType"] for e in runner.of("Datasets")][-1] == "Delete"
 
 
-def test_member_patching_and_cloudtrail_lake(emulator: str, runner: FakeRunner) -> None:
-    publish(emulator)
-    cf, ssm = client(emulator, "cloudformation"), client(emulator, "ssm")
+def test_member_patching_and_cloudtrail_lake(emulator: str, cf: Any, runner: FakeRunner, artifacts: None) -> None:
+    ssm = client(emulator, "ssm")
     body = template("member-patching.yaml")
     stack = create(cf, "mp", body, ConfigBucketName="cfg-b", ArtifactBucketPrefix=PREFIX, ArtifactVersion=VERSION,
                    BaselineAmazonLinux2023="CreateAsDefault", PatchGroup="web", CreateInstallWindow="true")
@@ -712,7 +734,7 @@ def test_member_patching_and_cloudtrail_lake(emulator: str, runner: FakeRunner) 
     assert trail.get_event_data_store(EventDataStore=arn)["Status"] == "ENABLED"  # DeletionPolicy: Retain
 
 
-def test_member_data_sync_stack_set_over_organization_units(emulator: str, runner: FakeRunner) -> None:
+def test_member_data_sync_stack_set_over_organization_units(emulator: str, cf: Any, runner: FakeRunner) -> None:
     org = client(emulator, "organizations")
     org.create_organization(FeatureSet="ALL")
     root = org.list_roots()["Roots"][0]["Id"]
@@ -726,7 +748,6 @@ def test_member_data_sync_stack_set_over_organization_units(emulator: str, runne
     regions = ["us-east-1", "eu-west-1"]
     for region in regions:
         publish(emulator, ACCOUNT, region)  # one artifact bucket per Region, read by every member
-    cf = client(emulator, "cloudformation")
     cf.create_stack_set(StackSetName="mds", TemplateBody=template("member-data-sync.yaml"), Capabilities=CAPS,
                         PermissionModel="SERVICE_MANAGED",
                         AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
@@ -736,12 +757,7 @@ def test_member_data_sync_stack_set_over_organization_units(emulator: str, runne
     runner.fail["DataSync"] = "an organization sync already exists"
 
     def run(op_id: str) -> dict[str, Any]:
-        deadline = time.monotonic() + 60
-        while True:
-            op = cf.describe_stack_set_operation(StackSetName="mds", OperationId=op_id)["StackSetOperation"]
-            if op["Status"] not in ("RUNNING", "QUEUED") or time.monotonic() > deadline:
-                return op
-            time.sleep(0.05)
+        return settled_operation(cf, "mds", op_id)
 
     # Every instance fails in the first Region: the tolerance (1) is exceeded, the rest is cancelled.
     op = run(cf.create_stack_instances(StackSetName="mds", DeploymentTargets={"OrganizationalUnitIds": [parent]},
@@ -871,13 +887,6 @@ def queue_names(emulator: str) -> set[str]:
     return {u.rsplit("/", 1)[1] for u in client(emulator, "sqs").list_queues().get("QueueUrls", [])}
 
 
-def fail_next(emulator: str, service: str, operation: str) -> None:
-    status, _ = control(emulator, "POST", "/_emulator/faults", {"service": service, "operation": operation,
-                                                                "code": "AccessDenied", "message": "injected",
-                                                                "times": 1})
-    assert status == 200
-
-
 ROLLBACK = """
 Resources:
   Kept:
@@ -894,13 +903,11 @@ Resources:
 """
 
 
-def test_rollback_keeps_retain_but_deletes_retain_except_on_create(emulator: str) -> None:
-    cf = client(emulator, "cloudformation")
+def test_rollback_keeps_retain_but_deletes_retain_except_on_create(emulator: str, cf: Any) -> None:
     # A failed create: "If the stack operation that created the resource is rolled back,
     # CloudFormation deletes the resource" (RetainExceptOnCreate); Retain keeps it.
     fail_next(emulator, "sns", "CreateTopic")
-    cf.create_stack(StackName="rbc", TemplateBody=ROLLBACK.replace("SUFFIX", "c"))
-    assert wait(cf, "rbc")["StackStatus"] == "ROLLBACK_COMPLETE"
+    create(cf, "rbc", ROLLBACK.replace("SUFFIX", "c"), expect="ROLLBACK_COMPLETE")
     assert {"rb-kept-c", "rb-created-c"} & queue_names(emulator) == {"rb-kept-c"}
 
     # A failed update rolls back the resources it created the same way (RetainExceptOnCreate
@@ -908,8 +915,7 @@ def test_rollback_keeps_retain_but_deletes_retain_except_on_create(emulator: str
     create(cf, "rbu", "Resources:\n  Base:\n    Type: AWS::SQS::Queue\n")
     fail_next(emulator, "sns", "CreateTopic")
     body = "Resources:\n  Base:\n    Type: AWS::SQS::Queue\n" + ROLLBACK.split("Resources:\n", 1)[1]
-    cf.update_stack(StackName="rbu", TemplateBody=body.replace("SUFFIX", "u"))
-    assert wait(cf, "rbu")["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE", reasons(cf, "rbu")
+    update(cf, "rbu", expect="UPDATE_ROLLBACK_COMPLETE", body=body.replace("SUFFIX", "u"))
     assert {"rb-kept-u", "rb-created-u"} & queue_names(emulator) == {"rb-kept-u"}
     statuses = {(e["LogicalResourceId"], e["ResourceStatus"]) for e in cf.describe_stack_events(StackName="rbu")["StackEvents"]}
     assert ("Kept", "DELETE_SKIPPED") in statuses and ("Created", "DELETE_COMPLETE") in statuses
@@ -918,13 +924,12 @@ def test_rollback_keeps_retain_but_deletes_retain_except_on_create(emulator: str
     # the operation rolls back. This includes newly created resources marked with a deletion policy
     # of Retain".
     fail_next(emulator, "sns", "CreateTopic")
-    cf.update_stack(StackName="rbu", TemplateBody=body.replace("SUFFIX", "v"), RetainExceptOnCreate=True)
-    assert wait(cf, "rbu")["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE", reasons(cf, "rbu")
+    update(cf, "rbu", expect="UPDATE_ROLLBACK_COMPLETE", body=body.replace("SUFFIX", "v"),
+           options={"RetainExceptOnCreate": True})
     assert not {"rb-kept-v", "rb-created-v"} & queue_names(emulator)
 
 
-def test_comma_delimited_list_members_are_trimmed(emulator: str) -> None:
-    cf = client(emulator, "cloudformation")
+def test_comma_delimited_list_members_are_trimmed(cf: Any) -> None:
     body = """
 Parameters:
   Names: {Type: CommaDelimitedList, AllowedValues: [a, b, c]}
@@ -938,23 +943,19 @@ Outputs:
     assert outputs(stack)["Joined"] == "a|b|c"
 
 
-def test_get_template_always_offers_both_stages(emulator: str) -> None:
-    cf = client(emulator, "cloudformation")
-    body = "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n"
+def test_get_template_always_offers_both_stages(cf: Any) -> None:
+    body = QUEUE
     create(cf, "stages", body)
     # API_GetTemplate, StagesAvailable: "For stacks, the Original and Processed templates are always
     # available"; TemplateStage: without transforms "Original and Processed return the same template".
     out = cf.get_template(StackName="stages")
     assert out["StagesAvailable"] == ["Original", "Processed"]
     assert cf.get_template(StackName="stages", TemplateStage="Processed")["TemplateBody"] == body
-    cf.create_change_set(StackName="stages", ChangeSetName="cs", TemplateBody=body.replace(
-        "Queue\n", "Queue\n    Properties: {DelaySeconds: 3}\n"))
-    cf.get_waiter("change_set_create_complete").wait(StackName="stages", ChangeSetName="cs", WaiterConfig={"Delay": 1})
+    change_set(cf, "stages", "cs", TemplateBody=body.replace("Queue\n", "Queue\n    Properties: {DelaySeconds: 3}\n"))
     assert cf.get_template(StackName="stages", ChangeSetName="cs")["StagesAvailable"] == ["Original", "Processed"]
 
 
-def test_language_extension_functions_need_the_transform_and_their_full_names(emulator: str) -> None:
-    cf = client(emulator, "cloudformation")
+def test_language_extension_functions_need_the_transform_and_their_full_names(cf: Any) -> None:
     plain = 'Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: {"Fn::ToJsonString": [1]}}\n'
     cases = [
         # "You must use the AWS::LanguageExtensions transform to use the Fn::Length intrinsic function".
@@ -1003,15 +1004,10 @@ Resources:
 """
 
 
-def test_change_set_replacement_of_dynamic_values_and_conditional_properties(emulator: str) -> None:
-    cf = client(emulator, "cloudformation")
+def test_change_set_replacement_of_dynamic_values_and_conditional_properties(emulator: str, cf: Any) -> None:
     create(cf, "cs2", REPLACEMENTS)
-    rule = cf.describe_stack_resource(StackName="cs2", LogicalResourceId="Rule")["StackResourceDetail"]["PhysicalResourceId"]
-    cf.create_change_set(StackName="cs2", ChangeSetName="next", UsePreviousTemplate=True,
-                         Parameters=params(Suffix="two", Bus="default"))
-    cf.get_waiter("change_set_create_complete").wait(StackName="cs2", ChangeSetName="next", WaiterConfig={"Delay": 1})
-    changes = {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"]
-               for c in cf.describe_change_set(StackName="cs2", ChangeSetName="next")["Changes"]}
+    rule = physical(cf, "cs2", "Rule")
+    changes = change_set(cf, "cs2", "next", UsePreviousTemplate=True, Parameters=params(Suffix="two", Bus="default"))
     assert changes["First"]["Replacement"] == "True"
     # API_ResourceChange: "If the RequiresRecreation field is Always and the Evaluation field is
     # Dynamic, Replacement is Conditional".
@@ -1022,15 +1018,13 @@ def test_change_set_replacement_of_dynamic_values_and_conditional_properties(emu
     # bus explicitly is then an update of the same rule.
     (detail,) = changes["Rule"]["Details"]
     assert (detail["Target"]["RequiresRecreation"], changes["Rule"]["Replacement"]) == ("Conditionally", "Conditional")
-    cf.execute_change_set(StackName="cs2", ChangeSetName="next")
-    assert wait(cf, "cs2")["StackStatus"] == "UPDATE_COMPLETE", reasons(cf, "cs2")
-    assert cf.describe_stack_resource(StackName="cs2", LogicalResourceId="Rule")["StackResourceDetail"][
-        "PhysicalResourceId"] == rule
+    execute(cf, "cs2", "next")
+    assert physical(cf, "cs2", "Rule") == rule
     assert "dyn-two-second" in queue_names(emulator)
 
 
-def test_immutable_and_updatable_properties(emulator: str) -> None:
-    cf, kms, s3 = client(emulator, "cloudformation"), client(emulator, "kms"), client(emulator, "s3")
+def test_immutable_and_updatable_properties(emulator: str, cf: Any) -> None:
+    kms, s3 = client(emulator, "kms"), client(emulator, "s3")
     body = """
 Parameters:
   MultiRegion: {Type: String, Default: "false"}
@@ -1058,54 +1052,36 @@ Resources:
       VersioningConfiguration: {Status: Enabled}
 """
     create(cf, "imm", body)
-
-    def physical(logical: str) -> str:
-        return cf.describe_stack_resource(StackName="imm", LogicalResourceId=logical)["StackResourceDetail"][
-            "PhysicalResourceId"]
-
-    key, group, bucket = physical("Key"), physical("Logs"), physical("Bucket")
+    key, group, bucket = physical(cf, "imm", "Key"), physical(cf, "imm", "Logs"), physical(cf, "imm", "Bucket")
     # AWS::KMS::Key: changing MultiRegion "the update request fails, regardless of the value of the
     # UpdateReplacePolicy attribute": no new key, the old one is not scheduled for deletion.
     update(cf, "imm", expect="UPDATE_ROLLBACK_COMPLETE", MultiRegion="true")
     assert any(r.startswith("Key UPDATE_FAILED You cannot change the MultiRegion of an existing KMS key")
                for r in reasons(cf, "imm"))
-    assert physical("Key") == key and kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert physical(cf, "imm", "Key") == key and kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
     assert len(kms.list_keys()["Keys"]) == 1
     # LogGroupClass: "Update requires: Updates are not supported."
     update(cf, "imm", expect="UPDATE_ROLLBACK_COMPLETE", Class="INFREQUENT_ACCESS")
     assert any(r.startswith("Logs UPDATE_FAILED LogGroupClass cannot be updated") for r in reasons(cf, "imm"))
-    assert physical("Logs") == group
+    assert physical(cf, "imm", "Logs") == group
     # Glue Database CatalogId: "Update requires: No interruption".
     update(cf, "imm", Catalog=ACCOUNT)
     assert client(emulator, "glue").get_database(Name="immutables")["Database"]["Name"] == "immutables"
     # ObjectLockEnabled: turning Object Lock on updates the bucket; turning it off (impossible in S3)
     # replaces it.
     update(cf, "imm", Lock="true")
-    assert physical("Bucket") == bucket
+    assert physical(cf, "imm", "Bucket") == bucket
     assert s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]["ObjectLockEnabled"] == "Enabled"
     update(cf, "imm", Lock="false")
-    assert physical("Bucket") != bucket
+    assert physical(cf, "imm", "Bucket") != bucket
 
 
-def test_lambda_permission_invoked_via_function_url_requires_replacement(emulator: str) -> None:
-    publish(emulator)
-    cf = client(emulator, "cloudformation")
+def test_lambda_permission_invoked_via_function_url_requires_replacement(cf: Any, artifacts: None) -> None:
     body = """
 Parameters:
   ViaUrl: {Type: String, Default: "false"}
 Resources:
-  Role:
-    Type: AWS::IAM::Role
-    Properties:
-      AssumeRolePolicyDocument:
-        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
-  Fn:
-    Type: AWS::Lambda::Function
-    Properties:
-      Runtime: provided.al2023
-      Handler: bootstrap
-      Role: !GetAtt Role.Arn
-      Code: {S3Bucket: artifacts-test-us-east-1, S3Key: patch-compliance/v1/s3-cleanup.zip}
+""" + FUNCTION + """\
   Allow:
     Type: AWS::Lambda::Permission
     Properties:
@@ -1116,22 +1092,15 @@ Resources:
       InvokedViaFunctionUrl: !Ref ViaUrl
 """
     create(cf, "perm", body)
-    cf.create_change_set(StackName="perm", ChangeSetName="via", UsePreviousTemplate=True, Capabilities=CAPS,
-                         Parameters=params(ViaUrl="true"))
-    cf.get_waiter("change_set_create_complete").wait(StackName="perm", ChangeSetName="via", WaiterConfig={"Delay": 1})
-    changes = {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"]
-               for c in cf.describe_change_set(StackName="perm", ChangeSetName="via")["Changes"]}
+    changes = change_set(cf, "perm", "via", UsePreviousTemplate=True, Parameters=params(ViaUrl="true"))
     # AWS::Lambda::Permission InvokedViaFunctionUrl: "Update requires: Replacement".
     assert changes["Allow"]["Replacement"] == "True"
-    old = cf.describe_stack_resource(StackName="perm", LogicalResourceId="Allow")["StackResourceDetail"]["PhysicalResourceId"]
-    cf.execute_change_set(StackName="perm", ChangeSetName="via")
-    assert wait(cf, "perm")["StackStatus"] == "UPDATE_COMPLETE", reasons(cf, "perm")
-    assert cf.describe_stack_resource(StackName="perm", LogicalResourceId="Allow")["StackResourceDetail"][
-        "PhysicalResourceId"] != old
+    old = physical(cf, "perm", "Allow")
+    execute(cf, "perm", "via")
+    assert physical(cf, "perm", "Allow") != old
 
 
-def test_error_status_codes_follow_the_service_model(emulator: str) -> None:
-    cf = client(emulator, "cloudformation")
+def test_error_status_codes_follow_the_service_model(cf: Any) -> None:
     body = json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})
     # botocore's cloudformation service-2.json: 404 for the NotFound shapes, 409 for the conflicts.
     with pytest.raises(cf.exceptions.ClientError) as exc:
@@ -1141,12 +1110,8 @@ def test_error_status_codes_follow_the_service_model(emulator: str) -> None:
     with pytest.raises(cf.exceptions.ClientError) as exc:
         cf.create_stack_set(StackSetName="codes", TemplateBody=body)
     assert error_of(exc)[:2] == (409, "NameAlreadyExistsException")
-    op = cf.create_stack_instances(StackSetName="codes", Accounts=[ACCOUNT], Regions=[REGION],
-                                   OperationId="op-1")["OperationId"]
-    deadline = time.monotonic() + 30
-    while cf.describe_stack_set_operation(StackSetName="codes", OperationId=op)["StackSetOperation"]["Status"] \
-            == "RUNNING" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    op = cf.create_stack_instances(StackSetName="codes", Accounts=[ACCOUNT], Regions=[REGION], OperationId="op-1")
+    settled_operation(cf, "codes", op["OperationId"])
     with pytest.raises(cf.exceptions.ClientError) as exc:
         cf.delete_stack_instances(StackSetName="codes", Accounts=[ACCOUNT], Regions=[REGION], RetainStacks=True,
                                   OperationId="op-1")
@@ -1160,13 +1125,13 @@ def test_error_status_codes_follow_the_service_model(emulator: str) -> None:
     with pytest.raises(cf.exceptions.ClientError) as exc:
         cf.describe_stack_instance(StackSetName="codes", StackInstanceAccount=ACCOUNT, StackInstanceRegion="eu-west-1")
     assert error_of(exc)[:2] == (404, "StackInstanceNotFoundException")
-    create(cf, "codes", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")
+    create(cf, "codes", QUEUE)
     with pytest.raises(cf.exceptions.ClientError) as exc:
         cf.describe_change_set(StackName="codes", ChangeSetName="nope")
     assert error_of(exc)[:2] == (404, "ChangeSetNotFound")
 
 
-def test_stack_set_account_filter_default_and_inoperable_instances(emulator: str) -> None:
+def test_stack_set_account_filter_default_and_inoperable_instances(emulator: str, cf: Any) -> None:
     org = client(emulator, "organizations")
     org.create_organization(FeatureSet="ALL")
     root = org.list_roots()["Roots"][0]["Id"]
@@ -1177,19 +1142,13 @@ def test_stack_set_account_filter_default_and_inoperable_instances(emulator: str
         org.move_account(AccountId=account_id, SourceParentId=root, DestinationParentId=ou)
         ous.append(ou)
         accounts.append(account_id)
-    cf = client(emulator, "cloudformation")
     body = ("Parameters:\n  Delay: {Type: Number, Default: 0}\nResources:\n  Bucket:\n    Type: AWS::S3::Bucket\n"
             "  Q:\n    Type: AWS::SQS::Queue\n    Properties: {DelaySeconds: !Ref Delay}\n")
     cf.create_stack_set(StackSetName="filters", TemplateBody=body, PermissionModel="SERVICE_MANAGED",
                         AutoDeployment={"Enabled": False})
 
     def run(op_id: str) -> dict[str, Any]:
-        deadline = time.monotonic() + 60
-        while True:
-            op = cf.describe_stack_set_operation(StackSetName="filters", OperationId=op_id)["StackSetOperation"]
-            if op["Status"] not in ("RUNNING", "QUEUED") or time.monotonic() > deadline:
-                return op
-            time.sleep(0.05)
+        return settled_operation(cf, "filters", op_id)
 
     def instances() -> dict[str, str]:
         return {i["Account"]: i["Status"] for i in cf.list_stack_instances(StackSetName="filters")["Summaries"]}

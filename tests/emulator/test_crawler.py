@@ -1,5 +1,5 @@
-"""emu_crawler: StartCrawler catalogs the S3 targets as Glue does and announces the crawl on
-EventBridge."""
+"""emu_crawler and crawler_model: StartCrawler catalogs the S3 targets as Glue does and announces
+the crawl on EventBridge."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def test_glob_rules_match_the_documented_examples_and_the_write_check() -> None:
     each relative to the include path s3://mybucket/myfolder/; "**" "matches zero or more characters
     crossing folder or schema boundaries", so "**/x" needs a "/" before x: it matches x one or more
     folders down, not x directly at the include path."""
-    from emu_crawler import excluded
+    from crawler_model import excluded
 
     assert excluded("departments/finance.json", ["departments/**"])
     assert not excluded("employees/hr.json", ["departments/**"])

@@ -1,5 +1,4 @@
-//! Test harness shared by the integration tests (`it/`), the benchmarks (`src/bin/bench.rs`) and,
-//! later, the local demo:
+//! Test harness shared by the integration tests (`it/`) and the benchmarks (`bench/`):
 //!
 //! - [`Emulator`]: the local AWS API emulator (moto's server plus our extensions in
 //!   `emulator/`), started on a free loopback port, with its control API: seeding managed

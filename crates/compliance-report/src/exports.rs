@@ -1,14 +1,17 @@
-//! nodes.csv and missing-patches.csv. Column headers follow Patch Manager's console export
+//! nodes.csv, missing-patches.csv and owners.csv. Column headers follow Patch Manager's console export
 //! ("Export to S3"), with the account and Region the organization-wide view adds. Text that a
 //! spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or CR first) gets a leading
 //! apostrophe, so a tag value or node name cannot become a formula in an auditor's spreadsheet
 //! (OWASP, "CSV Injection").
 
+use std::collections::HashMap;
+
 use time::OffsetDateTime;
 
 use crate::history::MissingRow;
+use crate::owners::AccountView;
 use crate::rows::{Node, Patch};
-use crate::summary::{iso, severity_rank};
+use crate::summary::{Summary, iso, severity_rank};
 
 /// A text cell, defused.
 pub fn text_cell(value: Option<&str>) -> String {
@@ -216,6 +219,87 @@ pub fn missing_csv(missing: &[&Patch], aged: &[MissingRow]) -> Vec<u8> {
     write(
         PATCH_COLUMNS,
         sorted.into_iter().map(|p| patch_record(p, age(p))),
+    )
+}
+
+/// The header of owners.csv.
+pub const OWNER_COLUMNS: [&str; 14] = [
+    "Owner",
+    "Account ID",
+    "Account name",
+    "Organizational unit",
+    "Region",
+    "Live nodes",
+    "Compliant",
+    "Non-compliant",
+    "Not scanned",
+    "Missing security patches",
+    "Missing CRITICAL-level patches",
+    "Stale",
+    "Missing patches past SLA",
+    "Nodes past SLA",
+];
+
+/// owners.csv: one row per account and Region with the account's owner, name and OU path (empty
+/// without an Organizations role), by owner, account and Region.
+pub fn owners_csv(summary: &Summary) -> Vec<u8> {
+    let accounts: HashMap<&str, &AccountView> = summary
+        .owners
+        .accounts
+        .iter()
+        .map(|a| (a.account_id.as_str(), a))
+        .collect();
+    let sla: HashMap<(&str, &str), (u64, u64)> = summary
+        .sla
+        .by_account_region
+        .iter()
+        .map(|s| {
+            (
+                (s.account_id.as_str(), s.region.as_str()),
+                (s.past_sla, s.nodes_past_sla),
+            )
+        })
+        .collect();
+    let mut rows: Vec<_> = summary
+        .by_account_region
+        .iter()
+        .map(|g| (accounts.get(g.account_id.as_str()).copied(), g))
+        .collect();
+    // Owned accounts first, by owner; accounts without an owner after them.
+    rows.sort_by_key(|(a, g)| {
+        let owner = a.and_then(|a| a.owner.clone());
+        (
+            owner.is_none(),
+            owner,
+            g.account_id.clone(),
+            g.region.clone(),
+        )
+    });
+    write(
+        OWNER_COLUMNS,
+        rows.into_iter().map(|(a, g)| {
+            let (past, nodes_past) = sla
+                .get(&(g.account_id.as_str(), g.region.as_str()))
+                .copied()
+                .unwrap_or_default();
+            let c = &g.counts;
+            [
+                text_cell(a.and_then(|a| a.owner.as_deref())),
+                text_cell(Some(&g.account_id)),
+                text_cell(a.and_then(|a| a.name.as_deref())),
+                text_cell(a.and_then(|a| a.ou_path.as_deref())),
+                text_cell(Some(&g.region)),
+                c.live_nodes.to_string(),
+                c.compliant.to_string(),
+                c.non_compliant.to_string(),
+                c.not_scanned.to_string(),
+                c.missing_security.to_string(),
+                c.missing_critical_level.to_string(),
+                c.stale.to_string(),
+                past.to_string(),
+                nodes_past.to_string(),
+            ]
+        }),
     )
 }
 

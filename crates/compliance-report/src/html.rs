@@ -144,6 +144,8 @@ struct Page<'a> {
     trend_chart: LineChart,
     trend_table: Table,
     pipeline_table: Table,
+    owners_table: Table,
+    accounts_table: Table,
 }
 
 /// A template error (a bug: the template is compiled in and tested).
@@ -832,7 +834,73 @@ fn page<'a>(s: &'a Summary, rows: Rows<'_>) -> Page<'a> {
             .collect(),
         false,
     );
+    let owners_table = table(
+        &[
+            ("Owner", "w"),
+            ("Accounts", "n"),
+            ("Live", "n"),
+            ("Compliant", "n"),
+            ("Non-compliant", "n"),
+            ("Not scanned", "n"),
+            ("Missing security", "n"),
+            ("Past SLA", "n"),
+            ("Nodes past SLA", "n"),
+        ],
+        s.owners
+            .by_owner
+            .iter()
+            .map(|o| {
+                let c = &o.counts;
+                let mut row = vec![match &o.owner {
+                    Some(owner) => Cell::text(owner),
+                    None => Cell::styled("no owner tag", "muted"),
+                }];
+                row.extend(
+                    [
+                        o.accounts.len() as u64,
+                        c.live_nodes,
+                        c.compliant,
+                        c.non_compliant,
+                        c.not_scanned,
+                        c.missing_security,
+                        o.past_sla,
+                    ]
+                    .map(Cell::text),
+                );
+                row.push(if o.nodes_past_sla > 0 {
+                    Cell::styled(o.nodes_past_sla, "bad")
+                } else {
+                    Cell::text(0)
+                });
+                row
+            })
+            .collect(),
+        false,
+    );
+    let accounts_table = table(
+        &[
+            ("Account", ""),
+            ("Name", "w"),
+            ("Organizational unit", "w"),
+            ("Owner", "w"),
+        ],
+        s.owners
+            .accounts
+            .iter()
+            .map(|a| {
+                vec![
+                    Cell::id(&a.account_id),
+                    opt(&a.name),
+                    opt(&a.ou_path),
+                    opt(&a.owner),
+                ]
+            })
+            .collect(),
+        true,
+    );
     Page {
+        owners_table,
+        accounts_table,
         sla_table,
         sla_groups_table,
         trend_chart,

@@ -4,7 +4,8 @@
 //! queries and QuickSight dataset queries this repository ships over the resource data sync and
 //! AWS Config tables, and the function writes what an auditor reads to the reports bucket:
 //! `report.html` (one self-contained page: no script, no remote resource, charts as inline SVG),
-//! `nodes.csv`, `missing-patches.csv` and `summary.json` (every number the page shows).
+//! `nodes.csv`, `missing-patches.csv`, `owners.csv` and `summary.json` (every number the page
+//! shows).
 //!
 //! ## Trigger
 //! An EventBridge schedule (the central template's `ReportSchedule`, daily by default), or a
@@ -32,6 +33,11 @@
 //! - `PIPELINE_STALE_DAYS` (default `3`): an account and Region whose newest inventory is older is
 //!   reported as no longer arriving.
 //! - `CRAWLER_NAME` (optional): the crawler whose last run the report shows.
+//! - `ORGANIZATIONS_ROLE_ARN` (optional): a role in the management account (or an Organizations
+//!   delegated administrator) the function assumes to read account names, organizational unit
+//!   paths and the `OWNER_TAG_KEY` tag (default `Owner`) of the accounts in the report
+//!   ([`owners`]); without it the report shows account ids only. Reading the organization may
+//!   fail without failing the report: the report says why.
 //! - `DIGEST_TOPIC_ARN` (optional): the SNS topic each run's digest goes to, with a pre-signed link
 //!   to the report valid for `LINK_EXPIRY_HOURS` (default `24`; a link signed with the function's
 //!   temporary credentials stops working when they expire, whichever comes first: "Sharing objects
@@ -48,9 +54,11 @@
 //! 3. Drops the copies (`DROP TABLE`) and deletes their objects, whether or not step 2 succeeded.
 //! 4. Reads the previous run's first-seen dates (one list, one `GetObject`) and the trend window's
 //!    summaries (one list, one `GetObject` per run date) from the history, and the previous
-//!    `latest/summary.json` for what changed; asks Glue for the crawler's last run.
-//! 5. Writes the four files twice (dated and `latest/`) and the run's history: ten `PutObject`s;
-//!    publishes the digest (one `Publish`).
+//!    `latest/summary.json` for what changed; asks Glue for the crawler's last run; with an
+//!    Organizations role, walks the organization and reads the owner tag of each account in the
+//!    report ([`owners`]: one `AssumeRole`, two calls per root and OU, one per account).
+//! 5. Writes the five files twice (dated and `latest/`) and the run's history: twelve
+//!    `PutObject`s; publishes the digest (one `Publish`).
 //!
 //! `make bench` prints what a run scans at 10,000 and 100,000 nodes against the queries run one
 //! by one on the JSON tables.
@@ -63,7 +71,8 @@
 //! workgroup; `s3:GetObject` on the results bucket (answers), `s3:ListBucket` and
 //! `s3:DeleteObject` on its `tables/` prefix (the copies); `s3:PutObject` on the reports bucket's
 //! `reports/` and `history/`, `s3:GetObject` and `s3:ListBucket` there (the history and the
-//! previous summary); `glue:GetCrawler` on the crawler; `sns:Publish` on the digest topic (and
+//! previous summary); `glue:GetCrawler` on the crawler; `sts:AssumeRole` on the Organizations
+//! role when one is set (what that role grants is below); `sns:Publish` on the digest topic (and
 //! `kms:GenerateDataKey`, `kms:Decrypt` on its key, which the data key already grants).
 //! Athena acts with the caller's permissions when it runs a query ("Identity and access management
 //! in Athena"): `glue:GetDatabase`, `glue:GetTable`, `glue:GetPartitions` on the source tables,
@@ -71,6 +80,12 @@
 //! `s3:GetBucketLocation` on the sync and Config buckets, `s3:PutObject`,
 //! `s3:AbortMultipartUpload` on the results bucket and `kms:Decrypt`, `kms:GenerateDataKey` on the
 //! data key are granted for Athena's use, not called by the function.
+//!
+//! ## The Organizations role's actions
+//! The role of `ORGANIZATIONS_ROLE_ARN` (cfn/organization-reader.yaml) grants what the function
+//! calls as that role: `organizations:ListRoots`, `organizations:ListOrganizationalUnitsForParent`,
+//! `organizations:ListAccountsForParent` and `organizations:ListTagsForResource` on the
+//! organization's accounts.
 //!
 //! ## Idempotency
 //! A run reads, then writes files named by the `as_of` date: running again for the same date
@@ -82,6 +97,7 @@ pub mod charts;
 pub mod exports;
 pub mod history;
 pub mod html;
+pub mod owners;
 pub mod queries;
 pub mod rows;
 pub mod summary;
@@ -117,6 +133,8 @@ pub struct Settings {
     pub pipeline_stale_days: f64,
     /// `CRAWLER_NAME`.
     pub crawler: Option<String>,
+    /// `ORGANIZATIONS_ROLE_ARN` and `OWNER_TAG_KEY`.
+    pub organizations: Option<owners::Source>,
     /// `DIGEST_TOPIC_ARN`.
     pub topic: Option<String>,
     /// `LINK_EXPIRY_HOURS`.
@@ -199,6 +217,7 @@ impl Settings {
                 .to_owned(),
             pipeline_stale_days: number("PIPELINE_STALE_DAYS", "3", 3660.0)?,
             crawler: setting(&lookup, "CRAWLER_NAME"),
+            organizations: organizations(&lookup)?,
             topic: setting(&lookup, "DIGEST_TOPIC_ARN"),
             // SigV4 pre-signed URLs live at most 7 days ("Sharing objects with presigned URLs").
             link_hours: number("LINK_EXPIRY_HOURS", "24", 168.0)? as u64,
@@ -219,6 +238,39 @@ impl Settings {
     pub fn from_env() -> Result<Self, SettingsError> {
         Self::from_lookup(aws_setup::from_env)
     }
+}
+
+/// `ORGANIZATIONS_ROLE_ARN` and `OWNER_TAG_KEY`, checked.
+fn organizations(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<owners::Source>, SettingsError> {
+    let Some(role_arn) = setting(lookup, "ORGANIZATIONS_ROLE_ARN") else {
+        return Ok(None);
+    };
+    // arn:<partition>:iam::<account>:role/<path/name> ("IAM identifiers", IAM User Guide).
+    let parts: Vec<&str> = role_arn.splitn(6, ':').collect();
+    let valid = matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
+        if partition.starts_with("aws")
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && resource.strip_prefix("role/").is_some_and(|n| !n.is_empty()));
+    if !valid {
+        return Err(SettingsError::Invalid {
+            name: "ORGANIZATIONS_ROLE_ARN",
+            reason: format!(
+                "must be an IAM role ARN such as arn:aws:iam::111122223333:role/organization-reader, got {role_arn:?}"
+            ),
+        });
+    }
+    let tag_key = setting(lookup, "OWNER_TAG_KEY").unwrap_or_else(|| "Owner".into());
+    // Tag keys: 1 to 128 characters ("Tagging AWS Organizations resources").
+    if tag_key.chars().count() > 128 {
+        return Err(SettingsError::Invalid {
+            name: "OWNER_TAG_KEY",
+            reason: "a tag key has at most 128 characters".into(),
+        });
+    }
+    Ok(Some(owners::Source { role_arn, tag_key }))
 }
 
 /// What the function is asked: everything optional.
@@ -324,16 +376,23 @@ pub struct Clients {
     pub glue: aws_sdk_glue::Client,
     /// SNS (the digest).
     pub sns: aws_sdk_sns::Client,
+    /// Organizations as the assumed role, when `ORGANIZATIONS_ROLE_ARN` is set.
+    pub organizations: Option<aws_sdk_organizations::Client>,
 }
 
 impl Clients {
-    /// Every client from one SDK configuration.
-    pub fn from_conf(config: &aws_setup::SdkConfig) -> Self {
+    /// Every client from one SDK configuration; Organizations through `settings`' role.
+    pub async fn from_conf(config: &aws_setup::SdkConfig, settings: &Settings) -> Self {
+        let organizations = match &settings.organizations {
+            Some(source) => Some(owners::client(config, &source.role_arn).await),
+            None => None,
+        };
         Self {
             athena: aws_sdk_athena::Client::new(config),
             s3: aws_setup::s3_client(config),
             glue: aws_sdk_glue::Client::new(config),
             sns: aws_sdk_sns::Client::new(config),
+            organizations,
         }
     }
 }
@@ -345,6 +404,7 @@ pub struct Reporter {
     s3: aws_sdk_s3::Client,
     glue: aws_sdk_glue::Client,
     sns: aws_sdk_sns::Client,
+    organizations: Option<aws_sdk_organizations::Client>,
     history: history::History,
     settings: Settings,
 }
@@ -366,6 +426,7 @@ impl Reporter {
             s3: clients.s3,
             glue: clients.glue,
             sns: clients.sns,
+            organizations: clients.organizations,
             settings,
         }
     }
@@ -567,6 +628,7 @@ impl Reporter {
             self.settings.pipeline_stale_days,
         );
         summary.pipeline.crawler = self.crawler().await;
+        summary.owners = self.owners(&summary).await;
         // What changed since the previous report.
         if let Some(previous) = self.previous_summary().await {
             let before: std::collections::HashSet<_> = previous_missing
@@ -590,7 +652,7 @@ impl Reporter {
             },
         )?;
         let json = serde_json::to_vec_pretty(&summary).unwrap_or_default();
-        let files: [(&str, &str, Vec<u8>); 4] = [
+        let files: [(&str, &str, Vec<u8>); 5] = [
             ("report.html", "text/html; charset=utf-8", page.into_bytes()),
             (
                 "nodes.csv",
@@ -601,6 +663,11 @@ impl Reporter {
                 "missing-patches.csv",
                 "text/csv; charset=utf-8",
                 exports::missing_csv(&missing, &aged),
+            ),
+            (
+                "owners.csv",
+                "text/csv; charset=utf-8",
+                exports::owners_csv(&summary),
             ),
             ("summary.json", "application/json", json),
         ];
@@ -653,6 +720,28 @@ impl Reporter {
             },
         };
         Some(state)
+    }
+
+    /// Who owns the report's accounts, when the function has an Organizations role; a failure
+    /// to read the organization is shown, not fatal (the report stands with account ids).
+    async fn owners(&self, summary: &Summary) -> owners::Owners {
+        let (Some(source), Some(client)) = (&self.settings.organizations, &self.organizations)
+        else {
+            return owners::view(summary, None);
+        };
+        let wanted = summary.accounts.iter().cloned().collect();
+        match owners::read(client, &source.tag_key, &wanted).await {
+            Ok(directory) => owners::view(summary, Some((&source.tag_key, Ok(&directory)))),
+            Err(e) => {
+                let reason = format!(
+                    "reading the organization as {}: {e} (the role must trust this function's \
+                     role and allow the Organizations reads: cfn/organization-reader.yaml)",
+                    source.role_arn
+                );
+                warn!(error = %reason, "account names and owners unavailable");
+                owners::view(summary, Some((&source.tag_key, Err(reason))))
+            }
+        }
     }
 
     /// The previous run's `latest/summary.json`, when there is one that reads.

@@ -9,7 +9,7 @@ async fn main() -> Result<(), Error> {
     let settings = Settings::from_env()
         .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let config = aws_setup::load_config().await;
-    let reporter = Reporter::new(Clients::from_conf(&config), settings);
+    let reporter = Reporter::new(Clients::from_conf(&config, &settings).await, settings);
     let reporter = &reporter;
     run(service_fn(move |event| handle(reporter, event))).await
 }

@@ -85,7 +85,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, other: &Counts) {
+    pub(crate) fn add(&mut self, other: &Counts) {
         self.live_nodes += other.live_nodes;
         self.compliant += other.compliant;
         self.non_compliant += other.non_compliant;
@@ -300,6 +300,8 @@ pub struct Summary {
     pub pipeline: Pipeline,
     /// What changed since the previous run (none on the first).
     pub changes: Option<Changes>,
+    /// Account names, OU paths and owners (account ids only without an Organizations role).
+    pub owners: crate::owners::Owners,
 }
 
 /// Missing patches past the SLA.
@@ -636,6 +638,7 @@ pub fn build(inputs: &Inputs, options: Options, sources: Vec<String>) -> Summary
         trend: Trend::default(),
         pipeline: Pipeline::default(),
         changes: None,
+        owners: crate::owners::Owners::default(),
     }
 }
 

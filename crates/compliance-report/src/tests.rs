@@ -48,3 +48,31 @@ fn run_ids_are_safe_table_name_parts() {
     );
     assert_eq!(run_id(""), "local");
 }
+
+#[test]
+fn an_organizations_role_is_an_iam_role_arn_and_the_owner_tag_defaults() {
+    let mut with_role = REQUIRED.to_vec();
+    with_role.push((
+        "ORGANIZATIONS_ROLE_ARN",
+        "arn:aws:iam::111122223333:role/org/patch-compliance-organization-reader",
+    ));
+    let s = Settings::from_lookup(lookup(&with_role)).expect("valid");
+    assert_eq!(s.organizations.map(|o| o.tag_key), Some("Owner".to_owned()));
+    for wrong in [
+        "patch-compliance-organization-reader",
+        "arn:aws:iam::1111:role/reader",
+        "arn:aws:iam::111122223333:user/reader",
+        "arn:aws:iam::111122223333:role/",
+    ] {
+        let mut bad = REQUIRED.to_vec();
+        bad.push(("ORGANIZATIONS_ROLE_ARN", wrong));
+        let err = Settings::from_lookup(lookup(&bad)).expect_err(wrong);
+        assert!(err.to_string().contains("ORGANIZATIONS_ROLE_ARN"), "{err}");
+    }
+    assert_eq!(
+        Settings::from_lookup(lookup(&REQUIRED))
+            .expect("valid")
+            .organizations,
+        None
+    );
+}

@@ -100,6 +100,9 @@ pub struct InvokeResponse {
 /// What one function did while the runner served it.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FunctionStats {
+    /// The crate the function runs (its deployment package's name, `s3-cleanup` for
+    /// `s3-cleanup.zip`); empty when the package's name says nothing.
+    pub package: String,
     /// Invocations answered.
     pub invocations: u64,
     /// Of which the function returned an error (or its runtime failed).
@@ -288,6 +291,7 @@ async fn invoke(state: &State, request: InvokeRequest) -> anyhow::Result<InvokeR
         let s = stats.entry(key.clone()).or_default();
         s.cold_starts += 1;
         s.init = s.init.max(function.init_duration());
+        package(&request).clone_into(&mut s.package);
         drop(stats);
         *slot = Some(Warm { code, function });
     }

@@ -15,18 +15,27 @@ pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
     let sync_bucket = demo.central_output("SyncBucketName")?;
     let prefix = demo.central_output("SyncPrefix")?;
     let config_bucket = demo.central_output("ConfigBucketName")?;
-    let mut options = crate::steps::fleet::options(demo, true);
-    options.sync = Destination::S3 {
-        bucket: sync_bucket.clone(),
-        prefix: format!("{}/", prefix.trim_end_matches('/')),
+    let sync_prefix = format!("{}/", prefix.trim_end_matches('/'));
+    let (objects, bytes) = if let Some(dir) = demo.args.fleet_dir.clone() {
+        let s3 = aws_setup::s3_client(&demo.sdk(&demo.central, &demo.home).await);
+        let (a, b) = upload(&s3, &dir.join("sync"), &sync_bucket, &sync_prefix).await?;
+        let (c, d) = upload(&s3, &dir.join("config"), &config_bucket, "").await?;
+        (a + c, b + d)
+    } else {
+        let mut options = crate::steps::fleet::options(demo, true);
+        options.sync = Destination::S3 {
+            bucket: sync_bucket.clone(),
+            prefix: sync_prefix,
+        };
+        options.config = Some(Destination::S3 {
+            bucket: config_bucket.clone(),
+            prefix: String::new(),
+        });
+        // The syncs and Config write into the reporting account's buckets.
+        options.aws = Some(demo.sdk(&demo.central, &demo.home).await);
+        let written = fleet_sim::run(options).await?;
+        (written.objects as u64, written.bytes)
     };
-    options.config = Some(Destination::S3 {
-        bucket: config_bucket.clone(),
-        prefix: String::new(),
-    });
-    // The syncs and Config write into the reporting account's buckets.
-    options.aws = Some(demo.sdk(&demo.central, &demo.home).await);
-    let written = fleet_sim::run(options).await?;
     // Every snapshot delivery becomes its partition (account, Region, day) once the notifications
     // have been handled.
     let keys = list_keys(demo, &config_bucket).await?;
@@ -62,11 +71,43 @@ pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
     Ok(format!(
         "{} objects ({:.1} MiB) in {sync_bucket} and {config_bucket}; {} Config deliveries notified \
          config-partitioner: {} snapshot partitions",
-        written.objects,
-        written.bytes as f64 / 1_048_576.0,
+        objects,
+        bytes as f64 / 1_048_576.0,
         keys.len(),
         partitions.len()
     ))
+}
+
+/// Uploads every file under `dir` to `bucket` as `<prefix><path under dir>`, as the syncs and
+/// Config would have written them: (objects, bytes).
+async fn upload(
+    s3: &aws_sdk_s3::Client,
+    dir: &std::path::Path,
+    bucket: &str,
+    prefix: &str,
+) -> anyhow::Result<(u64, u64)> {
+    let (mut objects, mut bytes) = (0, 0);
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                folders.push(path);
+                continue;
+            }
+            let relative = path.strip_prefix(dir)?.to_string_lossy().replace('\\', "/");
+            let body = std::fs::read(&path)?;
+            bytes += body.len() as u64;
+            objects += 1;
+            s3.put_object()
+                .bucket(bucket)
+                .key(format!("{prefix}{relative}"))
+                .body(body.into())
+                .send()
+                .await?;
+        }
+    }
+    Ok((objects, bytes))
 }
 
 async fn snapshot_partitions(

@@ -260,6 +260,10 @@ enabled = true
 enabled = {quicksight}
 principal_arns = [{principals}]
 
+[owners]
+enabled = true
+profile = "demo-management"
+
 [members]
 profile = "demo-management"
 regions = [{regions}]

@@ -33,6 +33,16 @@ pub fn options(demo: &Demo, write_data: bool) -> Options {
 }
 
 pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
+    if let Some(dir) = demo.args.fleet_dir.clone() {
+        demo.now = given_now(&dir)?;
+        let account = control_tower_recorder(demo).await?;
+        return Ok(format!(
+            "the fleet of {} (as of {}): its data arrives as it is; account {account} has its own \
+             Config recorder ({CONTROL_TOWER_RECORDER})",
+            dir.display(),
+            fleet_sim::time::iso(demo.now)
+        ));
+    }
     // The simulated present: the current minute, the same for every fleet-sim call of the run.
     demo.now = fleet_sim::time::now() / 60 * 60;
     let summary = fleet_sim::run(options(demo, false)).await?;
@@ -54,6 +64,49 @@ pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
             }
         }
     }
+    let account = control_tower_recorder(demo).await?;
+    Ok(format!(
+        "{} nodes planned ({} managed, {} live); {registered} live nodes registered with Systems \
+         Manager; account {account} has its own Config recorder ({CONTROL_TOWER_RECORDER})",
+        summary.nodes, summary.managed, summary.live
+    ))
+}
+
+/// The `now` of a given fleet folder's fleet.json, with what is wrong when it has none.
+fn given_now(dir: &std::path::Path) -> anyhow::Result<i64> {
+    anyhow::ensure!(
+        dir.is_dir(),
+        "--fleet-dir {} is not a folder (fleet-sim --out writes one)",
+        dir.display()
+    );
+    let path = dir.join("fleet.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "--fleet-dir {} has no fleet.json (fleet-sim writes one)",
+            dir.display()
+        )
+    })?;
+    let meta: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let now = meta["now"].as_str().with_context(|| {
+        format!(
+            "{} has no \"now\" (the time the fleet describes)",
+            path.display()
+        )
+    })?;
+    for folder in ["sync", "config"] {
+        anyhow::ensure!(
+            dir.join(folder).is_dir(),
+            "--fleet-dir {} has no {folder}/ folder",
+            dir.display()
+        );
+    }
+    fleet_sim::time::parse_iso(now)
+        .with_context(|| format!("{}: \"now\" is not an ISO 8601 time: {now}", path.display()))
+}
+
+/// The first member account gets a Config recorder of its own, as a Control Tower account has.
+async fn control_tower_recorder(demo: &Demo) -> anyhow::Result<String> {
     let account = demo.members[0].clone();
     for region in demo.args.fleet.regions.clone() {
         let config = aws_sdk_config::Client::new(&demo.sdk(&account, &region).await);
@@ -75,11 +128,7 @@ pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
             .send()
             .await?;
     }
-    Ok(format!(
-        "{} nodes planned ({} managed, {} live); {registered} live nodes registered with Systems \
-         Manager; account {account} has its own Config recorder ({CONTROL_TOWER_RECORDER})",
-        summary.nodes, summary.managed, summary.live
-    ))
+    Ok(account)
 }
 
 /// The nodes Systems Manager knows in an account and Region, as the emulator registers them.

@@ -20,7 +20,10 @@ pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
     if answer["outcome"] != "response" {
         bail!("sync-monitor failed: {answer}");
     }
-    let expected = demo.members.len() * demo.args.fleet.regions.len();
+    let expected = match &demo.args.fleet_dir {
+        Some(dir) => given_sources(&dir.join("sync"))?,
+        None => demo.members.len() * demo.args.fleet.regions.len(),
+    };
     let found = answer["response"]["sources"].as_u64().unwrap_or_default() as usize;
     let stale = answer["response"]["stale"].as_array().map_or(0, Vec::len);
     if found != expected || stale != 0 {
@@ -29,4 +32,28 @@ pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
     Ok(format!(
         "rule {rule} fired: sync-monitor found {found} account-Region sources, none stale"
     ))
+}
+
+/// The account and Region folders (`<type>/accountid=<a>/region=<r>/`) of a given fleet's sync
+/// data: the sources sync-monitor must find.
+fn given_sources(sync: &std::path::Path) -> anyhow::Result<usize> {
+    let mut sources = std::collections::BTreeSet::new();
+    for kind in std::fs::read_dir(sync)? {
+        for account in std::fs::read_dir(kind?.path())? {
+            let account = account?.path();
+            if !account.is_dir() {
+                continue;
+            }
+            for region in std::fs::read_dir(&account)? {
+                let region = region?.path();
+                if region.is_dir() {
+                    sources.insert((
+                        account.file_name().map(|a| a.to_owned()),
+                        region.file_name().map(|r| r.to_owned()),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(sources.len())
 }

@@ -9,10 +9,11 @@ use anyhow::{Context as _, bail};
 use crate::context::Demo;
 
 /// What the function writes, under `<prefix>/latest/`.
-const FILES: [&str; 4] = [
+const FILES: [&str; 5] = [
     "report.html",
     "nodes.csv",
     "missing-patches.csv",
+    "owners.csv",
     "summary.json",
 ];
 
