@@ -225,3 +225,57 @@ def storage_descriptor(location: str, columns: dict[str, str]) -> dict:
             "NumberOfBuckets": -1, "SerdeInfo": {"SerializationLibrary": JSON_SERDE,
                                                  "Parameters": {"paths": ",".join(columns)}},
             "StoredAsSubDirectories": False, "Parameters": dict(TABLE_PARAMETERS)}
+
+
+# --- Hive column types as DuckDB reads them --------------------------------------------------------
+# One translation for the emulator's Athena (``emu_athena_query``) and the SQL checks'
+# (``localathena``): both read Glue columns (and the types the JSON classifier above gives) in DuckDB.
+
+HIVE_SCALARS = {"string": "VARCHAR", "varchar": "VARCHAR", "char": "VARCHAR", "bigint": "BIGINT",
+                "int": "INTEGER", "integer": "INTEGER", "smallint": "SMALLINT", "tinyint": "TINYINT",
+                "double": "DOUBLE", "float": "FLOAT", "boolean": "BOOLEAN", "date": "DATE",
+                "timestamp": "TIMESTAMP", "binary": "BLOB"}
+
+
+class UnsupportedType(ValueError):
+    """A Hive type ``duckdb_type`` does not translate."""
+
+
+def split_top(text: str) -> list[str]:
+    """`text` split at the commas that are not inside <...> or (...), parts trimmed, empty ones
+    dropped (``map<string,decimal(10,2)>``'s inner text -> ``["string", "decimal(10,2)"]``)."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(text):
+        if c in "<(":
+            depth += 1
+        elif c in ">)":
+            depth -= 1
+        elif c == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def duckdb_type(hive: str) -> str:
+    """A Glue (Hive) column type (a table's, or one the JSON classifier infers) as the DuckDB type
+    that reads it: ``array<struct<a:string>>`` -> ``STRUCT("a" VARCHAR)[]``. Case-insensitive;
+    raises ``UnsupportedType`` for a type it does not know."""
+    t = hive.strip()
+    low = t.lower()
+    if low.startswith("array<") and low.endswith(">"):
+        return duckdb_type(t[6:-1]) + "[]"
+    if low.startswith("map<") and low.endswith(">"):
+        key, value = split_top(t[4:-1])
+        return f"MAP({duckdb_type(key)}, {duckdb_type(value)})"
+    if low.startswith("struct<") and low.endswith(">"):
+        fields = [f.split(":", 1) for f in split_top(t[7:-1])]
+        return "STRUCT(" + ", ".join(
+            '"' + n.strip().replace('"', '""') + '" ' + duckdb_type(ft) for n, ft in fields) + ")"
+    if m := re.fullmatch(r"decimal\((\d+)\s*,\s*(\d+)\)", low):
+        return f"DECIMAL({m.group(1)}, {m.group(2)})"
+    if re.fullmatch(r"(var)?char\(\d+\)", low):
+        return "VARCHAR"
+    if low in HIVE_SCALARS:
+        return HIVE_SCALARS[low]
+    raise UnsupportedType(hive)

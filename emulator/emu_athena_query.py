@@ -13,6 +13,11 @@ so a function that reads its answers from Athena could only be tested against ca
   starts with ``_`` or ``.`` are skipped ("Athena ignores ... files that begin with an underscore
   (_) or a dot (.)", Athena User Guide, "Table location in Amazon S3"). ``"$path"`` is the object's
   ``s3://`` location (Athena User Guide, "Getting the file locations for source data in Amazon S3").
+* **Partition projection** (Athena User Guide, "Partition projection with Amazon Athena"): a table
+  whose properties set ``projection.enabled`` to ``true`` ignores its Glue partitions; its
+  partitions are the objects under ``storage.location.template`` (or ``<location>/<key>=<value>/``)
+  whose values the columns' ``date``, ``integer``, ``enum`` or ``injected`` projections produce
+  (section "partition projection" below: the rules, each with its source, and what AWS leaves open).
 * **JSON** (OpenX ``org.openx.data.jsonserde.JsonSerDe`` and Hive's ``JsonSerDe``): one object
   per line, ``.gz`` objects decompressed ("Athena ... supports ... GZIP", "Compression support in
   Athena"). The OpenX SerDe's parameters apply as the Athena User Guide ("OpenX JSON SerDe") gives
@@ -56,7 +61,10 @@ so a function that reads its answers from Athena could only be tested against ca
 from __future__ import annotations
 
 import atexit
+import calendar
 import csv
+import datetime
+import functools
 import gzip
 import hashlib
 import io
@@ -76,6 +84,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
+import crawler_model
 import emu_paging
 import localathena
 from moto.athena.responses import AthenaResponse
@@ -105,46 +114,13 @@ class QueryFailed(Exception):
 
 # --- Hive types ----------------------------------------------------------------------------------
 
-HIVE_SCALARS = {"string": "VARCHAR", "varchar": "VARCHAR", "char": "VARCHAR", "bigint": "BIGINT",
-                "int": "INTEGER", "integer": "INTEGER", "smallint": "SMALLINT", "tinyint": "TINYINT",
-                "double": "DOUBLE", "float": "FLOAT", "boolean": "BOOLEAN", "date": "DATE",
-                "timestamp": "TIMESTAMP", "binary": "BLOB"}
-
-
-def _split_top(text: str) -> list[str]:
-    """`text` split at the commas that are not inside <...> or (...)."""
-    parts, depth, start = [], 0, 0
-    for i, c in enumerate(text):
-        if c in "<(":
-            depth += 1
-        elif c in ">)":
-            depth -= 1
-        elif c == "," and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return [p.strip() for p in parts if p.strip()]
-
-
 def duckdb_type(hive: str) -> str:
-    """A Glue (Hive) column type as the DuckDB type that reads it."""
-    t = hive.strip()
-    low = t.lower()
-    if low.startswith("array<") and low.endswith(">"):
-        return duckdb_type(t[6:-1]) + "[]"
-    if low.startswith("map<") and low.endswith(">"):
-        key, value = _split_top(t[4:-1])
-        return f"MAP({duckdb_type(key)}, {duckdb_type(value)})"
-    if low.startswith("struct<") and low.endswith(">"):
-        fields = [f.split(":", 1) for f in _split_top(t[7:-1])]
-        return "STRUCT(" + ", ".join(f"{localathena._quote(n.strip())} {duckdb_type(ft)}" for n, ft in fields) + ")"
-    if m := re.fullmatch(r"decimal\((\d+)\s*,\s*(\d+)\)", low):
-        return f"DECIMAL({m.group(1)}, {m.group(2)})"
-    if re.fullmatch(r"(var)?char\(\d+\)", low):
-        return "VARCHAR"
-    if low in HIVE_SCALARS:
-        return HIVE_SCALARS[low]
-    raise QueryFailed(f"HIVE_UNSUPPORTED_FORMAT: the emulator does not read the column type {hive!r}")
+    """A Glue (Hive) column type as the DuckDB type that reads it (``crawler_model.duckdb_type``,
+    the translation the SQL checks share); a type it does not know fails the query."""
+    try:
+        return crawler_model.duckdb_type(hive)
+    except crawler_model.UnsupportedType:
+        raise QueryFailed(f"HIVE_UNSUPPORTED_FORMAT: the emulator does not read the column type {hive!r}") from None
 
 
 def hive_type(duck: str) -> str:
@@ -155,11 +131,11 @@ def hive_type(duck: str) -> str:
         return f"array<{hive_type(name[:-2])}>"
     upper = name.upper()
     if upper.startswith("MAP(") and name.endswith(")"):
-        key, value = _split_top(name[4:-1])
+        key, value = crawler_model.split_top(name[4:-1])
         return f"map<{hive_type(key)},{hive_type(value)}>"
     if upper.startswith("STRUCT(") and name.endswith(")"):
         fields = []
-        for part in _split_top(name[7:-1]):
+        for part in crawler_model.split_top(name[7:-1]):
             if part.startswith('"'):
                 field_name, rest = part[1:].split('"', 1)
             else:
@@ -258,6 +234,12 @@ def _objects(account: str, location: str) -> list[Any]:
     bucket_name, prefix = m.group(1), m.group(2)
     if prefix and not prefix.endswith("/"):
         prefix += "/"
+    return _listed(account, bucket_name, prefix, location)
+
+
+def _listed(account: str, bucket_name: str, prefix: str, location: str) -> list[Any]:
+    """The current objects of a bucket whose key starts with `prefix` (any text, not only a
+    folder), in key order, skipping folders and the names Athena ignores."""
     try:
         bucket = s3_backends[account]["global"].get_bucket(bucket_name)
     except Exception:
@@ -318,6 +300,445 @@ class JsonReading:
         return ("\n".join(lines) + "\n").encode() if lines else b""
 
 
+# --- partition projection ----------------------------------------------------------------------------
+#
+# Athena User Guide, "Partition projection with Amazon Athena" (partition-projection.html): a table
+# whose properties set `projection.enabled` = true gets its partitions "calculated from
+# configuration rather than read from a repository like the AWS Glue Data Catalog", and "Enabling
+# partition projection on a table causes Athena to ignore any partition metadata registered to the
+# table in the AWS Glue Data Catalog". Column rules: "Supported types for partition projection"
+# (partition-projection-supported-types.html); the location template: "Set up partition
+# projection", "Specifying custom S3 storage locations" (partition-projection-setting-up.html).
+#
+# How the emulator finds the partitions (performance): Athena enumerates every projected value
+# (the cartesian product of the columns' values) and reads each location; a relative date range
+# in minutes, a wide integer range or a few enums multiplied together are millions of locations,
+# nearly all empty. The emulator instead lists the S3 objects under the template's fixed prefix
+# once, matches each key against the template, and keeps the objects whose values each column's
+# projection would have produced (`accepts`: the value parses, is formatted as the projection
+# formats it, lies in the range and on the interval's grid). The rows are the same (a projected
+# location without objects reads nothing: "If a projected partition does not exist in Amazon S3,
+# Athena will still project the partition. Athena does not throw an error, but no data is
+# returned", same page, "Considerations and limitations"), and the cost is one listing whatever the
+# ranges. WHERE clauses are not used to narrow it (DuckDB filters the rows), except for `injected`
+# columns, whose only values are the query's.
+
+PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+# "This column can also contain relative date strings, formatted in this regular expression
+# pattern: \s*NOW\s*(([\+\-])\s*([0-9]+)\s*(YEARS?|MONTHS?|WEEKS?|DAYS?|HOURS?|MINUTES?|SECONDS?)\s*)?"
+# (Supported types for partition projection, Date type, projection.columnName.range). As written:
+# upper case only.
+RELATIVE_DATE = re.compile(r"\s*NOW\s*(([\+\-])\s*([0-9]+)\s*(YEARS?|MONTHS?|WEEKS?|DAYS?|HOURS?|MINUTES?|SECONDS?)\s*)?")
+# "Possible values are YEARS, MONTHS, WEEKS, DAYS, HOURS, MINUTES, SECONDS, or MILLISECONDS. These
+# values are case insensitive" (same page, projection.columnName.interval.unit).
+DATE_UNITS = ("YEARS", "MONTHS", "WEEKS", "DAYS", "HOURS", "MINUTES", "SECONDS", "MILLISECONDS")
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+               "October", "November", "December")
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _invalid_property(table: str, column: str, text: str) -> QueryFailed:
+    # AWS does not document the messages of a malformed projection property; ours name the
+    # table, the property and what is wrong.
+    return QueryFailed(f"INVALID_TABLE_PROPERTY: table {table}, projection of column {column}: {text}")
+
+
+def _add(moment: datetime.datetime, amount: int, unit: str) -> datetime.datetime:
+    """`moment` plus `amount` ChronoUnits, as java.time's LocalDateTime.plus does it (months and
+    years keep the day of month, clamped to the month's last day)."""
+    if unit in ("YEARS", "MONTHS"):
+        months = moment.year * 12 + moment.month - 1 + amount * (12 if unit == "YEARS" else 1)
+        year, month = divmod(months, 12)
+        day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+        return moment.replace(year=year, month=month + 1, day=day)
+    step = {"WEEKS": datetime.timedelta(weeks=1), "DAYS": datetime.timedelta(days=1),
+            "HOURS": datetime.timedelta(hours=1), "MINUTES": datetime.timedelta(minutes=1),
+            "SECONDS": datetime.timedelta(seconds=1), "MILLISECONDS": datetime.timedelta(milliseconds=1)}[unit]
+    return moment + amount * step
+
+
+class JavaDateFormat:
+    """A `projection.<column>.format`: "A date format string based on the Java date format
+    DateTimeFormatter" (Supported types for partition projection, Date type). The emulator formats
+    and parses the pattern letters date partitions use: y/u (year), M/L (month: 1-2 digits, MMM
+    "Jan", MMMM "January"), d, H, h, m, s, S (fraction), a (AM/PM), E (day name), text in '...'
+    and any other character as itself, with java.time's widths (ENGLISH names). Other letters and
+    optional sections fail the query saying so."""
+
+    def __init__(self, pattern: str, fail: Callable[[str], QueryFailed]) -> None:
+        self.pattern = pattern
+        self.tokens: list[tuple[str, Any]] = []   # ("text", str) or (letter, count)
+        i = 0
+        while i < len(pattern):
+            c = pattern[i]
+            if c == "'":
+                end = i + 1
+                text = ""
+                while True:
+                    if end >= len(pattern):
+                        raise fail(f"format {pattern!r}: unterminated quote")
+                    if pattern[end] == "'":
+                        if end + 1 < len(pattern) and pattern[end + 1] == "'":
+                            text, end = text + "'", end + 2
+                            continue
+                        break
+                    text, end = text + pattern[end], end + 1
+                self.tokens.append(("text", text or "'"))
+                i = end + 1
+            elif c.isascii() and c.isalpha():
+                count = 1
+                while i + count < len(pattern) and pattern[i + count] == c:
+                    count += 1
+                if c not in "yuMLdHhmsSaE" or (c in "dHhms" and count > 2) or (c in "ML" and count > 4) \
+                        or (c == "a" and count > 1) or (c == "E" and count > 4) or (c == "S" and count > 9):
+                    raise fail(f"format {pattern!r}: the emulator does not format the pattern letters {c * count!r}")
+                self.tokens.append((c, count))
+                i += count
+            elif c in "[]{}#":
+                raise fail(f"format {pattern!r}: the emulator does not format optional sections or {c!r}")
+            else:
+                self.tokens.append(("text", c))
+                i += 1
+        letters = {t[0] for t in self.tokens if t[0] != "text"}
+        if not letters & {"y", "u"}:
+            # java.time cannot make a date without a year; AWS does not say what Athena does.
+            raise fail(f"format {pattern!r}: the emulator needs a year (y or u) in a date format")
+        # The precision that decides the default interval (see DateProjection).
+        if letters & set("HhmsSa"):
+            self.precision = "sub-day"
+        elif letters & {"d", "E"}:
+            self.precision = "day"
+        elif letters & {"M", "L"}:
+            self.precision = "month"
+        else:
+            self.precision = "year"
+        self._full = re.compile("".join(re.escape(arg) if kind == "text" else f"({self._regex(kind, arg)})"
+                                        for kind, arg in self.tokens))
+        # A value as found in a key (no groups of its own: the template's pattern names its groups).
+        self.regex = "".join(re.escape(arg) if kind == "text" else f"(?:{self._regex(kind, arg)})"
+                             for kind, arg in self.tokens)
+
+    @staticmethod
+    def _regex(letter: str, count: int) -> str:
+        if letter in "yu":
+            return r"\d{2}" if count == 2 else r"\d{%d,}" % max(count, 1)
+        if letter in "ML" and count >= 3:
+            return "[A-Za-z]{3}" if count == 3 else "[A-Za-z]+"
+        if letter in "MLdHhms":
+            return r"\d{1,2}" if count == 1 else r"\d{2}"
+        if letter == "S":
+            return r"\d{%d}" % count
+        if letter == "a":
+            return "AM|PM"
+        return "[A-Za-z]{3}" if count <= 3 else "[A-Za-z]+"   # E
+
+    def format(self, moment: datetime.datetime) -> str:
+        out = []
+        for kind, count in self.tokens:
+            if kind == "text":
+                out.append(count)
+            elif kind in "yu":
+                out.append(f"{moment.year % 100:02d}" if count == 2 else str(moment.year).zfill(count))
+            elif kind in "ML":
+                out.append(MONTH_NAMES[moment.month - 1][:3] if count == 3 else MONTH_NAMES[moment.month - 1]
+                           if count == 4 else str(moment.month).zfill(count))
+            elif kind in "dHms":
+                value = {"d": moment.day, "H": moment.hour, "m": moment.minute, "s": moment.second}[kind]
+                out.append(str(value).zfill(count))
+            elif kind == "h":
+                out.append(str((moment.hour + 11) % 12 + 1).zfill(count))
+            elif kind == "S":
+                out.append(f"{moment.microsecond:06d}000"[:count])
+            elif kind == "a":
+                out.append("AM" if moment.hour < 12 else "PM")
+            else:  # E
+                name = DAY_NAMES[moment.weekday()]
+                out.append(name[:3] if count <= 3 else name)
+        return "".join(out)
+
+    def parse(self, text: str) -> datetime.datetime | None:
+        """The moment `text` names, or None when it is not a value this format writes (it must
+        format back to exactly `text`: zero padding, names and day of week included)."""
+        m = self._full.fullmatch(text)
+        if not m:
+            return None
+        fields = {"year": 1970, "month": 1, "day": 1, "hour": 0, "minute": 0, "second": 0, "microsecond": 0}
+        pm = None
+        twelve = None
+        groups = iter(m.groups())
+        for kind, count in self.tokens:
+            if kind == "text":
+                continue
+            value = next(groups)
+            if kind in "yu":
+                fields["year"] = 2000 + int(value) if count == 2 else int(value)  # java.time's base 2000
+            elif kind in "ML":
+                if count >= 3:
+                    names = [n[:3] if count == 3 else n for n in MONTH_NAMES]
+                    if value not in names:
+                        return None
+                    fields["month"] = names.index(value) + 1
+                else:
+                    fields["month"] = int(value)
+            elif kind in "dHms":
+                fields[{"d": "day", "H": "hour", "m": "minute", "s": "second"}[kind]] = int(value)
+            elif kind == "h":
+                twelve = int(value)
+            elif kind == "S":
+                fields["microsecond"] = int((value + "000000")[:6])
+            elif kind == "a":
+                pm = value == "PM"
+        if twelve is not None:
+            if not 1 <= twelve <= 12:
+                return None
+            fields["hour"] = twelve % 12 + (12 if pm else 0)
+        try:
+            moment = datetime.datetime(**fields)
+        except ValueError:
+            return None
+        return moment if self.format(moment) == text else None
+
+
+class DateProjection:
+    """`projection.<column>.type` = date (Supported types for partition projection, Date type)."""
+
+    def __init__(self, table: str, column: str, props: dict[str, str], now: datetime.datetime) -> None:
+        fail = functools.partial(_invalid_property, table, column)
+        if "format" not in props or "range" not in props:
+            raise fail("a date projection needs 'format' and 'range' (both are Required)")
+        # "Required. A date format string based on the Java date format DateTimeFormatter".
+        self.fmt = JavaDateFormat(props["format"], fail)
+        self.regex = self.fmt.regex
+        # "Required. A two-element, comma-separated list which provides the minimum and maximum
+        # range values ... These values are inclusive"; "White spaces are allowed, but in date
+        # literals are considered part of the date strings themselves" (so a literal is not trimmed).
+        bounds = props["range"].split(",")
+        if len(bounds) != 2:
+            raise fail(f"range {props['range']!r} is not two comma-separated values")
+        self.low, self.high = (self._bound(b, now, fail) for b in bounds)
+        # "When the provided dates are at single-day or single-month precision, the interval is
+        # optional and defaults to 1 day or 1 month, respectively. Otherwise, interval is
+        # required" (and the same for interval.unit). A year-only format: AWS is silent; a year's
+        # step projects the same values as a month's, so 1 YEARS.
+        default_unit = {"day": "DAYS", "month": "MONTHS", "year": "YEARS"}.get(self.fmt.precision)
+        interval, unit = props.get("interval"), props.get("interval.unit")
+        if default_unit is None and (interval is None or unit is None):
+            raise fail(f"format {self.fmt.pattern!r} is finer than a day: 'interval' and 'interval.unit' are required")
+        try:
+            # "A positive integer ... Leading and trailing white space is allowed."
+            self.interval = int(interval.strip()) if interval is not None else 1
+        except ValueError:
+            self.interval = 0
+        if self.interval <= 0:
+            raise fail(f"interval {interval!r} is not a positive integer")
+        self.unit = unit.strip().upper() if unit is not None else default_unit
+        if self.unit not in DATE_UNITS:
+            raise fail(f"interval.unit {unit!r} is not one of {', '.join(DATE_UNITS)}")
+
+    def _bound(self, text: str, now: datetime.datetime, fail: Callable[[str], QueryFailed]) -> datetime.datetime:
+        if m := RELATIVE_DATE.fullmatch(text):
+            # "Projected date columns are generated in Coordinated Universal Time (UTC) at query
+            # execution time" (Important note, Date type): NOW is the query's start, in UTC.
+            moment = now
+            if m.group(1):
+                unit = m.group(4) if m.group(4).endswith("S") else m.group(4) + "S"
+                moment = _add(now, int(m.group(3)) * (1 if m.group(2) == "+" else -1), unit)
+            # AWS does not say how NOW meets a format coarser than its instant; Trino's
+            # reimplementation of projection (trinodb/trino, DateProjection.adjustBoundToDateFormat)
+            # truncates each bound to the format (formats it and parses it back): with
+            # "NOW-3DAYS,NOW" and yyyy-MM-dd, the three days before today and today.
+            return self.fmt.parse(self.fmt.format(moment)) or moment
+        moment = self.fmt.parse(text)
+        if moment is None:
+            # "Both the minimum and maximum values must use the same format. The format specified in
+            # the .format property must be the format used for these values."
+            raise fail(f"range bound {text!r} is neither written as {self.fmt.pattern!r} nor NOW[+-n UNIT]")
+        return moment
+
+    def accepts(self, value: str) -> bool:
+        moment = self.fmt.parse(value)
+        if moment is None or not self.low <= moment <= self.high:
+            return False
+        # On the interval's grid from the range's start: start, start + interval, ... ("a range
+        # value of 2017-01,2018-12 with an interval value of 2 and an interval.unit value of MONTHS
+        # produces the values 2017-01, 2017-03, 2017-05, and so on").
+        if self.unit in ("YEARS", "MONTHS"):
+            months = (moment.year - self.low.year) * 12 + moment.month - self.low.month
+            step = self.interval * (12 if self.unit == "YEARS" else 1)
+            return months % step == 0 and _add(self.low, months, "MONTHS") == moment
+        step = _add(self.low, self.interval, self.unit) - self.low
+        return (moment - self.low) % step == datetime.timedelta(0)
+
+
+class IntegerProjection:
+    """`projection.<column>.type` = integer (Supported types for partition projection, Integer type)."""
+
+    regex = r"-?\d+"
+
+    def __init__(self, table: str, column: str, props: dict[str, str]) -> None:
+        fail = functools.partial(_invalid_property, table, column)
+        # "Required. A two-element comma-separated list that provides the minimum and maximum range
+        # values ... These values are inclusive, can be negative, and can have leading zeroes.
+        # Leading and trailing white space is allowed."
+        try:
+            self.low, self.high = (int(v.strip()) for v in props["range"].split(","))
+        except (KeyError, ValueError):
+            raise fail(f"range {props.get('range')!r} is not two comma-separated integers") from None
+        # interval: "Optional. A positive integer ... The default is 1." digits: "Optional. A
+        # positive integer that specifies the number of digits to include in the partition value's
+        # final representation ... The default is no static number of digits and no leading zeroes."
+        try:
+            self.interval = int(props.get("interval", "1").strip())
+            self.digits = int(props["digits"].strip()) if "digits" in props else None
+        except ValueError:
+            raise fail("interval and digits must be positive integers") from None
+        if self.interval <= 0 or (self.digits is not None and self.digits <= 0):
+            raise fail("interval and digits must be positive integers")
+
+    def accepts(self, value: str) -> bool:
+        number = int(value)
+        # The value as projected: "%0<digits>d" (a sign counts in the width, as Java's and
+        # Python's formats agree), else the plain number.
+        written = f"{number:0{self.digits}d}" if self.digits else str(number)
+        return written == value and self.low <= number <= self.high and (number - self.low) % self.interval == 0
+
+
+class EnumProjection:
+    """`projection.<column>.type` = enum (Supported types for partition projection, Enum type)."""
+
+    def __init__(self, table: str, column: str, props: dict[str, str]) -> None:
+        if "values" not in props:
+            raise _invalid_property(table, column, "an enum projection needs 'values' (Required)")
+        # "Required. A comma-separated list of enumerated partition values ... Any white space is
+        # considered part of an enum value."
+        self.values = set(props["values"].split(","))
+        self.regex = "|".join(re.escape(v) for v in sorted(self.values, key=len, reverse=True) if v) or "(?!)"
+
+    def accepts(self, value: str) -> bool:
+        return value in self.values
+
+
+class InjectedProjection:
+    """`projection.<column>.type` = injected (Supported types for partition projection, Injected
+    type): "Queries on injected columns fail if a filter expression is not provided for each
+    injected column" and "Queries on an injected column fail if a filter expression on the column
+    allows multiple values". The emulator takes the query's `<column> = <literal>` comparisons;
+    none, or two different values, fail the query (AWS does not document the message: ours is our
+    best match). Any other filter on the column is left to DuckDB."""
+
+    regex = r"[^/]+"
+
+    def __init__(self, table: str, column: str, query: exp.Expression | None) -> None:
+        found = set()
+        for node in (query.find_all(exp.EQ) if query is not None else ()):
+            sides = (node.this, node.expression)
+            for a, b in (sides, sides[::-1]):
+                if isinstance(a, exp.Column) and a.name.lower() == column and isinstance(b, exp.Literal):
+                    found.add(b.this)
+        if len(found) != 1:
+            raise QueryFailed(f"CONSTRAINT_VIOLATION: For the injected projected partition column {column}, the WHERE "
+                              "clause must contain only static equality conditions, and at least one such condition "
+                              "must be present.")
+        self.value = found.pop()
+
+    def accepts(self, value: str) -> bool:
+        return value == self.value
+
+
+def projection_enabled(params: dict[str, str]) -> bool:
+    # "For Key, enter projection.enabled, and for its Value, enter true" and "You can disable
+    # partition projection on this table at any time by setting projection.enabled to false" (Set up
+    # partition projection). The case and white space of "true" are not specified: both tolerated.
+    return str(params.get("projection.enabled", "")).strip().lower() == "true"
+
+
+def projected_objects(account: str, table: str, location: str, keys: list[str], params: dict[str, str],
+                      query: exp.Expression | None) -> list[tuple[tuple[str, ...], Any]]:
+    """The objects of a projected table's partitions, each with its partition values, in key order."""
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    lowered = {k.lower(): str(v) for k, v in params.items()}
+    projections: dict[str, Any] = {}
+    missing = []
+    for key in keys:
+        prefix = f"projection.{key}."
+        props = {k[len(prefix):]: v for k, v in lowered.items() if k.startswith(prefix)}
+        # "Leading and trailing white space is allowed" in every type's value, "case insensitive".
+        kind = props.get("type", "").strip().lower()
+        if not kind:
+            missing.append(key)
+        elif kind == "date":
+            projections[key] = DateProjection(table, key, props, now)
+        elif kind == "integer":
+            projections[key] = IntegerProjection(table, key, props)
+        elif kind == "enum":
+            projections[key] = EnumProjection(table, key, props)
+        elif kind == "injected":
+            projections[key] = InjectedProjection(table, key, query)
+        else:
+            # "A table can have any combination of enum, integer, date, or injected partition column types."
+            raise _invalid_property(table, key, f"type {props['type']!r} is not enum, integer, date or injected")
+    if missing:
+        # Set up partition projection, word for word: "HIVE_METASTORE_ERROR: Table
+        # database_name.table_name is configured for partition projection, but the following
+        # partition columns are missing projection configuration: [column_name] (table
+        # database_name.table_name)".
+        raise QueryFailed(f"HIVE_METASTORE_ERROR: Table {table} is configured for partition projection, but the "
+                          f"following partition columns are missing projection configuration: [{', '.join(missing)}] "
+                          f"(table {table})")
+    # "By default, Athena builds partition locations using the form s3://<bucket>/<table-root>/
+    # partition-col-1=<partition-col-1-val>/partition-col-2=<partition-col-2-val>/" (Partition
+    # projection with Amazon Athena, "Customizing the partition path template").
+    template = params.get("storage.location.template") or (
+        location.rstrip("/") + "/" + "/".join(f"{k}=${{{k}}}" for k in keys) + "/")
+    named = [n.lower() for n in PLACEHOLDER.findall(template)]
+    if set(keys) - set(named):
+        # "if you use a custom template, the template must contain a placeholder for each partition
+        # column" (Set up partition projection); the message is the one AWS's knowledge center
+        # quotes ("How do I troubleshoot partition projection issues in Amazon Athena?").
+        raise QueryFailed("INVALID_TABLE_PROPERTY: The 'storage.location.template' table property must contain "
+                          "templates for all partition columns!")
+    if set(named) - set(keys):
+        # AWS is silent on a placeholder that names no partition column: refused, naming it.
+        raise QueryFailed(f"INVALID_TABLE_PROPERTY: storage.location.template {template!r} names "
+                          f"{sorted(set(named) - set(keys))}, which are not partition columns of {table}")
+    m = S3_URL.match(template)
+    if not m or "${" in m.group(1):
+        raise QueryFailed(f"INVALID_TABLE_PROPERTY: storage.location.template {template!r} is not an s3:// location "
+                          "with a fixed bucket")
+    bucket, key_template = m.group(1), m.group(2)
+    # "Templated locations must end with a forward slash so that the partitioned data files live in
+    # a 'folder' per partition" (Set up partition projection); AWS's own injection example
+    # (Dynamic ID partitioning) has none ("s3://bucket/prefix/${device_id}"): its location is read
+    # as that folder all the same.
+    if not key_template.endswith("/"):
+        key_template += "/"
+    pattern, groups, pos = [], {}, 0
+    for found in PLACEHOLDER.finditer(key_template):
+        pattern.append(re.escape(key_template[pos:found.start()]))
+        name = found.group(1).lower()
+        if name in groups:
+            # A column placed twice holds the same value in both places (AWS's second example of a
+            # template repeats ${b} and ${c}).
+            pattern.append(f"(?P={groups[name]})")
+        else:
+            groups[name] = f"p{len(groups)}"
+            pattern.append(f"(?P<{groups[name]}>{projections[name].regex})")
+        pos = found.end()
+    pattern.append(re.escape(key_template[pos:]) + ".+")
+    matcher = re.compile("".join(pattern), re.S)
+    fixed = key_template[:key_template.index("${")] if "${" in key_template else key_template
+    out = []
+    # Objects below the partition's folder, at any depth, as a Glue partition's location is read.
+    for obj in _listed(account, bucket, fixed, template):
+        hit = matcher.fullmatch(obj.name)
+        if hit is None:
+            continue
+        values = tuple(hit.group(groups[k]) for k in keys)
+        if all(projections[k].accepts(v) for k, v in zip(keys, values)):
+            out.append((values, obj))
+    return out
+
+
 @dataclass
 class Table:
     """One Glue table, resolved for a query."""
@@ -341,7 +762,8 @@ class Table:
                           f"({self.database}.{self.name})")
 
 
-def resolve_table(account: str, region: str, database: str, name: str, position: str) -> Table:
+def resolve_table(account: str, region: str, database: str, name: str, position: str,
+                  query: exp.Expression | None = None) -> Table:
     backend = glue_backends[account][region]
     try:
         glue = backend.get_table(database, name)
@@ -356,19 +778,28 @@ def resolve_table(account: str, region: str, database: str, name: str, position:
                   [k["Name"].lower() for k in data.get("PartitionKeys") or []],
                   serde.get("SerializationLibrary") or "", {k: str(v) for k, v in (serde.get("Parameters") or {}).items()})
     reading = JsonReading(table.params) if table.format == "json" else None
-    if table.partition_keys:
-        places = [(tuple(p.partition_input.get("Values", [])),
-                   (p.partition_input.get("StorageDescriptor") or {}).get("Location") or "")
-                  for p in glue.partitions.values()]
+    table_params = {k: str(v) for k, v in (data.get("Parameters") or {}).items()}
+    found: list[tuple[tuple[str, ...], Any]] = []
+    if table.partition_keys and projection_enabled(table_params):
+        # Partition projection: the partitions come from the table's properties and S3, the
+        # catalog's partitions are ignored (see "partition projection" above). A table without
+        # partition keys has nothing to project (AWS is silent): its location is read as usual.
+        found = projected_objects(account, f"{database}.{name}", sd.get("Location") or "", table.partition_keys,
+                                  table_params, query)
     else:
-        places = [((), sd.get("Location") or "")]
+        if table.partition_keys:
+            places = [(tuple(p.partition_input.get("Values", [])),
+                       (p.partition_input.get("StorageDescriptor") or {}).get("Location") or "")
+                      for p in glue.partitions.values()]
+        else:
+            places = [((), sd.get("Location") or "")]
+        for values, location in places:
+            if location:
+                found += [(values, obj) for obj in _objects(account, location)]
     cache = _cache()
-    for values, location in places:
-        if not location:
-            continue
-        for obj in _objects(account, location):
-            path = cache.file(obj, reading.name, reading.convert) if reading else cache.file(obj, "raw", lambda b: b)
-            table.files.append(SourceFile(path, f"s3://{obj.bucket_name}/{obj.name}", obj.size, values))
+    for values, obj in found:
+        path = cache.file(obj, reading.name, reading.convert) if reading else cache.file(obj, "raw", lambda b: b)
+        table.files.append(SourceFile(path, f"s3://{obj.bucket_name}/{obj.name}", obj.size, values))
     return table
 
 
@@ -634,7 +1065,7 @@ def _attach_tables(con: duckdb.DuckDBPyConnection, execution: Execution, text: s
         if (database, name) in seen:
             continue
         seen.add((database, name))
-        table = resolve_table(execution.account, execution.region, database, name, _position(text, node))
+        table = resolve_table(execution.account, execution.region, database, name, _position(text, node), query)
         execution.scanned += create_view(con, table, used)
         # The query names it as written (catalog- or database-qualified, or bare in the context's).
         node.set("catalog", None)

@@ -60,12 +60,13 @@ import sys
 import duckdb
 import sqlglot
 from sqlglot import exp
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cfn"))
 import render as sources  # noqa: E402
 
+from emu_cfn_template import load_template_text  # noqa: E402
 from crawler_model import PARTITION_KEY_TYPE, Table, column_name, excluded, partition, table_name  # noqa: E402
+from crawler_model import duckdb_type as _duckdb_type  # noqa: E402  (one Hive -> DuckDB translation)
 
 INVENTORY_SCHEMA = "inv"
 CONFIG_SCHEMA = "cfg"
@@ -130,21 +131,10 @@ REMOVED_COLUMNS = {"aws_instanceinformation": {"resourcetype"}}
 # ConfigSnapshotTable's definition is read from the template itself (columns, struct fields and the
 # OpenX SerDe's properties), so the local table is the deployed one.
 TEMPLATE = Path(__file__).resolve().parents[1] / "cfn" / "central-reporting.yaml"
-HIVE_TO_DUCKDB = {"string": "VARCHAR", "bigint": "BIGINT", "int": "INTEGER", "boolean": "BOOLEAN",
-                  "double": "DOUBLE"}
 
 
 class AthenaError(Exception):
     """What Athena would answer instead of rows (its error text)."""
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short-form tags read as their scalar's text (a ``!Sub``'s template,
-    enough to read a crawler target's folder) or None (a list or map: enough to read a table)."""
-
-
-_CfnLoader.add_multi_constructor(
-    "!", lambda loader, suffix, node: loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else None)
 
 
 def _template(template: Path) -> dict:
@@ -155,14 +145,23 @@ def _template(template: Path) -> dict:
 
 @functools.lru_cache(maxsize=4)
 def _parse_template(template: Path, mtime_ns: int) -> dict:
-    return yaml.load(template.read_text(), Loader=_CfnLoader)
+    # The emulator's CloudFormation loader: one reading of the short forms for the whole emulator.
+    return load_template_text(template.read_text())
 
 
 def sync_exclusions(template: Path = TEMPLATE) -> dict[str, list[str]]:
     """The ``Exclusions`` of each type folder the stack's crawler crawls (its S3 targets: one per
     type folder, the folder being the target path's last)."""
     targets = _template(template)["Resources"]["Crawler"]["Properties"]["Targets"]["S3Targets"]
-    return {t["Path"].rstrip("/").rsplit("/", 1)[-1]: list(t.get("Exclusions") or []) for t in targets}
+    return {_path_text(t["Path"]).rstrip("/").rsplit("/", 1)[-1]: list(t.get("Exclusions") or []) for t in targets}
+
+
+def _path_text(path) -> str:
+    """A target path's text: a string, or the template of its ``Fn::Sub`` (either form)."""
+    if isinstance(path, dict) and "Fn::Sub" in path:
+        sub = path["Fn::Sub"]
+        return sub[0] if isinstance(sub, list) else sub
+    return path
 
 
 @dataclass(frozen=True)
@@ -192,29 +191,6 @@ class ConfigTable:
         return cls(columns, fields, {k: str(v) for k, v in (sd["SerdeInfo"].get("Parameters") or {}).items()})
 
 
-def _split_top(text: str) -> list[str]:
-    """`text` split at the commas outside any <...>."""
-    parts, depth, start = [], 0, 0
-    for i, c in enumerate(text):
-        depth += {"<": 1, ">": -1}.get(c, 0)
-        if c == "," and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    return parts + [text[start:]]
-
-
-def _duckdb_type(hive: str) -> str:
-    """A Hive type (a Glue column's, or one the crawler's JSON classifier infers) as DuckDB's."""
-    if m := re.fullmatch(r"(array|map|struct)<(.*)>", hive):
-        kind, inner = m.groups()
-        if kind == "array":
-            return f"{_duckdb_type(inner)}[]"
-        parts = _split_top(inner)
-        if kind == "map":
-            return f"MAP({_duckdb_type(parts[0])}, {_duckdb_type(parts[1])})"
-        fields = (part.split(":", 1) for part in parts)
-        return "STRUCT(" + ", ".join(f"{_quote(name)} {_duckdb_type(t)}" for name, t in fields) + ")"
-    return HIVE_TO_DUCKDB[hive]
 
 
 # Compressed bytes of Config snapshots the duplicate-key check parses (every object below this).

@@ -8,14 +8,15 @@ import sys
 import tempfile
 from functools import lru_cache
 
-import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CFN = ROOT / "cfn"
 CRATES = ROOT / "crates"
 QUERIES = CFN / "queries"
 sys.path.insert(0, str(CFN))
+sys.path.insert(0, str(CFN.parent / "emulator"))
 import render  # noqa: E402
+from emu_cfn_template import load_template_text  # noqa: E402
 
 # The templates as they are deployed (their named queries' SQL included from cfn/queries): what
 # cfn-lint and checkov read. cfn/*.yaml themselves are the sources.
@@ -46,30 +47,11 @@ STAR_RESOURCE_ACTIONS = {
 }
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML with CloudFormation's short-form tags, turned into their long form."""
-
-
-def _construct(loader: _Loader, suffix: str, node: yaml.Node):
-    name = "Ref" if suffix == "Ref" else ("Fn::" + suffix if suffix != "Condition" else "Condition")
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_Loader.add_multi_constructor("!", _construct)
-
-
 @lru_cache(maxsize=None)
 def load(path: pathlib.Path) -> dict:
     """A template as deployed: the source's includes rendered (a rendered file has none)."""
-    return yaml.load(render.expand(path), Loader=_Loader)
+    # The emulator's CloudFormation YAML reading (short forms as long forms, dates as strings).
+    return load_template_text(render.expand(path))
 
 
 def resources(template: dict, kind: str | None = None) -> dict[str, dict]:

@@ -16,9 +16,7 @@ import duckdb
 import pytest
 import sqlglot
 
-import yaml
-
-from cfn import CFN, CRATES, QUERIES, ROOT, _Loader as cfn_loader, load, resources
+from cfn import CFN, CRATES, QUERIES, ROOT, load, load_template_text, resources
 from cfn import render as sources
 
 sys.path.insert(0, str(ROOT / "emulator"))
@@ -37,7 +35,7 @@ def text_of(res: dict) -> tuple[str, dict]:
 
 def test_every_named_query_is_a_file_and_every_file_a_named_query() -> None:
     # The source template names each query's file (one include line), so the SQL has one source.
-    source = yaml.load((CFN / "central-reporting.yaml").read_text(), Loader=cfn_loader)
+    source = load_template_text((CFN / "central-reporting.yaml").read_text())
     texts = {path.name: sources.expand(path) for path in FILES}
     used = []
     for name, res in NAMED.items():

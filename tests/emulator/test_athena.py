@@ -6,8 +6,10 @@ the Glue catalog and the S3 objects under them, and answer as Athena answers.
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import json
+import os
 import time
 
 import pytest
@@ -291,3 +293,191 @@ def test_queued_queries_can_be_stopped_and_never_run(aws):
     # Stopping a finished query changes nothing (the call is idempotent).
     athena.stop_query_execution(QueryExecutionId=ids[-1])
     assert athena.get_query_execution(QueryExecutionId=ids[-1])["QueryExecution"]["Status"]["State"] == "CANCELLED"
+
+
+# --- partition projection ---------------------------------------------------------------------------
+
+REPORTS = "reports-bucket"
+TEMPLATE = os.path.join(os.path.dirname(__file__), "..", "..", "cfn", "central-reporting.yaml")
+
+
+def template_table(glue, resource: str) -> dict:
+    """Creates the central template's Glue table `resource` with its TableInput as written there
+    (its ``!Sub`` strings resolved with the reports bucket ``REPORTS``); returns the TableInput."""
+    from emu_cfn_template import load_template_text
+
+    def resolve(value):
+        if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+            return value["Fn::Sub"].replace("${ReportsBucket}", REPORTS).replace("${!", "${")
+        if isinstance(value, dict):
+            return {k: resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        return value
+
+    with open(TEMPLATE) as handle:
+        table_input = resolve(load_template_text(handle.read())["Resources"][resource]["Properties"]["TableInput"])
+    glue.create_table(DatabaseName=DB, TableInput=table_input)
+    return table_input
+
+
+def trend(date: str, account: str, nodes: int) -> dict:
+    # compliance-report's TrendRow, as serde_json writes it (crates/compliance-report/src/history.rs).
+    return {"date": date, "account_id": account, "region": "us-east-1", "live_nodes": nodes, "compliant": nodes - 1,
+            "non_compliant": 1, "not_scanned": 0, "missing_security": 1, "missing_critical_level": 0, "stale": 0,
+            "sla_breaches": 0}
+
+
+def put_lines(s3, bucket: str, key: str, lines: list[dict]) -> None:
+    body = "".join(json.dumps(r) + "\n" for r in lines).encode()
+    s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress(body) if key.endswith(".gz") else body)
+
+
+def projected_table(glue, name: str, keys: list[str], params: dict[str, str]) -> None:
+    glue.create_table(DatabaseName=DB, TableInput={
+        "Name": name, "TableType": "EXTERNAL_TABLE", "Parameters": params,
+        "PartitionKeys": [{"Name": k, "Type": "string"} for k in keys],
+        "StorageDescriptor": {"Columns": [{"Name": "v", "Type": "string"}], "Location": f"s3://{BUCKET}/{name}/",
+                              "SerdeInfo": {"SerializationLibrary": OPENX, "Parameters": {}}}})
+
+
+def days_ago(n: int) -> str:
+    return (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=n)).strftime("%Y-%m-%d")
+
+
+def test_the_report_history_tables_are_read_through_their_projection(aws):
+    s3, glue, athena = aws
+    s3.create_bucket(Bucket=REPORTS)
+    summary = template_table(glue, "ReportHistoryTable")
+    assert summary["Parameters"]["projection.dt.range"] == "2024-01-01,NOW"
+    template_table(glue, "ReportMissingPatchesTable")
+    today = days_ago(0)
+    # Where compliance-report writes them (history.rs: history/summary/dt=<date>/summary.json,
+    # history/missing/dt=<date>/missing.json.gz).
+    put_lines(s3, REPORTS, "history/summary/dt=2024-01-01/summary.json", [trend("2024-01-01", "111111111111", 3)])
+    put_lines(s3, REPORTS, "history/summary/dt=2025-02-28/summary.json",
+              [trend("2025-02-28", "111111111111", 4), trend("2025-02-28", "222222222222", 7)])
+    put_lines(s3, REPORTS, f"history/summary/dt={today}/summary.json", [trend(today, "111111111111", 5)])
+    # Outside the range (before its start, after NOW), not a date the format writes, not a dt folder,
+    # a name Athena ignores: none is read.
+    put_lines(s3, REPORTS, "history/summary/dt=2023-12-31/summary.json", [trend("2023-12-31", "111111111111", 9)])
+    put_lines(s3, REPORTS, f"history/summary/dt={days_ago(-2)}/summary.json", [trend("future", "111111111111", 9)])
+    put_lines(s3, REPORTS, "history/summary/dt=2024-1-05/summary.json", [trend("2024-1-05", "111111111111", 9)])
+    put_lines(s3, REPORTS, "history/summary/dt=2024-02-30/summary.json", [trend("2024-02-30", "111111111111", 9)])
+    put_lines(s3, REPORTS, "history/summary/other/summary.json", [trend("other", "111111111111", 9)])
+    put_lines(s3, REPORTS, "history/summary/dt=2024-01-01/_temporary.json", [trend("temp", "111111111111", 9)])
+    # A Glue partition of a projected table is ignored, and its objects with it.
+    put_lines(s3, REPORTS, "elsewhere/summary.json", [trend("glue", "111111111111", 9)])
+    glue.create_partition(DatabaseName=DB, TableName="report_history", PartitionInput={
+        "Values": ["2024-06-01"], "StorageDescriptor": {"Location": f"s3://{REPORTS}/elsewhere/"}})
+
+    done = run(athena, "SELECT dt, date, account_id, live_nodes, compliant FROM report_history ORDER BY dt, account_id")
+    assert done["Status"]["State"] == "SUCCEEDED", done["Status"]
+    header, data, _ = rows(athena, done["QueryExecutionId"])
+    assert header == ["dt", "date", "account_id", "live_nodes", "compliant"]
+    assert data == [["2024-01-01", "2024-01-01", "111111111111", "3", "2"],
+                    ["2025-02-28", "2025-02-28", "111111111111", "4", "3"],
+                    ["2025-02-28", "2025-02-28", "222222222222", "7", "6"],
+                    [today, today, "111111111111", "5", "4"]]
+    # The partition column is the last one, as for any partitioned table, and filters rows.
+    star = run(athena, "SELECT * FROM report_history WHERE dt = '2025-02-28' AND account_id = '222222222222'")
+    header, data, _ = rows(athena, star["QueryExecutionId"])
+    assert header[-1] == "dt" and data == [[*map(str, trend("2025-02-28", "222222222222", 7).values()), "2025-02-28"]]
+
+    missing = {"account_id": "111111111111", "region": "us-east-1", "node_id": "i-1", "patch_id": "KB1",
+               "compliance_level": None, "classification": "SecurityUpdates", "first_seen": "2025-02-01",
+               "days_missing": 27, "sla_days": 14, "past_sla": True}
+    put_lines(s3, REPORTS, "history/missing/dt=2025-02-28/missing.json.gz", [missing])
+    put_lines(s3, REPORTS, f"history/missing/dt={today}/missing.json.gz", [{**missing, "past_sla": False}])
+    put_lines(s3, REPORTS, "history/missing/dt=2023-06-01/missing.json.gz", [missing])
+    done = run(athena, "SELECT dt, patch_id, compliance_level, days_missing, past_sla, \"$path\" AS p "
+                       "FROM report_missing_patches ORDER BY dt")
+    assert done["Status"]["State"] == "SUCCEEDED", done["Status"]
+    assert rows(athena, done["QueryExecutionId"])[1] == [
+        ["2025-02-28", "KB1", None, "27", "true", f"s3://{REPORTS}/history/missing/dt=2025-02-28/missing.json.gz"],
+        [today, "KB1", None, "27", "false", f"s3://{REPORTS}/history/missing/dt={today}/missing.json.gz"]]
+
+
+def test_relative_dates_integers_enums_and_a_custom_template(aws):
+    s3, glue, athena = aws
+    projected_table(glue, "events", ["day", "n", "region"], {
+        "projection.enabled": "true",
+        "projection.day.type": "date", "projection.day.format": "yyyyMMdd", "projection.day.range": "NOW-2DAYS,NOW",
+        "projection.n.type": "integer", "projection.n.range": "1,10", "projection.n.interval": "3",
+        "projection.n.digits": "2",
+        "projection.region.type": "enum", "projection.region.values": "us-east-1,eu-west-1",
+        "storage.location.template": f"s3://{BUCKET}/custom/${{region}}/${{day}}/n${{n}}/"})
+    day = {i: days_ago(i).replace("-", "") for i in range(4)}
+    cases = {  # key below custom/ -> read?
+        f"us-east-1/{day[0]}/n01/a.json": True,
+        f"eu-west-1/{day[2]}/n10/sub/b.json": True,     # any depth below the partition's folder
+        f"us-east-1/{day[1]}/n04/c.json": True,
+        f"us-east-1/{day[3]}/n01/d.json": False,        # before NOW-2DAYS
+        f"us-east-1/{day[0]}/n02/e.json": False,        # not on the interval (1, 4, 7, 10)
+        f"us-east-1/{day[0]}/n1/f.json": False,         # not two digits
+        f"us-east-1/{day[0]}/n13/g.json": False,        # past the range
+        f"ap-south-1/{day[0]}/n01/h.json": False,       # not an enum value
+        f"us-east-1/{days_ago(0)}/n01/i.json": False,   # not the format
+    }
+    for key in cases:
+        put_lines(s3, BUCKET, f"custom/{key}", [{"v": key.rsplit("/", 1)[1]}])
+    done = run(athena, "SELECT v, region, day, n FROM events ORDER BY v")
+    assert done["Status"]["State"] == "SUCCEEDED", done["Status"]
+    assert rows(athena, done["QueryExecutionId"])[1] == [
+        ["a.json", "us-east-1", day[0], "01"], ["b.json", "eu-west-1", day[2], "10"],
+        ["c.json", "us-east-1", day[1], "04"]]
+
+
+def test_injected_columns_take_the_query_value_and_require_one(aws):
+    s3, glue, athena = aws
+    projected_table(glue, "devices", ["device"], {
+        "projection.enabled": "true", "projection.device.type": "injected",
+        "storage.location.template": f"s3://{BUCKET}/devices/${{device}}"})
+    put_lines(s3, BUCKET, "devices/d-1/x.json", [{"v": "one"}])
+    put_lines(s3, BUCKET, "devices/d-2/x.json", [{"v": "two"}])
+    done = run(athena, "SELECT v, device FROM devices WHERE device = 'd-2'")
+    assert rows(athena, done["QueryExecutionId"])[1] == [["two", "d-2"]]
+    failed = run(athena, "SELECT v FROM devices")
+    assert failed["Status"]["StateChangeReason"].startswith(
+        "CONSTRAINT_VIOLATION: For the injected projected partition column device")
+
+
+@pytest.mark.parametrize("params, reason", [
+    ({"projection.enabled": "true", "projection.a.type": "enum", "projection.a.values": "x"},
+     "HIVE_METASTORE_ERROR: Table inventory.broken is configured for partition projection, but the following "
+     "partition columns are missing projection configuration: [b] (table inventory.broken)"),
+    ({"projection.enabled": "true", "projection.a.type": "enum", "projection.a.values": "x",
+      "projection.b.type": "integer", "projection.b.range": "1,2",
+      "storage.location.template": f"s3://{BUCKET}/broken/${{a}}/"},
+     "INVALID_TABLE_PROPERTY: The 'storage.location.template' table property must contain templates for all "
+     "partition columns!"),
+    ({"projection.enabled": "true", "projection.a.type": "enum", "projection.a.values": "x",
+      "projection.b.type": "date", "projection.b.range": "2024-01-01 00,NOW", "projection.b.format": "yyyy-MM-dd HH"},
+     "INVALID_TABLE_PROPERTY: table inventory.broken, projection of column b: format 'yyyy-MM-dd HH' is finer than "
+     "a day"),
+])
+def test_a_projection_athena_refuses_fails_the_query(aws, params, reason):
+    _, glue, athena = aws
+    projected_table(glue, "broken", ["a", "b"], params)
+    done = run(athena, "SELECT * FROM broken")
+    assert done["Status"]["State"] == "FAILED"
+    assert done["Status"]["StateChangeReason"].startswith(reason), done["Status"]["StateChangeReason"]
+
+
+def test_a_table_without_projection_enabled_reads_its_glue_partitions(aws):
+    s3, glue, athena = aws
+    # The same projection properties, but disabled: Glue's partitions count, S3 folders do not.
+    projected_table(glue, "plain", ["dt"], {
+        "projection.enabled": "false", "projection.dt.type": "date", "projection.dt.format": "yyyy-MM-dd",
+        "projection.dt.range": "2024-01-01,NOW"})
+    put_lines(s3, BUCKET, "plain/dt=2024-05-01/a.json", [{"v": "registered"}])
+    put_lines(s3, BUCKET, "plain/dt=2024-05-02/a.json", [{"v": "only in S3"}])
+    put_lines(s3, BUCKET, "old/a.json", [{"v": "out of range but registered"}])
+    for values, location in ((["2024-05-01"], f"s3://{BUCKET}/plain/dt=2024-05-01/"),
+                             (["1999-01-01"], f"s3://{BUCKET}/old/")):
+        glue.create_partition(DatabaseName=DB, TableName="plain", PartitionInput={
+            "Values": values, "StorageDescriptor": {"Location": location}})
+    done = run(athena, "SELECT dt, v FROM plain ORDER BY dt")
+    assert done["Status"]["State"] == "SUCCEEDED", done["Status"]
+    assert rows(athena, done["QueryExecutionId"])[1] == [
+        ["1999-01-01", "out of range but registered"], ["2024-05-01", "registered"]]

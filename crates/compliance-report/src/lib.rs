@@ -103,6 +103,7 @@ pub mod rows;
 pub mod summary;
 
 use aws_setup::{AwsError, MissingSetting, required_setting, setting};
+use futures::{StreamExt as _, TryStreamExt as _};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -485,11 +486,14 @@ impl Reporter {
             .athena
             .run_all(&catalog.staging_database, &statements, deadline)
             .await?;
-        let mut answers = Vec::with_capacity(finished.len());
-        for (query, done) in shipped.into_iter().zip(&finished) {
-            answers.push((query, self.athena.answer(done).await?));
-        }
-        Ok((answers, finished))
+        // The answers are independent objects: read them concurrently, as many as the queries
+        // that ran at once.
+        let read: Vec<Answer> = futures::stream::iter(&finished)
+            .map(|done| self.athena.answer(done))
+            .buffered(athena::IN_FLIGHT)
+            .try_collect()
+            .await?;
+        Ok((shipped.into_iter().zip(read).collect(), finished))
     }
 
     async fn unstage(

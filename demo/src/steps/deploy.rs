@@ -14,17 +14,24 @@ use crate::context::{Demo, MANAGEMENT, is_dist};
 use crate::steps::fleet::CONTROL_TOWER_RECORDER;
 
 /// The functions the templates deploy: each has a package `<crate>.zip`.
-const FUNCTIONS: [&str; 9] = [
-    "glue-column-remover",
-    "config-partitioner",
-    "sync-monitor",
-    "compliance-report",
-    "s3-cleanup",
-    "org-data-sync",
-    "quicksight-builder",
-    "config-recorder",
-    "ec2-os-tagger",
-];
+/// The workspace's Lambda functions, by the Makefile's rule (`FUNCTIONS`): a crate with a
+/// `src/main.rs` that depends on `lambda_runtime`. fleet-sim and the tools are not functions.
+fn functions() -> anyhow::Result<Vec<String>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(local_aws::workspace_root().join("crates"))? {
+        let dir = entry?.path();
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+        if dir.join("src/main.rs").is_file()
+            && manifest.lines().any(|l| l.starts_with("lambda_runtime"))
+            && let Some(name) = dir.file_name().and_then(|n| n.to_str())
+        {
+            found.push(name.to_owned());
+        }
+    }
+    found.sort();
+    anyhow::ensure!(!found.is_empty(), "no Lambda function crate under crates/");
+    Ok(found)
+}
 
 /// What changes between the first deployment and the update.
 struct Choices {
@@ -302,11 +309,11 @@ fn packages(demo: &Demo) -> anyhow::Result<PathBuf> {
         return Ok(demo.args.bin_dir.clone());
     }
     let dist = demo.args.out.join("dist");
-    for function in FUNCTIONS {
-        local_aws::lambda::artifact(&demo.args.bin_dir, function)?;
-        let folder = dist.join(function);
+    for function in functions()? {
+        local_aws::lambda::artifact(&demo.args.bin_dir, &function)?;
+        let folder = dist.join(&function);
         std::fs::create_dir_all(&folder)?;
-        write_stand_in(&folder.join("bootstrap.zip"), function)?;
+        write_stand_in(&folder.join("bootstrap.zip"), &function)?;
     }
     Ok(dist)
 }
