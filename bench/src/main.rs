@@ -15,11 +15,13 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use cfn_response::testing::ResponseServer;
+use cfn_response::Status;
+use cfn_response::testing::{ReceivedRequest, ResponseServer};
 use integration_tests::custom_resource;
 use integration_tests::lambda::{Invoked, LocalFunction, Outcome, artifact};
 use integration_tests::{
-    BulkBucket, CustomResourceRequests, Emulator, NodeSpec, create_config_table, workspace_root,
+    BulkBucket, CustomResourceRequests, Emulator, NodeSpec, create_config_table, payload,
+    workspace_root,
 };
 use serde_json::{Value, json};
 
@@ -229,7 +231,7 @@ async fn tagger_scenario(args: &Args) -> anyhow::Result<bool> {
     println!();
     let at_floor = print_calls(&rows, &calls);
     println!();
-    println!("answer Data:        {}", answer["Data"]);
+    println!("answer Data:        {}", json!(answer.data));
     let memory_ok = print_function("Create", &invoked, &function);
 
     // A second, warm run as the daily schedule makes it.
@@ -451,7 +453,7 @@ async fn cleanup_scenario(args: &Args) -> anyhow::Result<bool> {
     println!(
         "(the reference has no time budget: a bucket this size outlives its 5-minute timeout, and the stack hangs)\n"
     );
-    println!("answer Data:        {}", answer["Data"]);
+    println!("answer Data:        {}", json!(answer.data));
     let memory_ok = print_function("Delete", &invoked, &function);
     println!();
     Ok(at_floor && memory_ok)
@@ -488,7 +490,7 @@ async fn quicksight_scenario(args: &Args) -> anyhow::Result<bool> {
 
     // Update: one principal fewer, Config off; then Delete. Same warm function.
     let server = ResponseServer::start().await?;
-    let physical_id = answer["PhysicalResourceId"].as_str().unwrap_or_default();
+    let physical_id = answer.physical_resource_id.as_str();
     let smaller = json!({"WorkGroup": "patch-compliance", "Database": "patch_compliance",
         "PrincipalArns": principals[1..]});
     let request = requests.request(
@@ -498,7 +500,9 @@ async fn quicksight_scenario(args: &Args) -> anyhow::Result<bool> {
         smaller.clone(),
         Some(properties),
     );
-    let updated = function.invoke(&request, Duration::from_secs(60)).await?;
+    let updated = function
+        .invoke(&payload(&request), Duration::from_secs(60))
+        .await?;
     let update_calls = emulator.calls(region).await?;
     emulator.reset_calls(region).await?;
     let request = requests.request(
@@ -508,13 +512,20 @@ async fn quicksight_scenario(args: &Args) -> anyhow::Result<bool> {
         smaller,
         None,
     );
-    let deleted = function.invoke(&request, Duration::from_secs(60)).await?;
+    let deleted = function
+        .invoke(&payload(&request), Duration::from_secs(60))
+        .await?;
     let delete_calls = emulator.calls(region).await?;
     let answers = server.wait_for(2, Duration::from_secs(5)).await;
-    if answers.len() != 2 || answers.iter().any(|a| a.json()["Status"] != "SUCCESS") {
+    let read: Vec<_> = answers.iter().map(ReceivedRequest::try_answer).collect();
+    if read.len() != 2
+        || read
+            .iter()
+            .any(|a| !matches!(a, Ok(a) if a.status == Status::Success))
+    {
         bail!(
             "quicksight-builder Update/Delete did not succeed: {:?}\n{}",
-            answers.iter().map(|a| a.json()).collect::<Vec<_>>(),
+            answers.iter().map(|a| &a.body).collect::<Vec<_>>(),
             function.logs().join("\n")
         );
     }

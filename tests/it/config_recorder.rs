@@ -5,6 +5,7 @@
 use aws_sdk_config::types::{
     ConfigRule, ConfigurationRecorder, DeliveryChannel, Owner, RecordingGroup, Scope, Source,
 };
+use cfn_response::Status;
 use config_recorder::Recorder;
 use integration_tests::{CustomResourceRequests, isolated};
 use serde_json::{Value, json};
@@ -93,9 +94,12 @@ async fn an_account_without_a_recorder_gets_one_and_loses_it_with_the_stack() {
     let created = cr
         .send("Create", None, props("central-config-bucket"), None)
         .await;
-    assert_eq!(created["Status"], "SUCCESS", "{created}");
-    assert_eq!(created["PhysicalResourceId"], format!("created:{NAME}"));
-    assert_eq!(created["Data"]["Created"], "true");
+    assert_eq!(created.status, Status::Success, "{created:?}");
+    assert_eq!(created.physical_resource_id, format!("created:{NAME}"));
+    assert_eq!(
+        created.data.get("Created").map(String::as_str),
+        Some("true")
+    );
     let recs = recorders(&config).await;
     assert_eq!(recs.len(), 1);
     assert_eq!(recs[0].name(), Some(NAME));
@@ -117,7 +121,7 @@ async fn an_account_without_a_recorder_gets_one_and_loses_it_with_the_stack() {
     let again = cr
         .send("Create", None, props("central-config-bucket"), None)
         .await;
-    assert_eq!(again["PhysicalResourceId"], format!("created:{NAME}"));
+    assert_eq!(again.physical_resource_id, format!("created:{NAME}"));
     let id = format!("created:{NAME}");
     let moved = cr
         .send(
@@ -127,7 +131,7 @@ async fn an_account_without_a_recorder_gets_one_and_loses_it_with_the_stack() {
             Some(props("central-config-bucket")),
         )
         .await;
-    assert_eq!(moved["Status"], "SUCCESS", "{moved}");
+    assert_eq!(moved.status, Status::Success, "{moved:?}");
     assert_eq!(
         channels(&config).await[0].s3_bucket_name(),
         Some("new-config-bucket")
@@ -136,7 +140,7 @@ async fn an_account_without_a_recorder_gets_one_and_loses_it_with_the_stack() {
     let deleted = cr
         .send("Delete", Some(&id), props("new-config-bucket"), None)
         .await;
-    assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
+    assert_eq!(deleted.status, Status::Success, "{deleted:?}");
     assert!(recorders(&config).await.is_empty());
     assert!(channels(&config).await.is_empty());
 }
@@ -180,26 +184,32 @@ async fn an_account_with_a_recorder_keeps_it_untouched() {
     let created = cr
         .send("Create", None, props("central-config-bucket"), None)
         .await;
-    assert_eq!(created["Status"], "SUCCESS", "{created}");
+    assert_eq!(created.status, Status::Success, "{created:?}");
     assert_eq!(
-        created["PhysicalResourceId"],
+        created.physical_resource_id,
         "existing:aws-controltower-BaselineConfigRecorder"
     );
-    assert_eq!(created["Data"]["Created"], "false");
-    assert_eq!(created["Data"]["Recording"], "true");
-    assert_eq!(created["Data"]["MissingResourceTypes"], "none");
+    assert_eq!(
+        created.data.get("Created").map(String::as_str),
+        Some("false")
+    );
+    assert_eq!(
+        created.data.get("Recording").map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(
+        created.data.get("MissingResourceTypes").map(String::as_str),
+        Some("none")
+    );
     put_rule(&config)
         .await
         .expect("the rules use the account's recorder");
 
-    let id = created["PhysicalResourceId"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = created.physical_resource_id.clone();
     let deleted = cr
         .send("Delete", Some(&id), props("central-config-bucket"), None)
         .await;
-    assert_eq!(deleted["Status"], "SUCCESS");
+    assert_eq!(deleted.status, Status::Success);
     assert_eq!(
         recorders(&config).await,
         recs_before,
@@ -227,13 +237,14 @@ async fn without_a_recorder_or_a_bucket_the_answer_says_what_to_set() {
     let mut p = props("x");
     p.as_object_mut().expect("object").remove("BucketName");
     let answer = cr.send("Create", None, p, None).await;
-    assert_eq!(answer["Status"], "FAILED");
+    assert_eq!(answer.status, Status::Failed);
     assert!(
-        answer["Reason"]
-            .as_str()
+        answer
+            .reason
+            .as_deref()
             .expect("reason")
             .contains("set ConfigBucketName"),
-        "{answer}"
+        "{answer:?}"
     );
     assert!(recorders(&config).await.is_empty());
 }

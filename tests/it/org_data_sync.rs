@@ -1,5 +1,6 @@
 //! `org-data-sync` against the emulator's resource data syncs, answering a real local HTTP server.
 
+use cfn_response::{ResponseBody, Status};
 use integration_tests::{CustomResourceRequests, Emulator, Fault, isolated};
 use org_data_sync::DataSync;
 use serde_json::{Value, json};
@@ -45,7 +46,7 @@ impl Setup {
         physical_id: Option<&str>,
         properties: Value,
         old: Option<Value>,
-    ) -> Value {
+    ) -> ResponseBody {
         self.cr.send(kind, physical_id, properties, old).await
     }
 
@@ -89,9 +90,12 @@ async fn create_makes_an_organization_sync_and_a_retried_create_succeeds() {
             None,
         )
         .await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
-    assert_eq!(answer["PhysicalResourceId"], "patch-compliance");
-    assert_eq!(answer["Data"]["SyncName"], "patch-compliance");
+    assert_eq!(answer.status, Status::Success, "{answer:?}");
+    assert_eq!(answer.physical_resource_id, "patch-compliance");
+    assert_eq!(
+        answer.data.get("SyncName").map(String::as_str),
+        Some("patch-compliance")
+    );
     assert_eq!(
         s.syncs().await,
         vec![(
@@ -110,8 +114,9 @@ async fn create_makes_an_organization_sync_and_a_retried_create_succeeds() {
         )
         .await;
     assert_eq!(
-        again["Status"], "SUCCESS",
-        "a retried Create converges: {again}"
+        again.status,
+        Status::Success,
+        "a retried Create converges: {again:?}"
     );
     assert_eq!(s.syncs().await.len(), 1);
 }
@@ -142,8 +147,8 @@ async fn someone_elses_sync_is_never_adopted_nor_deleted() {
             None,
         )
         .await;
-    assert_eq!(answer["Status"], "FAILED");
-    let reason = answer["Reason"].as_str().expect("reason");
+    assert_eq!(answer.status, Status::Failed);
+    let reason = answer.reason.as_deref().expect("reason");
     assert!(
         reason.contains("already exists and writes to s3://someone-elses-bucket/"),
         "{reason}"
@@ -151,10 +156,7 @@ async fn someone_elses_sync_is_never_adopted_nor_deleted() {
     assert!(reason.contains("will not be adopted"), "{reason}");
 
     // CloudFormation then deletes the failed resource: the foreign sync must survive.
-    let marker = answer["PhysicalResourceId"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let marker = answer.physical_resource_id.clone();
     let deleted = s
         .cfn(
             "Delete",
@@ -163,7 +165,7 @@ async fn someone_elses_sync_is_never_adopted_nor_deleted() {
             None,
         )
         .await;
-    assert_eq!(deleted["Status"], "SUCCESS");
+    assert_eq!(deleted.status, Status::Success);
     assert_eq!(s.syncs().await[0].1, "someone-elses-bucket");
 }
 
@@ -183,7 +185,7 @@ async fn update_does_nothing_replaces_the_destination_or_renames() {
             Some(v1.clone()),
         )
         .await;
-    assert_eq!(same["Status"], "SUCCESS");
+    assert_eq!(same.status, Status::Success);
     assert_eq!(
         s.calls().await,
         [("ssm:ListResourceDataSync".to_owned(), 1)].into()
@@ -199,8 +201,8 @@ async fn update_does_nothing_replaces_the_destination_or_renames() {
             Some(v1.clone()),
         )
         .await;
-    assert_eq!(moved["Status"], "SUCCESS", "{moved}");
-    assert_eq!(moved["PhysicalResourceId"], "patch-compliance");
+    assert_eq!(moved.status, Status::Success, "{moved:?}");
+    assert_eq!(moved.physical_resource_id, "patch-compliance");
     assert_eq!(s.syncs().await[0].1, "new-central-bucket");
     let calls = s.calls().await;
     assert_eq!(
@@ -226,10 +228,10 @@ async fn update_does_nothing_replaces_the_destination_or_renames() {
             Some(v2.clone()),
         )
         .await;
-    assert_eq!(renamed["Status"], "SUCCESS", "{renamed}");
-    assert_eq!(renamed["PhysicalResourceId"], "patch-compliance-v2");
+    assert_eq!(renamed.status, Status::Success, "{renamed:?}");
+    assert_eq!(renamed.physical_resource_id, "patch-compliance-v2");
     let old_deleted = s.cfn("Delete", Some("patch-compliance"), v2, None).await;
-    assert_eq!(old_deleted["Status"], "SUCCESS");
+    assert_eq!(old_deleted.status, Status::Success);
     let names: Vec<String> = s.syncs().await.into_iter().map(|s| s.0).collect();
     assert_eq!(names, ["patch-compliance-v2"]);
 }
@@ -263,8 +265,8 @@ async fn a_rename_that_fails_halfway_leaves_what_the_rollback_restores() {
                 Some(old.clone()),
             )
             .await;
-        assert_eq!(failed["Status"], "FAILED", "{failed}");
-        let reason = failed["Reason"].as_str().expect("reason");
+        assert_eq!(failed.status, Status::Failed, "{failed:?}");
+        let reason = failed.reason.as_deref().expect("reason");
         assert!(
             reason.contains("could not create resource data sync \"patch-compliance-v2\" in place of \"patch-compliance\""),
             "{reason}"
@@ -288,8 +290,8 @@ async fn a_rename_that_fails_halfway_leaves_what_the_rollback_restores() {
                 Some(new.clone()),
             )
             .await;
-        assert_eq!(rolled_back["Status"], "SUCCESS", "{rolled_back}");
-        assert_eq!(rolled_back["PhysicalResourceId"], "patch-compliance");
+        assert_eq!(rolled_back.status, Status::Success, "{rolled_back:?}");
+        assert_eq!(rolled_back.physical_resource_id, "patch-compliance");
         assert_eq!(
             names(s.syncs().await),
             ["patch-compliance"],
@@ -326,13 +328,14 @@ async fn a_rename_onto_someone_elses_sync_changes_nothing() {
             Some(old),
         )
         .await;
-    assert_eq!(answer["Status"], "FAILED");
+    assert_eq!(answer.status, Status::Failed);
     assert!(
-        answer["Reason"]
-            .as_str()
+        answer
+            .reason
+            .as_deref()
             .expect("reason")
             .contains("will not be adopted"),
-        "{answer}"
+        "{answer:?}"
     );
     let mut names: Vec<String> = s.syncs().await.into_iter().map(|s| s.0).collect();
     names.sort();
@@ -357,14 +360,14 @@ async fn an_account_only_rename_creates_the_new_sync_beside_the_old() {
             Some(old.clone()),
         )
         .await;
-    assert_eq!(renamed["Status"], "SUCCESS", "{renamed}");
+    assert_eq!(renamed.status, Status::Success, "{renamed:?}");
     assert_eq!(
         s.syncs().await.len(),
         2,
         "the old one is CloudFormation's to delete"
     );
     let deleted = s.cfn("Delete", Some("patch-compliance"), old, None).await;
-    assert_eq!(deleted["Status"], "SUCCESS");
+    assert_eq!(deleted.status, Status::Success);
     let names: Vec<String> = s.syncs().await.into_iter().map(|s| s.0).collect();
     assert_eq!(names, ["patch-compliance-v2"]);
 }
@@ -380,8 +383,8 @@ async fn delete_of_a_missing_sync_succeeds() {
             None,
         )
         .await;
-    assert_eq!(answer["Status"], "SUCCESS");
-    assert_eq!(answer["PhysicalResourceId"], "never-created");
+    assert_eq!(answer.status, Status::Success);
+    assert_eq!(answer.physical_resource_id, "never-created");
 }
 
 #[tokio::test]
@@ -389,10 +392,11 @@ async fn bad_input_is_answered_before_any_aws_call() {
     let s = setup().await;
     let mut bad = props("patch-compliance", "Central_Bucket");
     let answer = s.cfn("Create", None, bad.clone(), None).await;
-    assert_eq!(answer["Status"], "FAILED");
+    assert_eq!(answer.status, Status::Failed);
     assert!(
-        answer["Reason"]
-            .as_str()
+        answer
+            .reason
+            .as_deref()
             .expect("reason")
             .contains("property `BucketName` is invalid")
     );
@@ -400,8 +404,9 @@ async fn bad_input_is_answered_before_any_aws_call() {
     bad["KmsKeyArn"] = json!("not-an-arn");
     let answer = s.cfn("Create", None, bad, None).await;
     assert!(
-        answer["Reason"]
-            .as_str()
+        answer
+            .reason
+            .as_deref()
             .expect("reason")
             .contains("property `KmsKeyArn` is invalid")
     );

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use aws_sdk_quicksight::types::{DataSourceParameters, DataSourceType, PhysicalTable};
 use cfn_response::testing::ResponseServer;
+use cfn_response::{ResponseBody, Status};
 use integration_tests::lambda::{LocalFunction, Outcome};
-use integration_tests::{CustomResourceRequests, Emulator, Fault, isolated};
+use integration_tests::{CfnRequest, CustomResourceRequests, Emulator, Fault, isolated, payload};
 use quicksight_builder::QuickSightBuilder;
 use serde_json::{Value, json};
 
@@ -62,7 +63,7 @@ impl Setup {
         physical_id: Option<&str>,
         properties: Value,
         old: Option<Value>,
-    ) -> Value {
+    ) -> ResponseBody {
         self.cr.send(kind, physical_id, properties, old).await
     }
 
@@ -182,20 +183,23 @@ const INVENTORY_SETS: [&str; 3] = [
 async fn create_builds_the_data_source_and_datasets_and_a_retry_converges() {
     let s = setup().await;
     let answer = s.cfn("Create", None, props(), None).await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(answer.status, Status::Success, "{answer:?}");
     let arn = s.arn("patch-compliance");
-    assert_eq!(answer["PhysicalResourceId"], arn.as_str());
-    assert_eq!(answer["Data"]["DataSourceArn"], arn.as_str());
+    assert_eq!(answer.physical_resource_id, arn.as_str());
     assert_eq!(
-        answer["Data"]["DataSetIds"],
-        "patch-compliance-nodes,patch-compliance-patches,patch-compliance-node-tags"
+        answer.data.get("DataSourceArn").map(String::as_str),
+        Some(arn.as_str())
     );
     assert_eq!(
-        answer["Data"]["NodeTagsDataSetArn"],
-        format!(
+        answer.data.get("DataSetIds").map(String::as_str),
+        Some("patch-compliance-nodes,patch-compliance-patches,patch-compliance-node-tags")
+    );
+    assert_eq!(
+        answer.data.get("NodeTagsDataSetArn"),
+        Some(&format!(
             "arn:aws:quicksight:{}:{ACCOUNT}:dataset/patch-compliance-node-tags",
             s.region
-        )
+        ))
     );
     assert_eq!(s.work_group("patch-compliance").await, "patch-compliance");
     assert_eq!(s.data_set_ids().await, INVENTORY_SETS);
@@ -231,9 +235,9 @@ async fn create_builds_the_data_source_and_datasets_and_a_retry_converges() {
 
     // CloudFormation or Lambda may deliver the Create again: same state, same answer.
     let again = s.cfn("Create", None, props(), None).await;
-    assert_eq!(again["Status"], "SUCCESS", "{again}");
-    assert_eq!(again["PhysicalResourceId"], answer["PhysicalResourceId"]);
-    assert_eq!(again["Data"], answer["Data"]);
+    assert_eq!(again.status, Status::Success, "{again:?}");
+    assert_eq!(again.physical_resource_id, answer.physical_resource_id);
+    assert_eq!(again.data, answer.data);
     assert_eq!(s.data_set_ids().await, INVENTORY_SETS);
 }
 
@@ -245,7 +249,7 @@ async fn config_datasets_spice_and_update_in_place() {
     with_config["ConfigDatabase"] = json!("config_analytics");
     with_config["ImportMode"] = json!("SPICE");
     let answer = s.cfn("Create", None, with_config.clone(), None).await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(answer.status, Status::Success, "{answer:?}");
     let arn = s.arn("patch-compliance");
     let mut all = INVENTORY_SETS.to_vec();
     all.insert(0, "patch-compliance-config-compliance");
@@ -265,9 +269,9 @@ async fn config_datasets_spice_and_update_in_place() {
     let answer = s
         .cfn("Update", Some(&arn), updated.clone(), Some(with_config))
         .await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(answer.status, Status::Success, "{answer:?}");
     assert_eq!(
-        answer["PhysicalResourceId"],
+        answer.physical_resource_id,
         arn.as_str(),
         "in place, not replaced"
     );
@@ -307,7 +311,7 @@ async fn config_datasets_spice_and_update_in_place() {
     let answer = s
         .cfn("Update", Some(&arn), updated.clone(), Some(updated))
         .await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(answer.status, Status::Success, "{answer:?}");
     assert_eq!(s.data_set_ids().await, INVENTORY_SETS);
 }
 
@@ -315,15 +319,15 @@ async fn config_datasets_spice_and_update_in_place() {
 async fn a_new_data_source_id_is_a_replacement_and_delete_removes_everything() {
     let s = setup().await;
     let first = s.cfn("Create", None, props(), None).await;
-    let old_id = first["PhysicalResourceId"].as_str().expect("id").to_owned();
+    let old_id = first.physical_resource_id.clone();
     let mut renamed = props();
     renamed["DataSourceId"] = json!("compliance-v2");
     let answer = s
         .cfn("Update", Some(&old_id), renamed.clone(), Some(props()))
         .await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(answer.status, Status::Success, "{answer:?}");
     let new_id = s.arn("compliance-v2");
-    assert_eq!(answer["PhysicalResourceId"], new_id.as_str());
+    assert_eq!(answer.physical_resource_id, new_id.as_str());
     assert_eq!(
         s.data_set_ids().await.len(),
         6,
@@ -332,7 +336,7 @@ async fn a_new_data_source_id_is_a_replacement_and_delete_removes_everything() {
 
     // CloudFormation deletes the old resource: only its datasets go.
     let answer = s.cfn("Delete", Some(&old_id), props(), None).await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(answer.status, Status::Success, "{answer:?}");
     assert_eq!(
         s.data_set_ids().await,
         [
@@ -343,7 +347,7 @@ async fn a_new_data_source_id_is_a_replacement_and_delete_removes_everything() {
     );
     s.calls().await;
     let answer = s.cfn("Delete", Some(&new_id), renamed.clone(), None).await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(answer.status, Status::Success, "{answer:?}");
     assert!(s.data_set_ids().await.is_empty());
     assert_eq!(
         s.calls().await,
@@ -364,7 +368,7 @@ async fn a_new_data_source_id_is_a_replacement_and_delete_removes_everything() {
     // Deleting again, or a physical id that is not ours, is success.
     for id in [new_id.as_str(), "quicksight-Datasets-garbage"] {
         let answer = s.cfn("Delete", Some(id), renamed.clone(), None).await;
-        assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+        assert_eq!(answer.status, Status::Success, "{answer:?}");
     }
 }
 
@@ -374,8 +378,8 @@ async fn bad_input_and_conflicts_fail_with_a_reason_and_touch_nothing() {
     let mut bad = props();
     bad["PrincipalArns"] = json!("arn:aws:quicksight:us-east-1:444455556666:user/default/bob");
     let answer = s.cfn("Create", None, bad, None).await;
-    assert_eq!(answer["Status"], "FAILED");
-    let reason = answer["Reason"].as_str().expect("reason");
+    assert_eq!(answer.status, Status::Failed);
+    let reason = answer.reason.as_deref().expect("reason");
     assert!(
         reason.contains("PrincipalArns") && reason.contains("belongs to account 444455556666"),
         "{reason}"
@@ -392,8 +396,8 @@ async fn bad_input_and_conflicts_fail_with_a_reason_and_touch_nothing() {
         .await
         .expect("foreign data source");
     let answer = s.cfn("Create", None, props(), None).await;
-    assert_eq!(answer["Status"], "FAILED");
-    let reason = answer["Reason"].as_str().expect("reason");
+    assert_eq!(answer.status, Status::Failed);
+    let reason = answer.reason.as_deref().expect("reason");
     assert!(
         reason.contains("is a S3 data source, not an Athena one")
             && reason.contains("another DataSourceId"),
@@ -420,8 +424,8 @@ async fn an_access_error_is_reported_with_the_failing_call() {
         .await
         .expect("fault");
     let answer = s.cfn("Create", None, props(), None).await;
-    assert_eq!(answer["Status"], "FAILED");
-    let reason = answer["Reason"].as_str().expect("reason");
+    assert_eq!(answer.status, Status::Failed);
+    let reason = answer.reason.as_deref().expect("reason");
     assert!(
         reason.contains("quicksight:CreateDataSet failed for patch-compliance-nodes")
             && reason.contains("AccessDeniedException: User is not authorized"),
@@ -456,8 +460,12 @@ async fn binary_takes_its_account_from_the_lambda_context() {
         let properties = json!({"WorkGroup": "primary", "Database": "patch_compliance",
             "PrincipalArns": "arn:aws:quicksight:us-east-1:123456789012:user/default/alice"});
         let mut r = requests.request(kind, &url, physical_id, properties, None);
-        r.as_object_mut().map(|o| o.remove("ServiceToken"));
-        r
+        match &mut r {
+            CfnRequest::Create(r) => r.service_token = None,
+            CfnRequest::Delete(r) => r.service_token = None,
+            other => panic!("only Create and Delete are sent here: {other:?}"),
+        }
+        payload(&r)
     };
     let invoked = function
         .invoke(
@@ -471,10 +479,10 @@ async fn binary_takes_its_account_from_the_lambda_context() {
         "{:?}",
         invoked.outcome
     );
-    let answer = server.wait_for(1, Duration::from_secs(5)).await[0].json();
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    let answer = server.wait_for(1, Duration::from_secs(5)).await[0].answer();
+    assert_eq!(answer.status, Status::Success, "{answer:?}");
     let arn = format!("arn:aws:quicksight:{region}:123456789012:datasource/patch-compliance");
-    assert_eq!(answer["PhysicalResourceId"], arn.as_str());
+    assert_eq!(answer.physical_resource_id, arn.as_str());
 
     function
         .invoke(
@@ -485,10 +493,10 @@ async fn binary_takes_its_account_from_the_lambda_context() {
         .expect("invoked");
     let answers = server.wait_for(2, Duration::from_secs(5)).await;
     assert_eq!(
-        answers[1].json()["Status"],
-        "SUCCESS",
-        "{}",
-        answers[1].json()
+        answers[1].answer().status,
+        Status::Success,
+        "{:?}",
+        answers[1].answer()
     );
     let calls = emulator.calls(region).await.expect("calls");
     assert_eq!(calls.get("quicksight:DeleteDataSource"), Some(&1));

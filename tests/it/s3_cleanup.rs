@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use cfn_response::{ResponseBody, Status};
 use integration_tests::{CustomResourceRequests, Emulator, isolated};
 use s3_cleanup::Cleanup;
 use serde_json::{Value, json};
@@ -117,7 +118,7 @@ impl Setup {
     }
 
     /// A request whose properties ask for the buckets to be emptied on Delete.
-    async fn cfn(&self, kind: &str, buckets: Value, timeout: Duration) -> Value {
+    async fn cfn(&self, kind: &str, buckets: Value, timeout: Duration) -> ResponseBody {
         self.cfn_with(
             kind,
             json!({"BucketNames": buckets, "EmptyOnDelete": "true"}),
@@ -133,7 +134,7 @@ impl Setup {
         properties: Value,
         old: Option<Value>,
         timeout: Duration,
-    ) -> Value {
+    ) -> ResponseBody {
         let physical_id = (kind != "Create").then_some("central-BucketCleanup");
         let request = self.cr.request(kind, physical_id, properties, old);
         self.cr.send_raw(&request, timeout).await
@@ -152,8 +153,8 @@ async fn create_and_update_check_names_and_delete_nothing() {
     let created = s
         .cfn("Create", json!([bucket]), Duration::from_secs(60))
         .await;
-    assert_eq!(created["Status"], "SUCCESS");
-    assert_eq!(created["PhysicalResourceId"], "central-BucketCleanup");
+    assert_eq!(created.status, Status::Success);
+    assert_eq!(created.physical_resource_id, "central-BucketCleanup");
     // A changed bucket list is still the same resource: same id, nothing emptied.
     let updated = s
         .cfn(
@@ -162,9 +163,9 @@ async fn create_and_update_check_names_and_delete_nothing() {
             Duration::from_secs(60),
         )
         .await;
-    assert_eq!(updated["Status"], "SUCCESS");
+    assert_eq!(updated.status, Status::Success);
     assert_eq!(
-        updated["PhysicalResourceId"], "central-BucketCleanup",
+        updated.physical_resource_id, "central-BucketCleanup",
         "never a replacement"
     );
     let calls = s.emulator.calls(s.region).await.expect("calls");
@@ -177,10 +178,10 @@ async fn create_and_update_check_names_and_delete_nothing() {
     let bad = s
         .cfn("Create", json!(["Bad_Bucket"]), Duration::from_secs(60))
         .await;
-    assert_eq!(bad["Status"], "FAILED");
+    assert_eq!(bad.status, Status::Failed);
     assert!(
-        bad["Reason"]
-            .as_str()
+        bad.reason
+            .as_deref()
             .expect("reason")
             .contains("property `BucketNames` is invalid")
     );
@@ -202,8 +203,11 @@ async fn keeping_the_data_is_a_property_and_no_update_or_kept_delete_deletes() {
     let created = s
         .cfn_with("Create", with("true"), None, Duration::from_secs(60))
         .await;
-    assert_eq!(created["Status"], "SUCCESS", "{created}");
-    assert_eq!(created["Data"]["EmptyOnDelete"], "true");
+    assert_eq!(created.status, Status::Success, "{created:?}");
+    assert_eq!(
+        created.data.get("EmptyOnDelete").map(String::as_str),
+        Some("true")
+    );
     for (old, new) in [("true", "false"), ("false", "true"), ("true", "false")] {
         let updated = s
             .cfn_with(
@@ -213,8 +217,8 @@ async fn keeping_the_data_is_a_property_and_no_update_or_kept_delete_deletes() {
                 Duration::from_secs(60),
             )
             .await;
-        assert_eq!(updated["Status"], "SUCCESS", "{updated}");
-        assert_eq!(updated["PhysicalResourceId"], "central-BucketCleanup");
+        assert_eq!(updated.status, Status::Success, "{updated:?}");
+        assert_eq!(updated.physical_resource_id, "central-BucketCleanup");
     }
     // The stack is deleted with the data kept (its last properties say "false"), and a resource
     // from before the property existed (no EmptyOnDelete at all) keeps it too.
@@ -222,8 +226,14 @@ async fn keeping_the_data_is_a_property_and_no_update_or_kept_delete_deletes() {
         let deleted = s
             .cfn_with("Delete", properties, None, Duration::from_secs(60))
             .await;
-        assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
-        assert_eq!(deleted["Data"]["ObjectVersionsDeleted"], "0");
+        assert_eq!(deleted.status, Status::Success, "{deleted:?}");
+        assert_eq!(
+            deleted
+                .data
+                .get("ObjectVersionsDeleted")
+                .map(String::as_str),
+            Some("0")
+        );
     }
     let calls = s.emulator.calls(s.region).await.expect("calls");
     assert!(calls.is_empty(), "nothing touched S3: {calls:?}");
@@ -238,13 +248,14 @@ async fn keeping_the_data_is_a_property_and_no_update_or_kept_delete_deletes() {
             Duration::from_secs(60),
         )
         .await;
-    assert_eq!(unsaid["Status"], "FAILED");
+    assert_eq!(unsaid.status, Status::Failed);
     assert!(
-        unsaid["Reason"]
-            .as_str()
+        unsaid
+            .reason
+            .as_deref()
             .expect("reason")
             .contains("property `EmptyOnDelete` is invalid: it is required"),
-        "{unsaid}"
+        "{unsaid:?}"
     );
 }
 
@@ -294,20 +305,29 @@ async fn delete_empties_versioned_suspended_and_unversioned_buckets() {
             Duration::from_secs(120),
         )
         .await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
-    assert_eq!(answer["Data"]["UploadsAborted"], "1");
+    assert_eq!(answer.status, Status::Success, "{answer:?}");
+    assert_eq!(
+        answer.data.get("UploadsAborted").map(String::as_str),
+        Some("1")
+    );
     for bucket in [&versioned, &suspended, &plain] {
         assert_eq!(s.versions_left(bucket).await, 0, "{bucket} is empty");
     }
     assert_eq!(s.uploads_left(&versioned).await, 0);
     // Every version counted: 3 + 1 + a marker; 2 from before the suspension + "null" + 1; 2.
-    assert_eq!(answer["Data"]["ObjectVersionsDeleted"], "11");
+    assert_eq!(
+        answer.data.get("ObjectVersionsDeleted").map(String::as_str),
+        Some("11")
+    );
 
     // A repeated Delete finds nothing to do.
     let again = s
         .cfn("Delete", json!([versioned]), Duration::from_secs(60))
         .await;
-    assert_eq!(again["Data"]["ObjectVersionsDeleted"], "0");
+    assert_eq!(
+        again.data.get("ObjectVersionsDeleted").map(String::as_str),
+        Some("0")
+    );
 }
 
 #[tokio::test]
@@ -322,8 +342,8 @@ async fn running_short_of_time_answers_with_progress() {
     let answer = s
         .cfn("Delete", json!([bucket]), Duration::from_secs(4))
         .await;
-    assert_eq!(answer["Status"], "FAILED");
-    let reason = answer["Reason"].as_str().expect("reason");
+    assert_eq!(answer.status, Status::Failed);
+    let reason = answer.reason.as_deref().expect("reason");
     assert!(
         reason.starts_with(&format!(
             "deleted 0 object versions from {bucket}, about 5 remain"
@@ -358,7 +378,7 @@ async fn keys_an_answer_reports_as_failed_are_retried_alone() {
     let answer = s
         .cfn("Delete", json!([bucket]), Duration::from_secs(60))
         .await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(answer.status, Status::Success, "{answer:?}");
     assert_eq!(s.versions_left(&bucket).await, 0);
     let calls = s.emulator.calls(s.region).await.expect("calls");
     assert_eq!(

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use cfn_response::ResponseBody;
+use integration_tests::{CfnRequest, payload};
 use lambda_runtime::{Config, Context};
 use serde_json::{Value, json};
 
@@ -46,7 +48,7 @@ impl<R: cfn_response::CustomResource> Cfn<R> {
         physical_id: Option<&str>,
         properties: Value,
         old: Option<Value>,
-    ) -> Value {
+    ) -> ResponseBody {
         let request = self.request(kind, physical_id, properties, old);
         self.send_raw(&request, Duration::from_secs(60)).await
     }
@@ -58,7 +60,7 @@ impl<R: cfn_response::CustomResource> Cfn<R> {
         physical_id: Option<&str>,
         properties: Value,
         old: Option<Value>,
-    ) -> Value {
+    ) -> CfnRequest {
         let url = self
             .server
             .url(&format!("r{}", self.server.received().len()));
@@ -68,21 +70,21 @@ impl<R: cfn_response::CustomResource> Cfn<R> {
 
     /// Runs `request` with `timeout` left before the deadline; asserts exactly one answer arrived
     /// and returns it.
-    pub async fn send_raw(&self, request: &Value, timeout: Duration) -> Value {
+    pub async fn send_raw(&self, request: &CfnRequest, timeout: Duration) -> ResponseBody {
         let before = self.server.received().len();
         self.runner
-            .handle_payload(request, &context(timeout))
+            .handle_payload(&payload(request), &context(timeout))
             .await
             .expect("answered");
         let received = self.server.received();
         assert_eq!(received.len(), before + 1, "exactly one answer");
-        received[before].json()
+        received[before].answer()
     }
 }
 
 /// A tagger custom resource request as CloudFormation sends it (an Update repeats the properties
 /// as the old ones).
-pub fn cfn_request(kind: &str, response_url: &str, physical_id: Option<&str>) -> Value {
+pub fn cfn_request(kind: &str, response_url: &str, physical_id: Option<&str>) -> CfnRequest {
     let requests = integration_tests::CustomResourceRequests::new(
         "Custom::Ec2OsTagger",
         "OsTagger",
@@ -94,6 +96,14 @@ pub fn cfn_request(kind: &str, response_url: &str, physical_id: Option<&str>) ->
     let properties = json!({"ServiceToken": requests.service_token});
     let old = (kind == "Update").then(|| properties.clone());
     requests.request(kind, response_url, physical_id, properties, old)
+}
+
+/// An answer's `Data`, for comparing it whole.
+pub fn data<const N: usize>(entries: [(&str, &str); N]) -> BTreeMap<String, String> {
+    entries
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
 }
 
 /// An EventBridge scheduled event.

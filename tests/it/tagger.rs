@@ -3,15 +3,15 @@
 
 use std::time::Duration;
 
-use cfn_response::Runner;
 use cfn_response::testing::ResponseServer;
+use cfn_response::{ResponseBody, Runner, Status};
 use ec2_os_tagger::{Tagger, TaggerError, handle};
-use integration_tests::{Emulator, Fault, NodeSpec, isolated};
+use integration_tests::{Emulator, Fault, NodeSpec, isolated, payload};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
 use crate::support::{
-    cfn_request, context, ec2_tags, managed_instance_tags, os_tags, scheduled_event,
+    cfn_request, context, data, ec2_tags, managed_instance_tags, os_tags, scheduled_event,
 };
 
 struct Setup {
@@ -58,16 +58,16 @@ impl Setup {
     }
 
     /// Sends a custom resource request and returns CloudFormation's view of the answer.
-    async fn cfn(&self, kind: &str, physical_id: Option<&str>) -> Value {
+    async fn cfn(&self, kind: &str, physical_id: Option<&str>) -> ResponseBody {
         let before = self.server.received().len();
         let url = self.server.url(&format!("{kind}-{before}"));
-        self.invoke(cfn_request(kind, &url, physical_id))
+        self.invoke(payload(&cfn_request(kind, &url, physical_id)))
             .await
             .expect("answered");
         let received = self.server.received();
         assert_eq!(received.len(), before + 1, "exactly one answer per request");
         assert_eq!(received[before].header("content-type"), Some(""));
-        received[before].json()
+        received[before].answer()
     }
 
     async fn calls(&self) -> std::collections::BTreeMap<String, u64> {
@@ -102,11 +102,16 @@ async fn create_tags_a_mixed_fleet_over_several_pages_with_batched_calls() {
     s.emulator.reset_calls(s.region).await.expect("reset");
 
     let answer = s.cfn("Create", None).await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
-    assert_eq!(answer["PhysicalResourceId"], "patching-OsTagger");
+    assert_eq!(answer.status, Status::Success, "{answer:?}");
+    assert_eq!(answer.physical_resource_id, "patching-OsTagger");
     assert_eq!(
-        answer["Data"],
-        json!({"InstancesTagged": "120", "ManagedInstancesTagged": "30", "Skipped": "5", "Vanished": "0"})
+        answer.data,
+        data([
+            ("InstancesTagged", "120"),
+            ("ManagedInstancesTagged", "30"),
+            ("Skipped", "5"),
+            ("Vanished", "0")
+        ])
     );
 
     assert_eq!(
@@ -152,22 +157,22 @@ async fn update_tags_nodes_added_since_and_keeps_the_physical_id() {
     s.seed(&repeat(3, NodeSpec::ec2("Linux", "Amazon Linux", "2")))
         .await;
     let created = s.cfn("Create", None).await;
-    let id = created["PhysicalResourceId"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = created.physical_resource_id.clone();
 
     let later = s
         .seed(&repeat(2, NodeSpec::ec2("Linux", "SLES", "15.5")))
         .await;
     let updated = s.cfn("Update", Some(&id)).await;
-    assert_eq!(updated["Status"], "SUCCESS");
+    assert_eq!(updated.status, Status::Success);
     assert_eq!(
-        updated["PhysicalResourceId"],
+        updated.physical_resource_id,
         id.as_str(),
         "an update never replaces the tagger"
     );
-    assert_eq!(updated["Data"]["InstancesTagged"], "5");
+    assert_eq!(
+        updated.data.get("InstancesTagged").map(String::as_str),
+        Some("5")
+    );
     assert_eq!(
         ec2_tags(&s.ec2, &later[1]).await,
         os_tags("Linux", "SLES", "15.5")
@@ -182,8 +187,8 @@ async fn delete_tags_nothing_and_succeeds() {
         .await;
     s.emulator.reset_calls(s.region).await.expect("reset");
     let answer = s.cfn("Delete", Some("patching-OsTagger")).await;
-    assert_eq!(answer["Status"], "SUCCESS");
-    assert_eq!(answer["PhysicalResourceId"], "patching-OsTagger");
+    assert_eq!(answer.status, Status::Success);
+    assert_eq!(answer.physical_resource_id, "patching-OsTagger");
     assert!(s.calls().await.is_empty(), "Delete makes no AWS call");
     assert!(ec2_tags(&s.ec2, &ids[0]).await.is_empty());
 }
@@ -205,14 +210,11 @@ async fn delete_after_a_failed_create_succeeds() {
         .await
         .expect("fault");
     let failed = s.cfn("Create", None).await;
-    assert_eq!(failed["Status"], "FAILED");
-    let marker = failed["PhysicalResourceId"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    assert_eq!(failed.status, Status::Failed);
+    let marker = failed.physical_resource_id.clone();
     s.emulator.reset_calls(s.region).await.expect("reset");
     let deleted = s.cfn("Delete", Some(&marker)).await;
-    assert_eq!(deleted["Status"], "SUCCESS");
+    assert_eq!(deleted.status, Status::Success);
     assert!(s.calls().await.is_empty());
 }
 
@@ -266,9 +268,12 @@ async fn nodes_terminated_mid_run_are_dropped_and_the_rest_tagged() {
     s.emulator.reset_calls(s.region).await.expect("reset");
 
     let answer = s.cfn("Create", None).await;
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
-    assert_eq!(answer["Data"]["InstancesTagged"], "4");
-    assert_eq!(answer["Data"]["Vanished"], "2");
+    assert_eq!(answer.status, Status::Success, "{answer:?}");
+    assert_eq!(
+        answer.data.get("InstancesTagged").map(String::as_str),
+        Some("4")
+    );
+    assert_eq!(answer.data.get("Vanished").map(String::as_str), Some("2"));
     assert_eq!(
         ec2_tags(&s.ec2, &ids[0]).await,
         os_tags("Linux", "Amazon Linux", "2023")
@@ -290,10 +295,15 @@ async fn nodes_without_platform_details_are_skipped_not_failed() {
     ])
     .await;
     let answer = s.cfn("Create", None).await;
-    assert_eq!(answer["Status"], "SUCCESS");
+    assert_eq!(answer.status, Status::Success);
     assert_eq!(
-        answer["Data"],
-        json!({"InstancesTagged": "0", "ManagedInstancesTagged": "0", "Skipped": "2", "Vanished": "0"})
+        answer.data,
+        data([
+            ("InstancesTagged", "0"),
+            ("ManagedInstancesTagged", "0"),
+            ("Skipped", "2"),
+            ("Vanished", "0")
+        ])
     );
 }
 
@@ -321,8 +331,8 @@ async fn aws_errors_answer_failed_after_tagging_what_could_be_tagged() {
         .await
         .expect("fault");
     let answer = s.cfn("Create", None).await;
-    assert_eq!(answer["Status"], "FAILED");
-    let reason = answer["Reason"].as_str().expect("reason");
+    assert_eq!(answer.status, Status::Failed);
+    let reason = answer.reason.as_deref().expect("reason");
     assert!(
         reason.contains(
             "ec2:CreateTags failed for 1 instance(s): UnauthorizedOperation: You are not authorized"
@@ -361,35 +371,46 @@ async fn describe_failure_answers_failed_with_the_aws_error() {
         .await
         .expect("fault");
     let answer = s.cfn("Update", Some("patching-OsTagger")).await;
-    assert_eq!(answer["Status"], "FAILED");
-    assert_eq!(answer["PhysicalResourceId"], "patching-OsTagger");
-    assert!(answer["Reason"]
-        .as_str()
-        .expect("reason")
+    assert_eq!(answer.status, Status::Failed);
+    assert_eq!(answer.physical_resource_id, "patching-OsTagger");
+    assert!(answer.reason.as_deref().expect("reason")
         .contains("AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/tagger is not authorized"));
 }
 
 #[tokio::test]
 async fn malformed_requests_are_answered_or_rejected_clearly() {
     let s = setup().await;
-    // Unknown RequestType: answered FAILED, nothing tagged.
-    let mut bad = cfn_request("Create", &s.server.url("bad"), None);
+    // Unknown RequestType: answered FAILED, nothing tagged. Raw JSON on purpose: the typed request
+    // cannot carry a type CloudFormation does not send.
+    let mut bad = payload(&cfn_request("Create", &s.server.url("bad"), None));
     bad["RequestType"] = json!("Replace");
     s.invoke(bad).await.expect("answered");
-    let answer = s.server.received()[0].json();
-    assert_eq!(answer["Status"], "FAILED");
+    let answer = s.server.received()[0].answer();
+    assert_eq!(answer.status, Status::Failed);
     assert!(
-        answer["Reason"]
-            .as_str()
+        answer
+            .reason
+            .as_deref()
             .expect("reason")
             .contains("unknown RequestType \"Replace\"")
     );
 
-    // Update without a PhysicalResourceId.
-    s.invoke(cfn_request("Update", &s.server.url("noid"), None))
-        .await
-        .expect("answered");
-    assert_eq!(s.server.received()[1].json()["Status"], "FAILED");
+    // Update without a PhysicalResourceId. Raw JSON on purpose: the typed request always has the
+    // field, and this request must not.
+    let mut noid = payload(&cfn_request("Update", &s.server.url("noid"), None));
+    noid.as_object_mut()
+        .map(|request| request.remove("PhysicalResourceId"));
+    s.invoke(noid).await.expect("answered");
+    let answer = s.server.received()[1].answer();
+    assert_eq!(answer.status, Status::Failed);
+    assert!(
+        answer
+            .reason
+            .as_deref()
+            .expect("reason")
+            .contains("Update request without PhysicalResourceId"),
+        "{answer:?}"
+    );
 
     // Neither a custom resource request nor a scheduled event.
     for payload in [json!({"hello": "world"}), json!("text"), json!(null)] {

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use cfn_response::Status;
 use cfn_response::testing::ResponseServer;
 use integration_tests::lambda::{LocalFunction, Outcome};
-use integration_tests::{NodeSpec, isolated};
+use integration_tests::{NodeSpec, isolated, payload};
 use serde_json::json;
 
 use crate::support::{cfn_request, scheduled_event, workspace_binary};
@@ -39,7 +40,7 @@ async fn binary_answers_cloudformation_and_serves_the_schedule() {
     // Custom resource Create: the answer goes to the ResponseURL; the invocation succeeds.
     let invoked = function
         .invoke(
-            &cfn_request("Create", &server.url("create"), None),
+            &payload(&cfn_request("Create", &server.url("create"), None)),
             Duration::from_secs(60),
         )
         .await
@@ -49,10 +50,19 @@ async fn binary_answers_cloudformation_and_serves_the_schedule() {
         "{:?}",
         invoked.outcome
     );
-    let answer = server.wait_for(1, Duration::from_secs(5)).await[0].json();
-    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
-    assert_eq!(answer["Data"]["InstancesTagged"], "1");
-    assert_eq!(answer["Data"]["ManagedInstancesTagged"], "1");
+    let answer = server.wait_for(1, Duration::from_secs(5)).await[0].answer();
+    assert_eq!(answer.status, Status::Success, "{answer:?}");
+    assert_eq!(
+        answer.data.get("InstancesTagged").map(String::as_str),
+        Some("1")
+    );
+    assert_eq!(
+        answer
+            .data
+            .get("ManagedInstancesTagged")
+            .map(String::as_str),
+        Some("1")
+    );
 
     // Scheduled run: the report is the invocation's result.
     let invoked = function

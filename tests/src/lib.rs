@@ -16,7 +16,8 @@ use anyhow::bail;
 use lambda::{Invoked, LocalFunction};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde_json::{Value, json};
+use cfn_response::{ResponseBody, Status};
+use serde_json::Value;
 
 pub use local_aws::workspace_root;
 
@@ -56,8 +57,17 @@ impl CustomResourceRequests {
         }
     }
 
-    /// One request; `RequestId` is unique within the process. `physical_id` is sent on Update and
-    /// Delete, `old` as `OldResourceProperties`.
+    /// One request; `RequestId` is unique within the process. It starts from the documented
+    /// fixture of its kind (`Create`, `Update` or `Delete`) and replaces every field a test relies on.
+    /// `physical_id` is sent on Update and Delete (an Update or Delete without one gets an empty
+    /// id, which the protocol reads as none), `old` as `OldResourceProperties` on Update (`null`
+    /// without one, which the protocol reads as no old properties). `ResourceProperties` is
+    /// `properties` as given.
+    ///
+    /// # Panics
+    ///
+    /// On a kind CloudFormation does not send, or a Create with a physical id: build such a
+    /// malformed request from [`payload`] of a well-formed one.
     pub fn request(
         &self,
         kind: &str,
@@ -65,27 +75,64 @@ impl CustomResourceRequests {
         physical_id: Option<&str>,
         properties: Value,
         old: Option<Value>,
-    ) -> Value {
+    ) -> CfnRequest {
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        let mut r = fixtures::cfn_request(kind);
-        let request = r.as_object_mut().expect("a request is an object");
-        request.remove("PhysicalResourceId");
-        request.remove("OldResourceProperties");
-        r["ServiceToken"] = json!(self.service_token);
-        r["ResponseURL"] = json!(response_url);
-        r["StackId"] = json!(self.stack_id);
-        r["RequestId"] = json!(format!("req-{}", NEXT.fetch_add(1, Ordering::Relaxed)));
-        r["ResourceType"] = json!(self.resource_type);
-        r["LogicalResourceId"] = json!(self.logical_id);
-        r["ResourceProperties"] = properties;
-        if let Some(id) = physical_id {
-            r["PhysicalResourceId"] = json!(id);
+        let mut request: CfnRequest = serde_json::from_value(fixtures::cfn_request(kind))
+            .unwrap_or_else(|e| panic!("{kind:?} is not a request CloudFormation sends: {e}"));
+        let request_id = format!("req-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        // The fields every kind has; the three request types share no trait to set them through.
+        macro_rules! common {
+            ($r:ident) => {{
+                $r.service_token = Some(self.service_token.clone());
+                $r.response_url = response_url.to_owned();
+                $r.stack_id = self.stack_id.clone();
+                $r.request_id = request_id;
+                $r.resource_type = self.resource_type.to_owned();
+                $r.logical_resource_id = self.logical_id.to_owned();
+                $r.resource_properties = properties;
+            }};
         }
-        if let Some(old) = old {
-            r["OldResourceProperties"] = old;
+        match &mut request {
+            CfnRequest::Create(r) => {
+                assert!(
+                    physical_id.is_none(),
+                    "CloudFormation sends no PhysicalResourceId on Create"
+                );
+                common!(r);
+            }
+            CfnRequest::Update(r) => {
+                common!(r);
+                r.physical_resource_id = physical_id.unwrap_or_default().to_owned();
+                r.old_resource_properties = old.unwrap_or(Value::Null);
+            }
+            CfnRequest::Delete(r) => {
+                common!(r);
+                r.physical_resource_id = physical_id.unwrap_or_default().to_owned();
+            }
+            other => panic!("a request type this harness does not know: {other:?}"),
         }
-        r
+        request
     }
+}
+
+/// A custom resource request, as CloudFormation sends it and `aws_lambda_events` types it;
+/// `ResourceProperties` and `OldResourceProperties` as JSON, since each resource has its own.
+pub type CfnRequest = aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest;
+
+/// The request as the JSON the function receives.
+pub fn payload(request: &CfnRequest) -> Value {
+    serde_json::to_value(request).expect("a request serializes to JSON")
+}
+
+/// The request with its `ResponseURL` replaced.
+pub fn with_response_url(mut request: CfnRequest, url: &str) -> CfnRequest {
+    match &mut request {
+        CfnRequest::Create(r) => r.response_url = url.to_owned(),
+        CfnRequest::Update(r) => r.response_url = url.to_owned(),
+        CfnRequest::Delete(r) => r.response_url = url.to_owned(),
+        other => panic!("a request type this harness does not know: {other:?}"),
+    }
+    request
 }
 
 /// A Glue column of type string.
@@ -151,16 +198,20 @@ pub async fn custom_resource(
     binary: &Path,
     name: &str,
     env: &[(String, String)],
-    mut request: Value,
-) -> anyhow::Result<(LocalFunction, Invoked, Value)> {
+    request: CfnRequest,
+) -> anyhow::Result<(LocalFunction, Invoked, ResponseBody)> {
     let server = cfn_response::testing::ResponseServer::start().await?;
-    request["ResponseURL"] = Value::String(server.url(name));
+    let request = with_response_url(request, &server.url(name));
     let function = LocalFunction::start(binary, name, env, Duration::from_secs(30)).await?;
-    let invoked = function.invoke(&request, Duration::from_secs(900)).await?;
+    let invoked = function
+        .invoke(&payload(&request), Duration::from_secs(900))
+        .await?;
     let answers = server.wait_for(1, Duration::from_secs(5)).await;
-    let answer = answers.first().map(|r| r.json());
+    let answer = answers
+        .first()
+        .map(|r| r.try_answer().map_err(|e| (e, r.body.clone())));
     match answer {
-        Some(answer) if answer["Status"] == "SUCCESS" && answers.len() == 1 => {
+        Some(Ok(answer)) if answer.status == Status::Success && answers.len() == 1 => {
             Ok((function, invoked, answer))
         }
         other => bail!(

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::request::Envelope;
 
@@ -16,7 +16,7 @@ pub const MAX_PHYSICAL_ID_BYTES: usize = 1024;
 pub const FAILED_CREATE_PREFIX: &str = "cfn-response-failed-create:";
 
 /// `SUCCESS` or `FAILED`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Status {
     /// The request succeeded.
@@ -58,14 +58,15 @@ impl Outcome {
     }
 }
 
-/// The JSON body PUT to the ResponseURL.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
+/// The JSON body PUT to the ResponseURL. It also deserializes, so that tests and tools read an
+/// answer back as what CloudFormation reads: the fields left out when empty come back empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ResponseBody {
     /// SUCCESS or FAILED.
     pub status: Status,
     /// Why it failed; also sent on success when something worth knowing happened.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Never empty, at most 1 KB.
     pub physical_resource_id: String,
@@ -76,10 +77,10 @@ pub struct ResponseBody {
     /// Copied from the request.
     pub logical_resource_id: String,
     /// Masks Data.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_echo: bool,
     /// `Fn::GetAtt` attributes.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub data: BTreeMap<String, String>,
 }
 
@@ -253,6 +254,8 @@ mod tests {
     #[test]
     fn body_field_names_and_empty_fields() {
         let mut body = ResponseBody::new(&envelope(), Status::Success, "p".into());
+        // Untyped on purpose: this checks the wire names and which empty fields are left out,
+        // which reading the body back into `ResponseBody` would hide.
         let json: serde_json::Value =
             serde_json::from_str(&body.to_json_within_limit()).expect("json");
         assert_eq!(json["Status"], "SUCCESS");
@@ -269,14 +272,38 @@ mod tests {
         let mut body = ResponseBody::failed(&envelope(), reason);
         let json = body.to_json_within_limit();
         assert!(json.len() <= MAX_BODY_BYTES, "{}", json.len());
-        let v: serde_json::Value = serde_json::from_str(&json).expect("json");
-        let r = v["Reason"].as_str().expect("reason");
+        let answer: ResponseBody = serde_json::from_str(&json).expect("an answer");
+        let r = answer.reason.as_deref().expect("reason");
         assert!(r.starts_with("START "), "{r}");
         assert!(r.ends_with("AccessDenied: the end"), "{r}");
         assert!(
             r.len() > 3000,
             "reason should use the space it has: {}",
             r.len()
+        );
+    }
+
+    #[test]
+    fn body_reads_back_as_sent() {
+        let mut body = ResponseBody::failed(&envelope(), "boom");
+        body.data.insert("Key".into(), "value".into());
+        body.no_echo = true;
+        let json = body.to_json_within_limit();
+        assert_eq!(
+            serde_json::from_str::<ResponseBody>(&json).expect("an answer"),
+            body
+        );
+        let mut bare = ResponseBody::new(&envelope(), Status::Success, "p".into());
+        let json = bare.to_json_within_limit();
+        assert_eq!(
+            serde_json::from_str::<ResponseBody>(&json).expect("an answer"),
+            bare
+        );
+        let known = r#"{"Status":"SUCCESS","PhysicalResourceId":"p","StackId":"s","RequestId":"r","LogicalResourceId":"l""#;
+        assert!(serde_json::from_str::<ResponseBody>(&format!("{known}}}")).is_ok());
+        assert!(
+            serde_json::from_str::<ResponseBody>(&format!("{known},\"Extra\":\"x\"}}")).is_err(),
+            "unknown fields are refused"
         );
     }
 

@@ -16,6 +16,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::ResponseBody;
+
 /// One request the server received.
 #[derive(Debug, Clone)]
 pub struct ReceivedRequest {
@@ -38,9 +40,19 @@ impl ReceivedRequest {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The body parsed as JSON (`Value::Null` if it is not JSON).
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    /// The body read as CloudFormation reads it: the answer's fields, typed.
+    pub fn try_answer(&self) -> Result<ResponseBody, serde_json::Error> {
+        serde_json::from_str(&self.body)
+    }
+
+    /// The body read as CloudFormation reads it.
+    ///
+    /// # Panics
+    ///
+    /// When the body is not a well-formed answer (a test failure): the message shows the body.
+    pub fn answer(&self) -> ResponseBody {
+        self.try_answer()
+            .unwrap_or_else(|e| panic!("not a custom resource answer ({e}): {}", self.body))
     }
 }
 

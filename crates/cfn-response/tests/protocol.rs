@@ -5,8 +5,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest as CfnRequest;
 use cfn_response::testing::{ReceivedRequest, ResponseServer};
-use cfn_response::{CustomResource, Outcome, PropertyError, Request, Runner, RunnerError};
+use cfn_response::{
+    CustomResource, Outcome, PropertyError, Request, ResponseBody, Runner, RunnerError, Status,
+};
 use lambda_runtime::{Config, Context};
 use serde_json::{Value, json};
 
@@ -76,22 +79,52 @@ impl CustomResource for Scripted {
     }
 }
 
-fn request(server: &ResponseServer, kind: &str, props: Value) -> Value {
-    let mut r = fixtures::cfn_request(kind);
-    r["ResponseURL"] = json!(server.url("r1"));
-    r["StackId"] =
-        json!("arn:aws:cloudformation:us-east-1:123456789012:stack/demo-stack/5b0c0a70-0000");
-    r["RequestId"] = json!("11111111-2222");
-    r["ResourceType"] = json!("Custom::Scripted");
-    r["LogicalResourceId"] = json!("Thing");
-    r["ResourceProperties"] = props;
-    if kind != "Create" {
-        r["PhysicalResourceId"] = json!("demo-stack-Thing");
+/// A request of `kind` (`Create`, `Update` or `Delete`) from the documented fixture, typed as
+/// `aws_lambda_events` types it; Update and Delete name `demo-stack-Thing`.
+fn request(server: &ResponseServer, kind: &str, props: Value) -> CfnRequest {
+    let mut r: CfnRequest = serde_json::from_value(fixtures::cfn_request(kind))
+        .expect("a request CloudFormation sends");
+    let url = server.url("r1");
+    let stack_id = "arn:aws:cloudformation:us-east-1:123456789012:stack/demo-stack/5b0c0a70-0000";
+    // The fields every kind has; the three request types share no trait to set them through.
+    macro_rules! common {
+        ($r:ident) => {{
+            $r.response_url = url;
+            $r.stack_id = stack_id.to_owned();
+            $r.request_id = "11111111-2222".to_owned();
+            $r.resource_type = "Custom::Scripted".to_owned();
+            $r.logical_resource_id = "Thing".to_owned();
+            $r.resource_properties = props;
+        }};
     }
-    if kind == "Update" {
-        r["OldResourceProperties"] = json!({});
+    match &mut r {
+        CfnRequest::Create(r) => common!(r),
+        CfnRequest::Update(r) => {
+            common!(r);
+            r.physical_resource_id = "demo-stack-Thing".to_owned();
+            r.old_resource_properties = json!({});
+        }
+        CfnRequest::Delete(r) => {
+            common!(r);
+            r.physical_resource_id = "demo-stack-Thing".to_owned();
+        }
+        other => panic!("not a request type of the fixtures: {other:?}"),
     }
     r
+}
+
+/// A Delete naming `physical_id`.
+fn delete(server: &ResponseServer, props: Value, physical_id: &str) -> CfnRequest {
+    let mut r = request(server, "Delete", props);
+    if let CfnRequest::Delete(d) = &mut r {
+        d.physical_resource_id = physical_id.to_owned();
+    }
+    r
+}
+
+/// The request as the JSON the function receives.
+fn payload(request: &CfnRequest) -> Value {
+    serde_json::to_value(request).expect("a request serializes")
 }
 
 fn context(timeout: Option<Duration>) -> Context {
@@ -116,8 +149,9 @@ async fn setup() -> (ResponseServer, Runner<Scripted>) {
     (server, runner)
 }
 
-/// Exactly one PUT, with the protocol's required shape; returns its JSON body.
-fn only_answer(received: &[ReceivedRequest]) -> Value {
+/// Exactly one PUT, with the protocol's required shape; returns its body, read as CloudFormation
+/// reads it.
+fn only_answer(received: &[ReceivedRequest]) -> ResponseBody {
     assert_eq!(
         received.len(),
         1,
@@ -135,22 +169,10 @@ fn only_answer(received: &[ReceivedRequest]) -> Value {
         "the signed query must be sent as given"
     );
     assert!(put.body.len() <= 4096, "body of {} bytes", put.body.len());
-    let body = put.json();
-    for field in [
-        "Status",
-        "PhysicalResourceId",
-        "StackId",
-        "RequestId",
-        "LogicalResourceId",
-    ] {
-        assert!(body.get(field).is_some(), "{field} missing from {body}");
-    }
-    assert!(
-        !body["PhysicalResourceId"]
-            .as_str()
-            .unwrap_or_default()
-            .is_empty()
-    );
+    // Status, PhysicalResourceId, StackId, RequestId and LogicalResourceId are required: a body
+    // without one of them does not read as an answer.
+    let body = put.answer();
+    assert!(!body.physical_resource_id.is_empty(), "{body:?}");
     body
 }
 
@@ -161,10 +183,10 @@ async fn answer_to(
     kind: &str,
     props: Value,
     timeout: Option<Duration>,
-) -> Value {
+) -> ResponseBody {
     let before = server.received().len();
     runner
-        .handle_payload(&request(server, kind, props), &context(timeout))
+        .handle_payload(&payload(&request(server, kind, props)), &context(timeout))
         .await
         .expect("answered");
     only_answer(&server.received()[before..])
@@ -181,17 +203,18 @@ async fn create_succeeds_with_stable_id_and_data() {
         Some(Duration::from_secs(30)),
     )
     .await;
-    assert_eq!(body["Status"], "SUCCESS");
-    assert_eq!(body["PhysicalResourceId"], "demo-stack-Thing");
-    assert_eq!(body["Data"]["Count"], "14");
-    assert_eq!(body["RequestId"], "11111111-2222");
-    assert_eq!(body["LogicalResourceId"], "Thing");
+    assert_eq!(body.status, Status::Success);
+    assert_eq!(body.physical_resource_id, "demo-stack-Thing");
+    assert_eq!(body.data.get("Count").map(String::as_str), Some("14"));
+    assert_eq!(body.request_id, "11111111-2222");
+    assert_eq!(body.logical_resource_id, "Thing");
 }
 
 #[tokio::test]
 async fn repeated_create_gives_the_same_answer() {
     let (server, runner) = setup().await;
-    let event = request(&server, "Create", json!({}));
+    let event = payload(&request(&server, "Create", json!({})));
+    // The invocation's result, not the answer: a summary of it for Lambda, as JSON.
     let summary = runner
         .handle_payload(&event, &context(None))
         .await
@@ -204,16 +227,16 @@ async fn repeated_create_gives_the_same_answer() {
         .expect("second");
     let received = server.received();
     assert_eq!(received.len(), 2);
-    assert_eq!(received[0].json(), received[1].json());
+    assert_eq!(received[0].answer(), received[1].answer());
 }
 
 #[tokio::test]
 async fn update_echoes_the_id_unless_replaced() {
     let (server, runner) = setup().await;
     let kept = answer_to(&server, &runner, "Update", json!({}), None).await;
-    assert_eq!(kept["PhysicalResourceId"], "demo-stack-Thing");
+    assert_eq!(kept.physical_resource_id, "demo-stack-Thing");
     let replaced = answer_to(&server, &runner, "Update", json!({"Mode": "replace"}), None).await;
-    assert_eq!(replaced["PhysicalResourceId"], "demo-stack-Thing-v2");
+    assert_eq!(replaced.physical_resource_id, "demo-stack-Thing-v2");
 }
 
 #[tokio::test]
@@ -238,15 +261,15 @@ async fn garbage_properties_are_answered_failed() {
         ),
     ] {
         let body = answer_to(&server, &runner, "Create", props, None).await;
-        assert_eq!(body["Status"], "FAILED");
-        let reason = body["Reason"].as_str().expect("reason");
+        assert_eq!(body.status, Status::Failed);
+        let reason = body.reason.as_deref().expect("reason");
         assert!(reason.starts_with(expected), "{reason}");
         assert!(
             reason.ends_with("(log stream 2026/11/22/[$LATEST]abc)"),
             "{reason}"
         );
         assert!(cfn_response::is_failed_create_id(
-            body["PhysicalResourceId"].as_str().expect("id")
+            &body.physical_resource_id
         ));
     }
 }
@@ -254,21 +277,22 @@ async fn garbage_properties_are_answered_failed() {
 #[tokio::test]
 async fn unknown_request_type_is_answered_failed() {
     let (server, runner) = setup().await;
-    let mut event = request(&server, "Update", json!({}));
+    // Raw JSON on purpose: the typed request cannot carry a type CloudFormation does not send.
+    let mut event = payload(&request(&server, "Update", json!({})));
     event["RequestType"] = json!("Upsert");
     runner
         .handle_payload(&event, &context(None))
         .await
         .expect("answered");
     let body = only_answer(&server.received());
-    assert_eq!(body["Status"], "FAILED");
+    assert_eq!(body.status, Status::Failed);
     assert_eq!(
-        body["PhysicalResourceId"], "demo-stack-Thing",
+        body.physical_resource_id, "demo-stack-Thing",
         "keeps the known id"
     );
     assert!(
-        body["Reason"]
-            .as_str()
+        body.reason
+            .as_deref()
             .expect("reason")
             .contains("unknown RequestType \"Upsert\"")
     );
@@ -278,13 +302,14 @@ async fn unknown_request_type_is_answered_failed() {
 #[tokio::test]
 async fn missing_request_type_and_ids_still_answered() {
     let (server, runner) = setup().await;
+    // Raw JSON on purpose: a request missing every field but the URL is not a typed request.
     let event = json!({"ResponseURL": server.url("bare")});
     runner
         .handle_payload(&event, &context(None))
         .await
         .expect("answered");
     let body = only_answer(&server.received());
-    assert_eq!(body["Status"], "FAILED");
+    assert_eq!(body.status, Status::Failed);
 }
 
 #[tokio::test]
@@ -298,10 +323,10 @@ async fn aws_error_becomes_the_reason() {
         None,
     )
     .await;
-    assert_eq!(body["Status"], "FAILED");
+    assert_eq!(body.status, Status::Failed);
     assert!(
-        body["Reason"]
-            .as_str()
+        body.reason
+            .as_deref()
             .expect("reason")
             .starts_with("AccessDeniedException: User is not authorized")
     );
@@ -311,13 +336,13 @@ async fn aws_error_becomes_the_reason() {
 async fn panic_is_answered_failed_with_the_step() {
     let (server, runner) = setup().await;
     let body = answer_to(&server, &runner, "Update", json!({"Mode": "panic"}), None).await;
-    assert_eq!(body["Status"], "FAILED");
-    let reason = body["Reason"].as_str().expect("reason");
+    assert_eq!(body.status, Status::Failed);
+    let reason = body.reason.as_deref().expect("reason");
     assert!(
         reason.contains("panicked while counting sheep: sheep overflow"),
         "{reason}"
     );
-    assert_eq!(body["PhysicalResourceId"], "demo-stack-Thing");
+    assert_eq!(body.physical_resource_id, "demo-stack-Thing");
 }
 
 #[tokio::test]
@@ -337,8 +362,8 @@ async fn deadline_is_answered_before_lambda_kills_the_function() {
         elapsed < Duration::from_secs(3),
         "answered after {elapsed:?}, past the deadline"
     );
-    assert_eq!(body["Status"], "FAILED");
-    let reason = body["Reason"].as_str().expect("reason");
+    assert_eq!(body.status, Status::Failed);
+    let reason = body.reason.as_deref().expect("reason");
     assert!(
         reason.starts_with("timed out after 2 s while waiting for a slow API"),
         "{reason}"
@@ -350,28 +375,24 @@ async fn delete_after_failed_create_does_nothing_and_succeeds() {
     let (server, runner) = setup().await;
     runner
         .handle_payload(
-            &request(&server, "Create", json!({"Mode": "aws-error"})),
+            &payload(&request(&server, "Create", json!({"Mode": "aws-error"}))),
             &context(None),
         )
         .await
         .expect("answered");
-    let failed_id = server.received()[0].json()["PhysicalResourceId"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let failed_id = server.received()[0].answer().physical_resource_id;
     let calls_before = runner.resource().calls.load(Ordering::SeqCst);
 
-    let mut delete = request(&server, "Delete", json!({"Mode": "aws-error"}));
-    delete["PhysicalResourceId"] = json!(failed_id);
+    let delete = delete(&server, json!({"Mode": "aws-error"}), &failed_id);
     runner
-        .handle_payload(&delete, &context(None))
+        .handle_payload(&payload(&delete), &context(None))
         .await
         .expect("answered");
     let received = server.received();
     assert_eq!(received.len(), 2);
-    let body = received[1].json();
-    assert_eq!(body["Status"], "SUCCESS");
-    assert_eq!(body["PhysicalResourceId"], failed_id.as_str());
+    let body = received[1].answer();
+    assert_eq!(body.status, Status::Success);
+    assert_eq!(body.physical_resource_id, failed_id.as_str());
     assert_eq!(
         runner.resource().calls.load(Ordering::SeqCst),
         calls_before,
@@ -382,16 +403,19 @@ async fn delete_after_failed_create_does_nothing_and_succeeds() {
 #[tokio::test]
 async fn delete_answers_the_id_cloudformation_named() {
     let (server, runner) = setup().await;
-    let mut delete = request(&server, "Delete", json!({"Mode": "replace"}));
-    delete["PhysicalResourceId"] = json!("made-up-by-cloudformation-on-rollback");
+    let delete = delete(
+        &server,
+        json!({"Mode": "replace"}),
+        "made-up-by-cloudformation-on-rollback",
+    );
     runner
-        .handle_payload(&delete, &context(None))
+        .handle_payload(&payload(&delete), &context(None))
         .await
         .expect("answered");
     let body = only_answer(&server.received());
-    assert_eq!(body["Status"], "SUCCESS");
+    assert_eq!(body.status, Status::Success);
     assert_eq!(
-        body["PhysicalResourceId"],
+        body.physical_resource_id,
         "made-up-by-cloudformation-on-rollback"
     );
 }
@@ -407,9 +431,9 @@ async fn oversized_data_is_trimmed_not_dropped_answer() {
         None,
     )
     .await;
-    assert_eq!(body["Status"], "SUCCESS");
-    assert_eq!(body["Data"]["Small"], "1");
-    assert!(body["Data"].get("Big").is_none());
+    assert_eq!(body.status, Status::Success);
+    assert_eq!(body.data.get("Small").map(String::as_str), Some("1"));
+    assert!(!body.data.contains_key("Big"));
 }
 
 #[tokio::test]
@@ -418,7 +442,7 @@ async fn non_2xx_answers_are_retried_until_accepted() {
     server.answer_next_with(&[500, 403]);
     runner
         .handle_payload(
-            &request(&server, "Create", json!({})),
+            &payload(&request(&server, "Create", json!({}))),
             &context(Some(Duration::from_secs(20))),
         )
         .await
@@ -437,7 +461,7 @@ async fn undeliverable_answer_is_an_invocation_error() {
     server.answer_next_with(&[500; 50]);
     let err = runner
         .handle_payload(
-            &request(&server, "Create", json!({})),
+            &payload(&request(&server, "Create", json!({}))),
             &context(Some(Duration::from_secs(3))),
         )
         .await
@@ -456,6 +480,7 @@ async fn unreachable_url_is_retried_then_reported() {
     let port = listener.local_addr().expect("addr").port();
     drop(listener);
     let runner = Runner::new(Scripted::default()).expect("runner");
+    // Raw JSON on purpose: a bare request with only what the runner needs to try answering.
     let mut event = json!({"RequestType": "Create", "ResponseURL": format!("http://127.0.0.1:{port}/x?X-Amz-Signature=SECRET-SIGNATURE"), "LogicalResourceId": "L"});
     event["ResourceProperties"] = json!({});
     let err = runner
@@ -473,6 +498,7 @@ async fn non_https_url_is_refused_and_nothing_is_sent() {
         "http://bucket.s3.amazonaws.com/x?X-Amz-Signature=SECRET",
         "ftp://127.0.0.1/x",
     ] {
+        // Raw JSON on purpose: nothing but the URL matters here.
         let event = json!({"RequestType": "Create", "ResponseURL": url, "ResourceProperties": {}});
         let err = runner
             .handle_payload(&event, &context(None))
@@ -490,6 +516,7 @@ async fn non_https_url_is_refused_and_nothing_is_sent() {
 #[tokio::test]
 async fn payload_without_url_is_an_invocation_error() {
     let runner = Runner::new(Scripted::default()).expect("runner");
+    // Raw JSON on purpose: garbage is what is being checked.
     for payload in [
         json!("garbage"),
         json!(null),
@@ -531,24 +558,25 @@ async fn logs_never_contain_the_signature_or_noecho_data() {
     server.answer_next_with(&[503]);
     runner
         .handle_payload(
-            &request(&server, "Create", json!({"Mode": "secret"})),
+            &payload(&request(&server, "Create", json!({"Mode": "secret"}))),
             &context(Some(Duration::from_secs(20))),
         )
         .await
         .expect("delivered");
     runner
         .handle_payload(
-            &request(&server, "Create", json!({"Mode": "aws-error"})),
+            &payload(&request(&server, "Create", json!({"Mode": "aws-error"}))),
             &context(None),
         )
         .await
         .expect("delivered");
 
     let received = server.received();
-    assert_eq!(received[1].json()["NoEcho"], true);
+    let secret = received[1].answer();
+    assert!(secret.no_echo, "{secret:?}");
     assert_eq!(
-        received[1].json()["Data"]["Password"],
-        "TOP-SECRET-VALUE",
+        secret.data.get("Password").map(String::as_str),
+        Some("TOP-SECRET-VALUE"),
         "the data itself is sent"
     );
     let logs = String::from_utf8(capture.0.lock().expect("lock").clone()).expect("utf8");

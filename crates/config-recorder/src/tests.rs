@@ -3,6 +3,7 @@
 //! workspace's `tests/it/config_recorder.rs`.
 
 use super::*;
+use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest as CfnRequest;
 use aws_sdk_config::operation::delete_configuration_recorder::{
     DeleteConfigurationRecorderError, DeleteConfigurationRecorderOutput,
 };
@@ -33,25 +34,42 @@ mod fixtures;
 const ROLE: &str = "arn:aws:iam::111122223333:role/patching-ConfigRecorderRole-ABC";
 const NAME: &str = "patch-compliance-1a2b3c4d";
 
+/// A request of `kind` as CloudFormation sends it, from the documented fixture; `physical_id` on
+/// Update and Delete (a Create has none), and an Update's old properties are its new ones.
 fn request(kind: &str, properties: Value, physical_id: Option<&str>) -> Request {
-    let mut payload = fixtures::cfn_request(kind);
-    payload["StackId"] = json!(
-        "arn:aws:cloudformation:us-east-1:111122223333:stack/StackSet-patching-x/1a2b3c4d-0000-0000-0000-000000000000"
-    );
-    payload["LogicalResourceId"] = json!("ConfigRecorder");
-    payload["ResourceType"] = json!("Custom::ConfigRecorder");
-    payload["ResourceProperties"] = properties;
-    match physical_id {
-        Some(id) => {
-            payload["PhysicalResourceId"] = json!(id);
-            payload["OldResourceProperties"] = payload["ResourceProperties"].clone();
-        }
-        None => {
-            let request = payload.as_object_mut().expect("an object");
-            request.remove("PhysicalResourceId");
-            request.remove("OldResourceProperties");
-        }
+    let mut request: CfnRequest = serde_json::from_value(fixtures::cfn_request(kind))
+        .expect("a request CloudFormation sends");
+    let stack_id = "arn:aws:cloudformation:us-east-1:111122223333:stack/StackSet-patching-x/1a2b3c4d-0000-0000-0000-000000000000";
+    let named_id = || {
+        physical_id
+            .expect("Update and Delete name a physical id")
+            .to_owned()
+    };
+    // The fields every kind has; the three request types share no trait to set them through.
+    macro_rules! common {
+        ($r:ident) => {{
+            $r.stack_id = stack_id.to_owned();
+            $r.logical_resource_id = "ConfigRecorder".to_owned();
+            $r.resource_type = "Custom::ConfigRecorder".to_owned();
+            $r.resource_properties = properties;
+        }};
     }
+    match &mut request {
+        // CloudFormation names no physical id on Create: a test looping over kinds gives one
+        // that only Update and Delete carry.
+        CfnRequest::Create(r) => common!(r),
+        CfnRequest::Update(r) => {
+            r.old_resource_properties = properties.clone();
+            common!(r);
+            r.physical_resource_id = named_id();
+        }
+        CfnRequest::Delete(r) => {
+            common!(r);
+            r.physical_resource_id = named_id();
+        }
+        other => panic!("not a request type of the fixtures: {other:?}"),
+    }
+    let payload = serde_json::to_value(&request).expect("a request serializes");
     let envelope = cfn_response::Envelope::from_value(&payload).expect("envelope");
     Request::parse(envelope, &payload).expect("request")
 }

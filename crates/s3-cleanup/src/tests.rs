@@ -146,26 +146,36 @@ async fn a_missing_bucket_is_skipped() {
     assert!(emptied.missing);
 }
 
-/// A request as CloudFormation sends it, with these properties (and the old ones on Update).
+/// A request as CloudFormation sends it, from the documented fixture, with these properties (and
+/// the old ones on Update: `null` without them, which reads as none).
 fn request(kind: &str, properties: serde_json::Value, old: Option<serde_json::Value>) -> Request {
-    let mut payload = fixtures::cfn_request(kind);
-    payload["StackId"] = serde_json::json!(
-        "arn:aws:cloudformation:us-east-1:111122223333:stack/central/1a2b3c4d-0000-0000-0000-000000000000"
-    );
-    payload["LogicalResourceId"] = serde_json::json!("BucketCleanup");
-    payload["ResourceType"] = serde_json::json!("Custom::S3Cleanup");
-    payload["ResourceProperties"] = properties;
-    if kind != "Create" {
-        payload["PhysicalResourceId"] = serde_json::json!("central-BucketCleanup");
+    use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest as CfnRequest;
+    let mut request: CfnRequest = serde_json::from_value(fixtures::cfn_request(kind))
+        .expect("a request CloudFormation sends");
+    let stack_id = "arn:aws:cloudformation:us-east-1:111122223333:stack/central/1a2b3c4d-0000-0000-0000-000000000000";
+    // The fields every kind has; the three request types share no trait to set them through.
+    macro_rules! common {
+        ($r:ident) => {{
+            $r.stack_id = stack_id.to_owned();
+            $r.logical_resource_id = "BucketCleanup".to_owned();
+            $r.resource_type = "Custom::S3Cleanup".to_owned();
+            $r.resource_properties = properties;
+        }};
     }
-    match old {
-        Some(old) => payload["OldResourceProperties"] = old,
-        None => {
-            if let Some(request) = payload.as_object_mut() {
-                request.remove("OldResourceProperties");
-            }
+    match &mut request {
+        CfnRequest::Create(r) => common!(r),
+        CfnRequest::Update(r) => {
+            common!(r);
+            r.physical_resource_id = "central-BucketCleanup".to_owned();
+            r.old_resource_properties = old.unwrap_or(serde_json::Value::Null);
         }
+        CfnRequest::Delete(r) => {
+            common!(r);
+            r.physical_resource_id = "central-BucketCleanup".to_owned();
+        }
+        other => panic!("not a request type of the fixtures: {other:?}"),
     }
+    let payload = serde_json::to_value(&request).expect("a request serializes");
     let envelope = cfn_response::Envelope::from_value(&payload).expect("envelope");
     Request::parse(envelope, &payload).expect("request")
 }
