@@ -8,13 +8,15 @@
 //! 3. **deploy**: `make deploy` (deploy/deploy.py) with a configuration for this organization:
 //!    the central and QuickSight stacks, the member StackSets in every member account and Region,
 //!    every custom resource answered by its function's real binary;
-//! 4. **data**: the fleet's data arrives as the syncs and Config write it; every Config delivery's
+//! 4. **data**: the first day's data arrives as the syncs and Config write it; every Config delivery's
 //!    S3 notification reaches `config-partitioner`;
 //! 5. **crawl**: the stack's crawler runs; its success event reaches `glue-column-remover`;
 //! 6. **sync-monitor**: its schedule fires;
-//! 7. **report**: the central stack's report schedule fires at the fleet's present:
+//! 7. **report**: the central stack's report schedule fires once a day for `--days` days, each
+//!    day's fleet arriving before its run (fleet-sim's days: the fleet grows to its full size):
 //!    `compliance-report` runs the named queries and datasets through the emulator's Athena and
-//!    writes report.html, CSVs and summary.json to the reports bucket, read back into `--out`;
+//!    writes report.html, CSVs and summary.json to the reports bucket, with a trend and patch
+//!    ages from its history; the last run's files are read back into `--out`;
 //! 8. **update**: `make deploy` with a changed file (a second QuickSight principal, the data kept
 //!    on deletion turned off): change sets, custom resources updated in place;
 //! 9. **undeploy**: `make undeploy`, StackSets first; `s3-cleanup` empties the buckets.
@@ -49,6 +51,11 @@ pub struct Args {
     /// tag). The report tests use it for hand-made edge cases.
     #[arg(long)]
     pub fleet_dir: Option<PathBuf>,
+    /// Days the report runs on, one run a day ending at the fleet's present: the fleet of each
+    /// day (fleet-sim's days: it grows to its full size, each node the same every day it exists),
+    /// so the report has a trend and patch ages. A `--fleet-dir` fleet has one day.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=30))]
+    pub days: u16,
     /// Where the report and everything else the run writes go.
     #[arg(long, default_value_os_t = workspace_root().join("demo-output"))]
     pub out: PathBuf,
@@ -67,7 +74,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     // Re-running is safe: every run starts from a fresh emulator and a fresh output folder.
-    for stale in ["fleet", "dist"] {
+    for stale in ["fleet", "days", "dist"] {
         let _ = std::fs::remove_dir_all(args.out.join(stale));
     }
     let mut demo = Demo::start(args).await?;

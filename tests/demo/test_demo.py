@@ -8,6 +8,7 @@ The run is conftest.py's `demo`."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import re
 import pathlib
@@ -16,7 +17,10 @@ import subprocess
 
 import pytest
 
-from test_report import check_against_truth, check_csv
+from test_report import check_against_truth, check_csv, truth
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "sql"))
+import truth as ground_truth  # noqa: E402  (the ground truth's reader, shared with the SQL checks)
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "cfn"))
 from cfn import RUNTIME_ACTIONS, function_crates, header_actions  # noqa: E402  (the template checks' parser)
@@ -76,6 +80,62 @@ def test_owners_come_from_the_organization(demo) -> None:
     assert len(rows) == len(summary["by_account_region"])
     assert sum(int(r["Live nodes"]) for r in rows) == summary["totals"]["live_nodes"]
     assert {r["Owner"] or None for r in rows} == set(by_owner)
+
+
+def day_folders(out: pathlib.Path) -> list[pathlib.Path]:
+    """The fleet of each day the report ran on, oldest first: fleet-sim's folders of the earlier
+    days (out/days/<date>/), then the present's (out/fleet)."""
+    return sorted((out / "days").iterdir()) + [out / "fleet"]
+
+
+def missing_pairs(folder: pathlib.Path) -> set[tuple[str, str, str, str]]:
+    """(account, Region, node, patch) of every patch that makes a live managed node non-compliant."""
+    loaded = ground_truth.load(folder)
+    return {(n["account_id"], n["region"], n["node_id"], p["id"])
+            for n in loaded.nodes if n["managed"] and n["live"] and n.get("scan")
+            for p in ground_truth.noncompliant_patches(loaded, n)}
+
+
+def test_the_trend_and_patch_ages_follow_the_days(demo) -> None:
+    # The report ran once a day on the fleet of that day (fleet-sim's days: the fleet grows, each
+    # node the same node every day it exists). Each run's numbers are that day's ground truth, a
+    # patch's age counts from the first of the consecutive runs that found it missing, and the
+    # SLA the demo deploys (short, so ages cross it) flags exactly the pairs older than it allows.
+    out, run = demo
+    assert run.returncode == 0, run.stderr[-4000:]
+    folders = day_folders(out)
+    assert len(folders) >= 3
+    dates = [json.loads((f / "fleet.json").read_text())["now"][:10] for f in folders]
+    summary = json.loads((out / "summary.json").read_text())
+    trend = summary["trend"]["organization"]
+    assert [p["date"] for p in trend] == dates
+    for point, folder in zip(trend, folders, strict=True):
+        want = truth(folder)["totals"]
+        assert {k: point[k] for k in ("live_nodes", "compliant", "non_compliant")} == \
+            {k: want[k] for k in ("live_nodes", "compliant", "non_compliant")}, point["date"]
+    assert len({p["live_nodes"] for p in trend}) == len(trend), "the fleet grows: every point differs"
+    missing = [missing_pairs(f) for f in folders]
+    first_seen = {}
+    for pair in missing[-1]:
+        day = len(folders) - 1
+        while day > 0 and pair in missing[day - 1]:
+            day -= 1
+        first_seen[pair] = dates[day]
+    with (out / "missing-patches.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    got = {(r["Account ID"], r["Region"], r["Managed node ID"], r["Patch ID"]): r for r in rows}
+    assert {pair: r["Missing since"] for pair, r in got.items()} == first_seen
+    assert len(set(first_seen.values())) > 1, "pairs first seen on different days"
+    thresholds = summary["sla"]["thresholds"]
+    past = 0
+    for r in rows:
+        rules = [thresholds[k] for k in (r["Compliance level"], r["Classification"]) if k in thresholds]
+        sla = min(rules) if rules else thresholds["default"]
+        days = (dt.date.fromisoformat(dates[-1]) - dt.date.fromisoformat(r["Missing since"])).days
+        assert (int(r["SLA days"]), int(r["Days missing"])) == (sla, days), r
+        assert r["Past SLA"] == ("yes" if days > sla else "no"), r
+        past += days > sla
+    assert summary["sla"]["past_sla"] == past > 0
 
 
 # The IAM actions an API operation needs, where they are not simply `service:Operation`.

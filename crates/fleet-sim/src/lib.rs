@@ -24,6 +24,12 @@
 //!
 //! Deterministic: the same seed and `--now` give the same bytes, whichever slice (`--only`) is
 //! written, because every node draws from its own random stream.
+//!
+//! Several days: [`FleetSpec::on_day`] is the fleet on an earlier day (a day earlier `now`,
+//! fewer nodes), each node the same node in the same state on every day it exists; the demo
+//! writes each day's fleet before that day's report, and each day's ground truth is checked
+//! against the report's trend and patch ages. The days model a growing fleet, not patching
+//! progress.
 
 pub mod baseline;
 pub mod catalog;

@@ -29,6 +29,23 @@ pub struct FleetSpec {
 }
 
 impl FleetSpec {
+    /// The fleet on day `day` of `days` that end at this one (day `days - 1` is `self`): `now`
+    /// that many whole days earlier, and fewer nodes, the fleet growing linearly from about half
+    /// its size to all of it. Every node comes from its own random stream (`Node::generate`) and
+    /// every time is relative to `now`, so a node is the same node, in the same state, on every
+    /// day it exists: from one day to the next, nodes join the fleet with what they are missing.
+    /// A model of a growing fleet for trends and patch ages; patching progress is not modelled.
+    pub fn on_day(&self, days: usize, day: usize) -> FleetSpec {
+        let days = days.max(1);
+        let day = day.min(days - 1);
+        let before = (days - 1 - day) as i64;
+        FleetSpec {
+            now: self.now - before * DAY,
+            nodes: (self.nodes * (days + day + 1)).div_ceil(2 * days),
+            ..self.clone()
+        }
+    }
+
     /// How many nodes the account and Region with these indexes hold.
     pub fn shard_size(&self, account: usize, region: usize) -> usize {
         let shards = self.accounts.len() * self.regions.len();

@@ -443,3 +443,60 @@ async fn files_agree_with_the_truth_and_every_case_occurs() {
     assert!(differ.is_empty(), "ConfigHistory vs truth: {differ:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn on_earlier_days_the_fleet_is_smaller_and_each_node_the_same() {
+    let full = spec(40);
+    let days: Vec<FleetSpec> = (0..3).map(|d| full.on_day(3, d)).collect();
+    assert_eq!(days[2].now, full.now);
+    assert_eq!(days[0].now, full.now - 2 * time::DAY);
+    assert!(days[0].nodes < days[1].nodes && days[1].nodes < days[2].nodes);
+    assert_eq!(days[2].nodes, 40);
+    let mut lines = Vec::new();
+    for (d, day) in days.iter().enumerate() {
+        let dir = temp(&format!("day{d}"));
+        let options = Options {
+            spec: day.clone(),
+            out: dir.clone(),
+            sync: Destination::Local(dir.join("sync")),
+            config: None,
+            only: Vec::new(),
+            concurrency: 4,
+            write_data: false,
+            aws: None,
+        };
+        fleet_sim::run(options).await.expect("simulation");
+        lines.push(truth(&dir));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    // Every node of an earlier day is on the later days, in the same state, its times shifted
+    // with the day.
+    let shifted = |v: &Value| -> i64 { v.as_str().and_then(time::parse_iso).unwrap_or(0) };
+    for (earlier, later) in [(0, 1), (1, 2)] {
+        let by_id: BTreeMap<&str, &Value> = lines[later]
+            .iter()
+            .map(|n| (n["node_id"].as_str().unwrap_or_default(), n))
+            .collect();
+        assert_eq!(lines[earlier].len(), days[earlier].nodes);
+        for node in &lines[earlier] {
+            let same = by_id[node["node_id"].as_str().unwrap_or_default()];
+            for key in [
+                "patch_status",
+                "live",
+                "managed",
+                "missing_by_level",
+                "stale",
+            ] {
+                assert_eq!(node[key], same[key], "{key} of {}", node["node_id"]);
+            }
+            if node["last_seen"].is_string() {
+                assert_eq!(
+                    shifted(&same["last_seen"]) - shifted(&node["last_seen"]),
+                    time::DAY,
+                    "{}",
+                    node["node_id"]
+                );
+            }
+        }
+    }
+}

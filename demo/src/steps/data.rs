@@ -12,6 +12,22 @@ use fleet_sim::Destination;
 use crate::context::{Demo, Progress};
 
 pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
+    let days = crate::steps::fleet::days(demo);
+    let arrived = arrive(demo, 0).await?;
+    Ok(if days > 1 {
+        format!(
+            "the fleet of {} (day 1 of {days}; the report step brings the later days): {arrived}",
+            fleet_sim::time::iso(demo.now - (days as i64 - 1) * fleet_sim::time::DAY)
+        )
+    } else {
+        arrived
+    })
+}
+
+/// The data of day `day` arrives in the central stack's buckets: the sync's objects and Config's
+/// deliveries of that day's fleet (or of the given fleet folder); returns what arrived once every
+/// Config snapshot delivery so far has its partition.
+pub async fn arrive(demo: &mut Demo, day: usize) -> anyhow::Result<String> {
     let sync_bucket = demo.central_output("SyncBucketName")?;
     let prefix = demo.central_output("SyncPrefix")?;
     let config_bucket = demo.central_output("ConfigBucketName")?;
@@ -22,7 +38,7 @@ pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
         let (c, d) = upload(&s3, &dir.join("config"), &config_bucket, "").await?;
         (a + c, b + d)
     } else {
-        let mut options = crate::steps::fleet::options(demo, true);
+        let mut options = crate::steps::fleet::options(demo, day, true);
         options.sync = Destination::S3 {
             bucket: sync_bucket.clone(),
             prefix: sync_prefix,
@@ -69,9 +85,8 @@ pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
         );
     }
     Ok(format!(
-        "{} objects ({:.1} MiB) in {sync_bucket} and {config_bucket}; {} Config deliveries notified \
-         config-partitioner: {} snapshot partitions",
-        objects,
+        "{objects} objects ({:.1} MiB) in {sync_bucket} and {config_bucket}; {} Config deliveries \
+         notified config-partitioner: {} snapshot partitions",
         bytes as f64 / 1_048_576.0,
         keys.len(),
         partitions.len()

@@ -260,6 +260,10 @@ stack_name = "patch-compliance"
 keep_data_on_delete = {keep}
 alarm_email = "patch-alerts@example.com"
 
+[central.parameters]
+# Days, not weeks: the demo's reports run on three days, and patch ages cross these.
+ReportSlaDays = "CRITICAL=1,Security=1,SecurityUpdates=1,CriticalUpdates=1,default=2"
+
 [config_analytics]
 enabled = true
 

@@ -14,14 +14,33 @@ use crate::context::Demo;
 /// Tower", Control Tower user guide).
 pub const CONTROL_TOWER_RECORDER: &str = "aws-controltower-BaselineConfigRecorder";
 
-/// fleet-sim's options for this organization; `write_data` false plans only.
-pub fn options(demo: &Demo, write_data: bool) -> Options {
+/// The days the report runs on (1 for a given fleet folder, which has one).
+pub fn days(demo: &Demo) -> usize {
+    if demo.args.fleet_dir.is_some() {
+        1
+    } else {
+        usize::from(demo.args.days)
+    }
+}
+
+/// fleet-sim's options for this organization on day `day` of [`days`] (the last is the
+/// present); `write_data` false plans only. The present's ground truth goes to `<out>/fleet`, an
+/// earlier day's to `<out>/days/<date>`.
+pub fn options(demo: &Demo, day: usize, write_data: bool) -> Options {
     let mut fleet = demo.args.fleet.clone();
     fleet.account_ids = Some(demo.members.clone());
     fleet.now = Some(demo.now);
-    let out = demo.args.out.join("fleet");
+    let spec = fleet.spec().on_day(days(demo), day);
+    let out = if day + 1 >= days(demo) {
+        demo.args.out.join("fleet")
+    } else {
+        demo.args
+            .out
+            .join("days")
+            .join(&fleet_sim::time::iso(spec.now)[..10])
+    };
     Options {
-        spec: fleet.spec(),
+        spec,
         sync: local(&out, "sync"),
         config: Some(local(&out, "config")),
         out,
@@ -45,7 +64,7 @@ pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
     }
     // The simulated present: the current minute, the same for every fleet-sim call of the run.
     demo.now = fleet_sim::time::now() / 60 * 60;
-    let summary = fleet_sim::run(options(demo, false)).await?;
+    let summary = fleet_sim::run(options(demo, days(demo) - 1, false)).await?;
     let truth = std::fs::read_to_string(demo.args.out.join("fleet/ground-truth.jsonl"))?;
     demo.truth = truth
         .lines()

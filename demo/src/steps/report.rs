@@ -1,8 +1,11 @@
-//! The compliance report: the central stack's `ReportSchedule` fires the day before the fleet's
-//! present and at it, so `compliance-report` runs as it runs in an account (the emulator's Athena
-//! executes its queries over the crawled tables and the objects in the buckets) and the second
-//! run has a history: a trend of two points, patch ages, what changed. Its report.html, CSVs and
-//! summary.json are read back from the reports bucket into the output folder.
+//! The compliance report, once a day: the central stack's `ReportSchedule` fires at each day's
+//! present (fleet-sim's days: the first day's data arrived in the data step, each later day's
+//! arrives here before its run), so `compliance-report` runs as it runs in an account (the
+//! emulator's Athena executes its queries over the crawled tables and the objects in the
+//! buckets) and builds its history: a trend with a point a day, patch ages, SLA breaches (the
+//! demo's SLA is days, not weeks, so three days cross it), what changed. The last run's
+//! report.html, CSVs and summary.json are read back from the reports bucket into the output
+//! folder.
 
 use anyhow::{Context as _, bail};
 
@@ -22,15 +25,19 @@ pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
         .as_str()
         .context("the central stack has no ComplianceReportScheduleRule")?
         .to_owned();
-    let yesterday = fleet_sim::time::iso(demo.now - 86_400);
-    let at = fleet_sim::time::iso(demo.now);
+    let days = crate::steps::fleet::days(demo);
     let mut answers = Vec::new();
-    for when in [&yesterday, &at] {
-        let fired = demo
+    let mut fired = Vec::new();
+    for day in 0..days {
+        if day > 0 {
+            let arrived = crate::steps::data::arrive(demo, day).await?;
+            println!("  day {} of {days}: {arrived}", day + 1);
+        }
+        let when = fleet_sim::time::iso(demo.now - (days - 1 - day) as i64 * fleet_sim::time::DAY);
+        let answer = demo
             .emulator
-            .fire_schedule_at(&demo.central, &demo.home, &rule, Some(when))
-            .await?;
-        let answer = fired
+            .fire_schedule_at(&demo.central, &demo.home, &rule, Some(&when))
+            .await?
             .into_iter()
             .next()
             .context("the schedule's rule invoked nothing")?;
@@ -38,8 +45,9 @@ pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
             bail!("compliance-report failed at {when}: {answer}");
         }
         answers.push(answer);
+        fired.push(when);
     }
-    let outcome = &answers[1]["response"];
+    let outcome = &answers[days - 1]["response"];
     if outcome["digest"].is_null() {
         bail!("compliance-report published no digest: {outcome}");
     }
@@ -65,9 +73,10 @@ pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
     }
     let unfinished = leave_an_unfinished_upload(demo).await?;
     Ok(format!(
-        "rule {rule} fired at {yesterday} and {at}: compliance-report ran {} Athena statements ({} \
-         bytes scanned) a run, {} live nodes, {}% compliant, {} missing patches past SLA; wrote {} \
-         and its CSVs and summary.json, the history, a digest; {unfinished}",
+        "rule {rule} fired at {}: compliance-report ran {} Athena statements ({} bytes scanned) \
+         a run, {} live nodes, {}% compliant, {} missing patches past SLA; wrote {} and its CSVs \
+         and summary.json, the history, a digest; {unfinished}",
+        fired.join(", "),
         outcome["queries"],
         outcome["bytes_scanned"],
         outcome["live_nodes"],
