@@ -647,6 +647,30 @@ def test_central_reporting_create_update_delete(emulator: str, cf: Any, runner: 
     assert outputs(stack)["SyncBucketName"] == out["SyncBucketName"]
     assert s3.get_object(Bucket=out["SyncBucketName"], Key="inventory/x.json")["Body"].read() == b"{}"
 
+    # The report's settings and its optional Organizations role, on and off: the function's
+    # environment and its role's AssumeRole statement follow, and nothing is replaced.
+    report = physical(cf, "central", "ComplianceReportFunction")
+    report_role = physical(cf, "central", "ComplianceReportRole")
+    reader = "arn:aws:iam::123456789012:role/patch-compliance-organization-reader"
+
+    def report_settings() -> tuple[dict[str, str], list[dict]]:
+        env = client(emulator, "lambda").get_function(FunctionName=report)["Configuration"]["Environment"]["Variables"]
+        policy = client(emulator, "iam").get_role_policy(RoleName=report_role, PolicyName="compliance-report")
+        document = policy["PolicyDocument"]
+        document = json.loads(document) if isinstance(document, str) else document
+        return env, [s for s in document["Statement"] if "sts:AssumeRole" in str(s["Action"])]
+
+    update(cf, "central", ReportOrganizationsRoleArn=reader, ReportOwnerTagKey="Cost centre",
+           ReportSlaDays="CRITICAL=7,default=21", ReportSchedule="rate(12 hours)")
+    env, assume = report_settings()
+    assert (env["ORGANIZATIONS_ROLE_ARN"], env["OWNER_TAG_KEY"], env["SLA_DAYS"]) == \
+        (reader, "Cost centre", "CRITICAL=7,default=21")
+    assert [s["Resource"] for s in assume] == [reader]
+    update(cf, "central", ReportOrganizationsRoleArn="")
+    env, assume = report_settings()
+    assert "ORGANIZATIONS_ROLE_ARN" not in env and not assume
+    assert physical(cf, "central", "ComplianceReportFunction") == report
+
     # Optional parts off and on again; the schedules and a database name change.
     stack = update(cf, "central", EnableConfigAnalytics="false", CrawlerSchedule="", ColumnFixSchedule="",
                    AlarmEmail="", DatabaseName="renamed_db", LogRetentionDays="30", StaleNodeFileDays="90")

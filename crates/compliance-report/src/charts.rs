@@ -398,7 +398,6 @@ pub fn donut(name: &str, parts: &[(&str, u64)], centre: String, caption: &str) -
 /// A point of a line chart.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Point {
-    /// The run date.
     pub date: String,
     /// The value (percent).
     pub value: f64,

@@ -84,9 +84,7 @@ pub enum HistoryError {
     /// An S3 call failed.
     #[error("history in s3://{bucket}/{prefix}: {source}")]
     Call {
-        /// Bucket.
         bucket: String,
-        /// Prefix.
         prefix: String,
         /// The S3 error.
         #[source]
@@ -95,11 +93,8 @@ pub enum HistoryError {
     /// An object is not JSON lines of the expected rows.
     #[error("history object s3://{bucket}/{key} does not read: {reason}; delete it or fix it")]
     Unreadable {
-        /// Bucket.
         bucket: String,
-        /// Key.
         key: String,
-        /// Why.
         reason: String,
     },
 }

@@ -171,7 +171,6 @@ pub enum SettingsError {
     /// A setting that is not what it should be.
     #[error("{name}: {reason}")]
     Invalid {
-        /// The variable.
         name: &'static str,
         /// What is wrong.
         reason: String,
@@ -331,7 +330,6 @@ pub enum ReportError {
     /// The digest could not be published.
     #[error("publishing the digest to {topic}: {source}")]
     Digest {
-        /// The topic.
         topic: String,
         /// The SNS error.
         #[source]
@@ -340,9 +338,7 @@ pub enum ReportError {
     /// Writing the report failed.
     #[error("writing s3://{bucket}/{key}: {source}")]
     Store {
-        /// Bucket.
         bucket: String,
-        /// Key.
         key: String,
         /// The S3 error.
         #[source]

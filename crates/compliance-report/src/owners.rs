@@ -153,7 +153,6 @@ async fn owner(client: &Client, id: &str, tag_key: &str) -> Result<Option<String
 /// One account as the report shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccountView {
-    /// Account id.
     pub account_id: String,
     /// Its name in the organization.
     pub name: Option<String>,

@@ -110,7 +110,6 @@ pub struct Catalog {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{path} uses the placeholder {placeholder}, which the report has no value for")]
 pub struct UnknownPlaceholder {
-    /// The query.
     pub path: &'static str,
     /// The placeholder left.
     pub placeholder: String,

@@ -27,7 +27,9 @@ use crate::rows::{
     Unmanaged,
 };
 
-/// Compliance levels, most severe first.
+/// Compliance levels, most severe first (ComplianceItem Severity, Systems Manager API Reference).
+/// fleet-sim lists the same six to write its data; a Lambda function does not depend on the
+/// simulator, so the list is written here too.
 pub const SEVERITIES: [&str; 6] = [
     "CRITICAL",
     "HIGH",
@@ -120,11 +122,8 @@ impl Counts {
 /// An account and Region with its counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Group {
-    /// Account id.
     pub account_id: String,
-    /// Region.
     pub region: String,
-    /// Its counts.
     #[serde(flatten)]
     pub counts: Counts,
 }
@@ -184,11 +183,8 @@ impl ConfigCounts {
 /// AWS Config's view of an account and Region.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConfigGroup {
-    /// Account id.
     pub account_id: String,
-    /// Region.
     pub region: String,
-    /// Its counts.
     #[serde(flatten)]
     pub counts: ConfigCounts,
 }
@@ -200,7 +196,6 @@ pub struct ConfigView {
     pub enabled: bool,
     /// Per account and Region.
     pub by_account_region: Vec<ConfigGroup>,
-    /// All.
     pub totals: ConfigCounts,
 }
 
@@ -221,7 +216,6 @@ pub struct TagValue {
 /// Compliance per value of one tag key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TagBreakdown {
-    /// The tag key.
     pub tag_key: String,
     /// Its values, most nodes first.
     pub values: Vec<TagValue>,
@@ -797,7 +791,6 @@ pub fn pipeline(
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
 #[serde(default)]
 pub struct Previous {
-    /// Its time.
     pub as_of: String,
     /// Its node lists.
     pub node_lists: NodeLists,

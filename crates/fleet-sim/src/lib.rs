@@ -81,7 +81,6 @@ impl std::fmt::Display for Destination {
 /// A run of the simulator.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The fleet.
     pub spec: FleetSpec,
     /// Folder of the ground truth and `fleet.json`.
     pub out: PathBuf,

@@ -28,7 +28,6 @@ pub const GONE_AFTER_DAYS: i64 = 30;
 /// What a correct report says about one node: one line of `ground-truth.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TruthLine {
-    /// The member account.
     pub account_id: String,
     /// `amazon-ssm-agent` for a managed node, else none.
     pub agent_type: Option<String>,
@@ -80,7 +79,6 @@ pub struct TruthLine {
     pub platform_name: String,
     /// Linux, Windows or MacOS.
     pub platform_type: String,
-    /// The platform version.
     pub platform_version: String,
     /// The Region.
     pub region: String,
@@ -97,7 +95,6 @@ pub struct TruthLine {
 pub struct Association {
     /// The SSM document.
     pub document: String,
-    /// The association id.
     pub id: String,
     /// COMPLIANT or NON_COMPLIANT.
     pub status: String,
@@ -150,7 +147,6 @@ pub struct DayTruth {
 pub struct ScanTruth {
     /// Patches in state AvailableSecurityUpdate.
     pub available_security_updates: u64,
-    /// The patch baseline.
     pub baseline_id: String,
     /// Its name.
     pub baseline_name: String,

@@ -82,9 +82,7 @@ fn default_memory() -> u64 {
 /// The S3 location of a deployment package.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CodeS3 {
-    /// Bucket.
     pub bucket: String,
-    /// Key.
     pub key: String,
 }
 

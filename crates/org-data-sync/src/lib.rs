@@ -286,7 +286,6 @@ pub enum SyncError {
     #[error("ssm:{operation} failed for sync {name:?}: {source}")]
     Aws {
         operation: &'static str,
-        /// The sync.
         name: String,
         /// `<code>: <message>`.
         source: AwsError,
