@@ -196,10 +196,30 @@ class SourceFile:
 class Cache:
     """Objects copied to local files, once per object version and SerDe reading."""
 
+    PREFIX = "emulator-athena-"
+
     def __init__(self) -> None:
-        self.root = tempfile.mkdtemp(prefix="emulator-athena-")
+        # An emulator stopped with SIGKILL (its owner's kill-on-drop) never runs atexit: the
+        # folder names its process, and the next emulator removes those of processes gone.
+        self.sweep()
+        self.root = tempfile.mkdtemp(prefix=f"{self.PREFIX}{os.getpid()}-")
         self.lock = threading.Lock()
         atexit.register(shutil.rmtree, self.root, True)
+
+    @classmethod
+    def sweep(cls) -> None:
+        """Removes the object caches of emulators that no longer run."""
+        base = tempfile.gettempdir()
+        for name in os.listdir(base):
+            pid = name[len(cls.PREFIX):].split("-", 1)[0]
+            if not name.startswith(cls.PREFIX) or not pid.isdigit():
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+            except PermissionError:
+                pass  # another user's process: alive
 
     def file(self, obj: Any, reading: str, convert: Callable[[bytes], bytes]) -> str:
         digest = hashlib.sha256(f"{obj.bucket_name}/{obj.name}/{obj.etag}/{obj.version_id}/{reading}"

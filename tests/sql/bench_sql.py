@@ -32,6 +32,7 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parents[1] / "emulator")]
 
+import duckdb  # noqa: E402
 import localathena as la  # noqa: E402
 import sqlglot  # noqa: E402
 import truth  # noqa: E402
@@ -113,8 +114,20 @@ STAGED_TABLES = ["aws_instanceinformation", "aws_compliancesummary", "aws_compli
                  "aws_tag"]
 
 
+def partition_filters(fleet: pathlib.Path, schema: str, table: str) -> list[str]:
+    """WHERE clauses that split a sync table by its account and Region folders, so a Parquet copy
+    is made one partition at a time (memory bounded by a partition, not by the table: a
+    10,000-node ComplianceItem table is gigabytes of JSON); one empty clause for the Config table."""
+    if schema != la.INVENTORY_SCHEMA:
+        return [""]
+    folders = [d for d in (fleet / "sync").iterdir() if d.is_dir() and la.table_name(d.name) == table]
+    return [f" WHERE accountid = {la._literal(a.name.split('=', 1)[1])} AND region = {la._literal(r.name.split('=', 1)[1])}"
+            for d in folders for a in sorted(d.glob("accountid=*")) if a.is_dir()
+            for r in sorted(a.glob("region=*")) if r.is_dir()] or [""]
+
+
 def report_run_scan(con, sizes: Sizes, tmp: pathlib.Path, report_queries: list[str],
-                    queries: dict) -> list[tuple[str, int]]:
+                    queries: dict, fleet: pathlib.Path) -> list[tuple[str, int]]:
     """What one compliance-report run scans: each staged JSON table once (its CREATE TABLE AS:
     the sync tables and the Config snapshot table, every day of it), then each query over the
     Parquet copies (SNAPPY, as the function writes them), reading only the column chunks of the
@@ -125,15 +138,23 @@ def report_run_scan(con, sizes: Sizes, tmp: pathlib.Path, report_queries: list[s
     copies.append((la.CONFIG_SCHEMA, la.CONFIG_TABLE, '*, "$path" AS object_key', sum(sizes.config_by_day.values())))
     for schema, table, select, json_bytes in copies:
         statements.append((f"CTAS {table}", json_bytes))
-        path = tmp / f"{table}.parquet"
-        con.execute(f"COPY (SELECT {select} FROM {schema}.{la._quote(table)}) TO {la._literal(str(path))} "
-                    "(FORMAT PARQUET, COMPRESSION SNAPPY)")
         chunk_sizes[(schema, table)] = {}
-        for column, size in con.execute(
-                "SELECT lower(split_part(path_in_schema, ',', 1)), sum(total_compressed_size) "
-                f"FROM parquet_metadata({la._literal(str(path))}) GROUP BY 1").fetchall():
-            chunk_sizes[(schema, table)][column] = int(size)
-        path.unlink()
+        print(f"  copying {table} ({json_bytes / 2**20:.1f} MiB) into Parquet", file=sys.stderr, flush=True)
+        try:
+            for n, where in enumerate(partition_filters(fleet, schema, table)):
+                path = tmp / f"{table}-{n}.parquet"
+                con.execute(f"COPY (SELECT {select} FROM {schema}.{la._quote(table)}{where}) "
+                            f"TO {la._literal(str(path))} (FORMAT PARQUET, COMPRESSION SNAPPY)")
+                for column, size in con.execute(
+                        "SELECT lower(split_part(path_in_schema, ',', 1)), sum(total_compressed_size) "
+                        f"FROM parquet_metadata({la._literal(str(path))}) GROUP BY 1").fetchall():
+                    chunk_sizes[(schema, table)][column] = chunk_sizes[(schema, table)].get(column, 0) + int(size)
+                path.unlink()
+        except duckdb.OutOfMemoryException:
+            # The local engine, not Athena, runs out of memory (the Config table's snapshots are
+            # whole JSON documents, read whole): the copy's column reads are not measured.
+            print(f"  {table}: the local engine ran out of memory copying it; the queries' reads of "
+                  "its copy are not counted below", flush=True)
     for qid in report_queries:
         tree = sqlglot.parse_one(la._quote_colon_segments(la.render(queries[qid].text, la.NAMED_QUERY_VALUES)),
                                  read="trino")
@@ -266,7 +287,7 @@ def main() -> int:
               f"{sum(cost(scanned_by_query[q]) for q in report_queries):.4f}")
         if len(report_queries) == len(REPORT_QUERIES):
             by_id = {q.id: q for q in truth.queries()}
-            run = report_run_scan(con, sizes, pathlib.Path(tmp), report_queries, by_id)
+            run = report_run_scan(con, sizes, pathlib.Path(tmp), report_queries, by_id, out)
             print("one compliance-report run (each JSON table read once into Parquet, then the queries on the copies):")
             for name, scanned in run:
                 print(f"  {name:38} {scanned / 2**20:>10.1f} MiB {cost(scanned):>8.4f} USD")

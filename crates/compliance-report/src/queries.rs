@@ -38,6 +38,11 @@ pub struct Shipped {
     pub text: &'static str,
     /// True when it reads the AWS Config snapshot table (skipped without Config analytics).
     pub reads_config: bool,
+    /// The only rows of its answer the report reads, as a condition on its output columns,
+    /// applied by Athena around the unchanged query: the report holds every row of an answer
+    /// in memory, and a realistic node reports hundreds of compliance items of which a few are
+    /// non-compliant.
+    pub rows: Option<&'static str>,
 }
 
 macro_rules! shipped {
@@ -46,14 +51,18 @@ macro_rules! shipped {
             path: concat!($source, "/", $file),
             text: include_str!(concat!(env!("OUT_DIR"), "/", $folder, "/", $file)),
             reads_config: false,
+            rows: None,
         }
     };
 }
 
 /// The dataset query of every live managed node.
 pub const NODES: Shipped = shipped!("datasets", "crates/quicksight-builder/sql", "nodes.sql");
-/// Every compliance item of every live node.
-pub const PATCHES: Shipped = shipped!("datasets", "crates/quicksight-builder/sql", "patches.sql");
+/// Every compliance item of every live node; the report reads the non-compliant ones.
+pub const PATCHES: Shipped = Shipped {
+    rows: Some("status = 'NON_COMPLIANT'"),
+    ..shipped!("datasets", "crates/quicksight-builder/sql", "patches.sql")
+};
 /// Every tag of every live node.
 pub const NODE_TAGS: Shipped =
     shipped!("datasets", "crates/quicksight-builder/sql", "node_tags.sql");
@@ -211,6 +220,13 @@ impl Catalog {
                 placeholder: sql[start..end].to_owned(),
             });
         }
+        if let Some(rows) = query.rows {
+            // A WITH query may stand in parentheses as a subquery (Trino's SELECT syntax).
+            sql = format!(
+                "SELECT * FROM (\n{}\n) AS shipped WHERE {rows}",
+                sql.trim_end().trim_end_matches(';')
+            );
+        }
         Ok(Statement {
             name: query.path.to_owned(),
             sql,
@@ -262,6 +278,19 @@ mod tests {
             "AS SELECT *, \"$path\" AS object_key FROM \"patch_config\".\"aws_config_snapshot\""
         ));
         assert_eq!(c.unstage().len(), stage.len());
+    }
+
+    #[test]
+    fn the_patches_answer_holds_only_the_rows_the_report_reads() {
+        let sql = catalog(true).render(&PATCHES).expect("renders").sql;
+        assert!(sql.starts_with("SELECT * FROM (\n"), "{sql}");
+        assert!(
+            sql.ends_with("\n) AS shipped WHERE status = 'NON_COMPLIANT'"),
+            "{sql}"
+        );
+        // The shipped text stands unchanged inside.
+        let nodes = catalog(true).render(&NODES).expect("renders").sql;
+        assert!(!nodes.contains("AS shipped"));
     }
 
     #[test]
