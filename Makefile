@@ -139,8 +139,10 @@ emulator: setup ## The local AWS emulator with a Lambda runner on EMULATOR_PORT 
 bench: build ## Benchmarks at realistic size: API calls per operation, wall time, peak memory; SQL on 10,000 realistic nodes and 100,000 small ones, with Athena's bytes scanned and cost
 	$(CARGO) run --locked --quiet -p bench -- --dist $(DIST)
 	$(CARGO) build --locked --release -p fleet-sim
-	$(VENV)/bin/python tests/sql/bench_sql.py --fleet-sim $(TARGET_DIR)/release/fleet-sim --nodes 10000
-	$(VENV)/bin/python tests/sql/bench_sql.py --fleet-sim $(TARGET_DIR)/release/fleet-sim --nodes 100000 --item-scale 0.02
+# Bytes only at these sizes (--scan-only): DuckDB runs out of memory on the Config queries over a
+# realistic 10,000-node fleet's snapshots, where Athena does not; make sql-check runs every query.
+	$(VENV)/bin/python tests/sql/bench_sql.py --fleet-sim $(TARGET_DIR)/release/fleet-sim --nodes 10000 --scan-only
+	$(VENV)/bin/python tests/sql/bench_sql.py --fleet-sim $(TARGET_DIR)/release/fleet-sim --nodes 100000 --item-scale 0.02 --scan-only
 
 clean: ## Remove build outputs and the Python environment
 	$(CARGO) clean
