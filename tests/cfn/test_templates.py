@@ -161,7 +161,7 @@ def test_the_organization_reader_grants_what_the_report_calls_as_it_and_trusts_o
     assert all(a.split(":")[1].startswith(("List", "Describe")) for a in granted)
     for s in statements:
         if "*" in as_list(s["Resource"]):
-            # Organizations defines no resource type for these (Service Authorization Reference).
+            # Only the tree listings take "*" (see the template's comment); tags are read on accounts.
             assert set(as_list(s["Action"])) <= {"organizations:ListRoots", "organizations:ListAccountsForParent",
                                                  "organizations:ListOrganizationalUnitsForParent"}
     trust = reader["Resources"]["ReaderRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
