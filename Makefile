@@ -1,6 +1,6 @@
 # The project's commands. `make help` lists them. Every target installs what it needs through this
-# repository's own files (requirements.txt, Cargo.lock), so a fresh clone works with just Rust,
-# Python 3 and make.
+# repository's own lock files (requirements*.txt with hashes, Cargo.lock with every cargo call
+# --locked), so a fresh clone works with just Rust, Python 3 and make.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -41,7 +41,7 @@ export AWS_EC2_METADATA_DISABLED := true
 VENV_STAMP := $(VENV)/.installed
 CARGO_LAMBDA_ARCH := $(if $(filter arm64 aarch64,$(ARCH)),--arm64,--x86-64)
 
-.PHONY: help demo setup test lint fmt sql-check cfn-check browser browser-check build templates publish deploy deploy-plan undeploy emulator bench clean
+.PHONY: help demo setup lock test lint fmt sql-check cfn-check browser browser-check build templates publish deploy deploy-plan undeploy emulator bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -56,9 +56,16 @@ endif
 
 setup: $(VENV_STAMP) ## Python environment for the emulator, checks and cargo-lambda (idempotent)
 
+# Python environments are installed from lock files only (every package at an exact version with its
+# hashes, made by `make lock`): pip refuses a package the lock does not list, a hash that does not
+# match, and (--only-binary) anything it would have to build, since build dependencies are not
+# hash-checked. A changed lock recreates the environment, so nothing from an older lock stays behind.
+PIP_INSTALL = pip install --quiet --disable-pip-version-check --require-hashes --only-binary :all:
+
 $(VENV_STAMP): requirements.txt
-	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PYTHON) -m venv --clear $(VENV)
+	$(VENV)/bin/$(PIP_INSTALL) -r requirements.txt
+	$(VENV)/bin/pip check --disable-pip-version-check
 	@touch $@
 
 lint: ## Format check and clippy with warnings as errors
@@ -69,6 +76,8 @@ fmt: ## Format the code
 	$(CARGO) fmt --all
 
 test: setup browser-check lint cfn-check ## Everything CI runs: lint, SQL and template checks, unit and integration tests, a small demo
+# First what a clean clone installed: every Python package from its lock, every cargo call --locked.
+	$(VENV)/bin/python -m pytest -q tests/build
 	$(CARGO) build --locked --workspace --bins
 # The SQL checks on the fleet-sim the workspace build just made (`make sql-check` builds fleet-sim
 # alone, which compiles its dependencies again with other features: minutes on a cold cache).
@@ -97,8 +106,33 @@ cfn-check: setup $(CHECKOV_VENV)/.installed ## Templates: cfn-lint, checkov, tem
 	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/python -m pytest -q tests/cfn
 
 $(CHECKOV_VENV)/.installed: tests/cfn/requirements-checkov.txt
-	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/cfn/requirements-checkov.txt
+	$(PYTHON) -m venv --clear $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/$(PIP_INSTALL) -r tests/cfn/requirements-checkov.txt
+	$(CHECKOV_VENV)/bin/pip check --disable-pip-version-check
+	@touch $@
+
+# make lock: each lock from its hand-edited .in file, for every platform and Python 3.11 or newer
+# (--universal), with the hashes of every file PyPI has for each version. Run it after editing a .in
+# file; it keeps every version the .in files allow unchanged (--upgrade-package NAME, in UV_ARGS, moves
+# one). Upgrading moto, boto3 or botocore: run `make test` on the new lock before committing it.
+LOCK_VENV ?= .venv-lock
+LOCKS := requirements.txt tests/cfn/requirements-checkov.txt requirements-lock.txt
+UV_ARGS ?=
+
+# Each lock starts with a header saying where it comes from, and the .in file's "# lock:" lines: what
+# is held back on purpose and why.
+lock: $(LOCK_VENV)/.installed ## Regenerate the Python lock files (requirements*.txt) from their .in files
+	for lock in $(LOCKS); do in=$${lock%.txt}.in; \
+		$(LOCK_VENV)/bin/uv pip compile --quiet --no-header --universal --python-version 3.11 \
+			--generate-hashes $(UV_ARGS) $$in -o $$lock; \
+		{ echo "# The lock of $$in, written by \`make lock\`: do not edit. Installed with pip --require-hashes."; \
+		  sed -n 's/^# lock: /# /p' $$in; cat $$lock; } > $$lock.new; \
+		mv $$lock.new $$lock; \
+	done
+
+$(LOCK_VENV)/.installed: requirements-lock.txt
+	$(PYTHON) -m venv --clear $(LOCK_VENV)
+	$(LOCK_VENV)/bin/$(PIP_INSTALL) -r requirements-lock.txt
 	@touch $@
 
 sql-check: setup ## The SQL we ship, on fleet-sim's fleet: parses as Athena (Trino) SQL, returns the ground truth in DuckDB
@@ -146,4 +180,4 @@ bench: build ## Benchmarks at realistic size: API calls per operation, wall time
 
 clean: ## Remove build outputs and the Python environment
 	$(CARGO) clean
-	rm -rf $(VENV) $(CHECKOV_VENV) dist $(DEMO_OUT)
+	rm -rf $(VENV) $(CHECKOV_VENV) $(LOCK_VENV) dist $(DEMO_OUT)

@@ -60,8 +60,8 @@ def checkov_command() -> list[str]:
                       ROOT / ".venv" / "bin" / "checkov", shutil.which("checkov")):
         if candidate and pathlib.Path(candidate).is_file():
             return [str(candidate)]
-    pytest.fail("checkov not found: python3 -m venv .venv-checkov && "
-                ".venv-checkov/bin/pip install -r tests/cfn/requirements-checkov.txt (or set CHECKOV)")
+    pytest.fail("checkov not found: make .venv-checkov/.installed "
+                "(installs tests/cfn/requirements-checkov.txt with hashes), or set CHECKOV")
 
 
 def flipped(path: pathlib.Path) -> str:

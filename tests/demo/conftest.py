@@ -28,7 +28,7 @@ def fleet_sim() -> pathlib.Path:
     binary = find_fleet_sim()
     if binary is None or not binary.is_file():
         pytest.fail("fleet-sim is not built (set FLEET_SIM, or CARGO_TARGET_DIR when it is not ./target): "
-                    "run `cargo build --workspace --bins` (make test builds every binary first)")
+                    "run `cargo build --locked --workspace --bins` (make test builds every binary first)")
     return binary
 
 
@@ -37,7 +37,7 @@ def run_demo(out: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
     bins = fleet_sim().parent
     binary = bins / "demo"
     if not binary.is_file():
-        pytest.fail(f"{binary} is missing: run `cargo build --workspace --bins` (make test does)")
+        pytest.fail(f"{binary} is missing: run `cargo build --locked --workspace --bins` (make test does)")
     return subprocess.run([str(binary), "--bin-dir", str(bins), "--regions", "us-east-1,eu-west-1",
                            "--out", str(out), *args],
                           capture_output=True, text=True, timeout=900, env={**os.environ, "NO_COLOR": "1"})

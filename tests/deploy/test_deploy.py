@@ -3,7 +3,7 @@ in an organizational unit, the central stack, the member StackSets with instance
 account and Region, the custom resources run by their real binaries (`local-aws`' Lambda runner),
 a re-run that changes nothing, an update, and `make undeploy` keeping the data.
 
-Needs the debug binaries (`cargo build --workspace --bins`; `make test` builds them first):
+Needs the debug binaries (`cargo build --locked --workspace --bins`; `make test` builds them first):
 `LOCAL_AWS` names the `local-aws` binary (default target/debug/local-aws), whose runner runs each
 function's binary from the same folder.
 """
@@ -38,7 +38,7 @@ FUNCTIONS = ["glue-column-remover", "config-partitioner", "sync-monitor", "s3-cl
 def local_aws():
     """The emulator with a Lambda runner whose functions run the debug binaries."""
     if not LOCAL_AWS.exists():
-        pytest.fail(f"{LOCAL_AWS} does not exist: cargo build --workspace --bins")
+        pytest.fail(f"{LOCAL_AWS} does not exist: cargo build --locked --workspace --bins")
     proc = subprocess.Popen([str(LOCAL_AWS), "--port", "0", "--bin-dir", str(LOCAL_AWS.parent)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()

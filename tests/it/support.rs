@@ -162,7 +162,7 @@ pub fn os_tags(platform_type: &str, name: &str, version: &str) -> BTreeMap<Strin
     ])
 }
 
-/// A binary of this workspace, built by `cargo build --workspace --bins` next to this test binary.
+/// A binary of this workspace, built by `cargo build --locked --workspace --bins` next to this test binary.
 pub fn workspace_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     // target/<profile>/deps/it-<hash> → target/<profile>/<name>
@@ -173,7 +173,7 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     let path = profile_dir.join(name);
     assert!(
         path.exists(),
-        "{} is missing: run `cargo build --workspace --bins` first (`make test` does)",
+        "{} is missing: run `cargo build --locked --workspace --bins` first (`make test` does)",
         path.display()
     );
     path

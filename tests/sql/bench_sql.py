@@ -219,7 +219,7 @@ def main() -> int:
                              "snapshots in memory to run the Config queries; Athena does not)")
     args = parser.parse_args()
     if args.fleet is None and (args.fleet_sim is None or not args.fleet_sim.exists()):
-        parser.error("--fleet-sim: the fleet-sim binary is needed (cargo build -p fleet-sim)")
+        parser.error("--fleet-sim: the fleet-sim binary is needed (cargo build --locked -p fleet-sim)")
 
     with tempfile.TemporaryDirectory(prefix="bench-sql-") as tmp:
         out = args.fleet or args.keep or pathlib.Path(tmp) / "fleet"

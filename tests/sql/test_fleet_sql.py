@@ -48,7 +48,7 @@ class Fleet:
 def fleet_sim() -> pathlib.Path:
     binary = truth.find_fleet_sim()
     if binary is None or not binary.exists():
-        pytest.fail("fleet-sim not found: build it (cargo build -p fleet-sim) and set FLEET_SIM to the binary "
+        pytest.fail("fleet-sim not found: build it (cargo build --locked -p fleet-sim) and set FLEET_SIM to the binary "
                     "(or CARGO_TARGET_DIR to the target folder)")
     return binary
 

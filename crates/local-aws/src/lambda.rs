@@ -125,7 +125,7 @@ impl LocalFunction {
         let function_name = config.name.as_str();
         if !binary.exists() {
             bail!(
-                "{} does not exist: build it first (`cargo build --workspace --bins`, or `make build` \
+                "{} does not exist: build it first (`cargo build --locked --workspace --bins`, or `make build` \
                  for release artifacts)",
                 binary.display()
             );
@@ -418,7 +418,7 @@ pub fn artifact(dir: &Path, function: &str) -> anyhow::Result<std::path::PathBuf
     let candidates = [dir.join(function).join("bootstrap"), dir.join(function)];
     candidates.into_iter().find(|p| p.is_file()).with_context(|| {
         format!(
-            "no binary of {function} in {}: run `make build` (release artifacts) or `cargo build --bins`",
+            "no binary of {function} in {}: run `make build` (release artifacts) or `cargo build --locked --bins`",
             dir.display()
         )
     })
