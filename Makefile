@@ -68,9 +68,10 @@ $(VENV_STAMP): requirements.txt
 	$(VENV)/bin/pip check --disable-pip-version-check
 	@touch $@
 
-lint: ## Format check and clippy with warnings as errors
+lint: setup ## Format check, clippy with warnings as errors, and the IAM lint of every template policy
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(VENV)/bin/python tests/cfn/iam_lint.py
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

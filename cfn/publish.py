@@ -159,24 +159,29 @@ def grants_org_read(policy: dict | None, objects: list[str], org_id: str) -> boo
     return False
 
 
-def bucket_exists(s3, bucket: str) -> bool:
+def bucket_exists(s3, bucket: str, owner: str) -> bool:
+    """Whether the bucket exists and is `owner`'s: every call names the expected owner, so a bucket
+    of that name in another account is refused ("If the parameter doesn't match the bucket owner's
+    account ID, the request fails with an Access Denied error", S3 User Guide, "Verifying bucket
+    ownership with bucket owner condition") instead of receiving our artifacts."""
     try:
-        s3.head_bucket(Bucket=bucket)
+        s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=owner)
         return True
     except ClientError as e:
         status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if status == 403:
-            raise PublishError(f"bucket {bucket} exists but this account may not use it (another account "
-                               "owns it?): choose another ARTIFACT_BUCKET_PREFIX") from None
+            raise PublishError(f"bucket {bucket} exists but is not this account's ({owner}) or this account may "
+                               "not use it: bucket names are global, so another account may own it. Choose another "
+                               "ARTIFACT_BUCKET_PREFIX") from None
         if status != 404:
             raise
         return False
 
 
-def read_policy(s3, bucket: str) -> dict | None:
+def read_policy(s3, bucket: str, owner: str) -> dict | None:
     """The bucket's policy, None when it has none."""
     try:
-        return json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+        return json.loads(s3.get_bucket_policy(Bucket=bucket, ExpectedBucketOwner=owner)["Policy"])
     except ClientError as e:
         if e.response.get("Error", {}).get("Code") == "NoSuchBucketPolicy":
             return None
@@ -187,10 +192,10 @@ def read_policy(s3, bucket: str) -> dict | None:
         raise
 
 
-def head_artifact(s3, bucket: str, key: str) -> dict | None:
+def head_artifact(s3, bucket: str, key: str, owner: str) -> dict | None:
     """HeadObject of a published artifact, None when there is none."""
     try:
-        return s3.head_object(Bucket=bucket, Key=key)
+        return s3.head_object(Bucket=bucket, Key=key, ExpectedBucketOwner=owner)
     except ClientError as e:
         status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if status == 404:
@@ -220,18 +225,20 @@ def same_content(head: dict, body: bytes, sha256: str) -> bool:
     return "-" not in etag and etag == hashlib.md5(body).hexdigest()
 
 
-def create_bucket(s3, bucket: str, region: str, org_id: str | None) -> None:
+def create_bucket(s3, bucket: str, region: str, org_id: str | None, owner: str) -> None:
     create = {"Bucket": bucket}
     if region != "us-east-1":
         create["CreateBucketConfiguration"] = {"LocationConstraint": region}
     s3.create_bucket(**create)
-    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+    s3.put_public_access_block(Bucket=bucket, ExpectedBucketOwner=owner, PublicAccessBlockConfiguration={
         "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
         "RestrictPublicBuckets": True})
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+    s3.put_bucket_versioning(Bucket=bucket, ExpectedBucketOwner=owner,
+                             VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(Bucket=bucket, ExpectedBucketOwner=owner, ServerSideEncryptionConfiguration={
         "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
-    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(bucket_policy(bucket, s3.meta.partition, org_id)))
+    s3.put_bucket_policy(Bucket=bucket, ExpectedBucketOwner=owner,
+                         Policy=json.dumps(bucket_policy(bucket, s3.meta.partition, org_id)))
 
 
 def publish(regions: list[str], prefix: str, version: str, dist: pathlib.Path,
@@ -267,20 +274,21 @@ def publish(regions: list[str], prefix: str, version: str, dist: pathlib.Path,
               "(aws:PrincipalOrgID)", file=sys.stderr)
 
     # 1. Check every Region; nothing is written.
+    owner = session.client("sts", region_name=regions[0]).get_caller_identity()["Account"]
     plans, unreadable, conflicts = [], [], []
     for region in regions:
         s3 = session.client("s3", region_name=region)
         bucket = f"{prefix}-{region}"
-        exists = bucket_exists(s3, bucket)
+        exists = bucket_exists(s3, bucket, owner)
         unchanged = set()
         if exists:
             partition = s3.meta.partition
-            if org_id and not grants_org_read(read_policy(s3, bucket),
+            if org_id and not grants_org_read(read_policy(s3, bucket, owner),
                                               [f"arn:{partition}:s3:::{bucket}/{k}" for k in keys.values()],
                                               org_id):
                 unreadable.append((bucket, org_read_statement(bucket, partition, org_id)))
             for function, key in keys.items():
-                head = head_artifact(s3, bucket, key)
+                head = head_artifact(s3, bucket, key, owner)
                 if head is None:
                     continue
                 if same_content(head, bodies[function], digests[function]):
@@ -321,11 +329,12 @@ def publish(regions: list[str], prefix: str, version: str, dist: pathlib.Path,
     done = []
     for region, s3, bucket, exists, unchanged in plans:
         if not exists:
-            create_bucket(s3, bucket, region, org_id)
+            create_bucket(s3, bucket, region, org_id, owner)
         for function, body in bodies.items():
             key = keys[function]
             if function not in unchanged:
-                s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"sha256": digests[function]})
+                s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"sha256": digests[function]},
+                              ExpectedBucketOwner=owner)
             done.append({"region": region, "bucket": bucket, "key": key, "bytes": len(body),
                          "bucket_created": not exists, "unchanged": function in unchanged})
     return done

@@ -65,6 +65,16 @@ def main(argv: list[str] | None = None) -> int:
         if OWNERS[i % len(OWNERS)]:
             org.tag_resource(ResourceId=account, Tags=[{"Key": "Owner", "Value": OWNERS[i % len(OWNERS)]}])
         members.append(account)
+    # The first member account runs AWS Config as Control Tower sets it up: a recorder with the
+    # role Control Tower creates for it ("AWS Control Tower resources": aws-controltower-ConfigRecorderRole,
+    # trusted by AWS Config, with the AWS managed policy AWS_ConfigRole). The demo's fleet step
+    # creates the recorder; AWS Config only accepts a role it may assume.
+    iam = client("iam", members[0], args.region)
+    iam.create_role(RoleName="aws-controltower-ConfigRecorderRole", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+    iam.attach_role_policy(RoleName="aws-controltower-ConfigRecorderRole",
+                           PolicyArn="arn:aws:iam::aws:policy/service-role/AWS_ConfigRole")
     print(json.dumps({"org_id": org_id, "ou": ou, "central": central, "members": members}))
     return 0
 

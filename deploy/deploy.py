@@ -203,15 +203,18 @@ class Deployer:
         region = cfg.central.region
         s3 = self.client(session, "s3", region)
         bucket = f"{cfg.artifacts.bucket_prefix}-{region}"
+        # publish.publish checked that the bucket is this account's; every call here says so too.
+        owner = self.client(session, "sts", region).get_caller_identity()["Account"]
         urls = {}
         # The templates as deployed: cfn/*.yaml with the SQL of cfn/queries included (cfn/render.py).
         for name, text in render.templates().items():
             key = f"{TEMPLATE_PREFIX.format(version=self.version)}/{name}"
             body = text.encode()
             digest = hashlib.sha256(body).hexdigest()
-            head = publish.head_artifact(s3, bucket, key)
+            head = publish.head_artifact(s3, bucket, key, owner)
             if head is None:
-                s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"sha256": digest})
+                s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"sha256": digest},
+                              ExpectedBucketOwner=owner)
             elif not publish.same_content(head, body, digest):
                 raise DeployError(f"s3://{bucket}/{key} holds a different {name} for version {self.version}: "
                                   "published versions are never overwritten; set artifacts.version to a new one")

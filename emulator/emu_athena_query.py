@@ -39,6 +39,13 @@ so a function that reads its answers from Athena could only be tested against ca
   table created in the catalog); ``DROP TABLE [IF EXISTS]`` (the catalog entry only: "DROP TABLE
   ... does not delete the data", Athena User Guide, "DROP TABLE"). Anything else fails the
   query with a reason that says the emulator does not run it, never silently.
+* **Two grammars** (section "Athena's two grammars"): each statement is classified as Athena's
+  ``StatementType`` classifies it and parsed with its grammar: the Hive DDL statements (``DROP
+  TABLE``, ``CREATE [EXTERNAL] TABLE``, ``ALTER TABLE``, ``MSCK REPAIR TABLE``, databases,
+  ``DESCRIBE``, ``SHOW``) with Hive's, where names take backticks; SELECT, CTAS and views with
+  Trino's, where they take double quotes. A Hive DDL statement with a double-quoted name is
+  refused by ``StartQueryExecution`` as Athena refuses it (``InvalidRequestException``,
+  ``AthenaErrorCode`` ``MALFORMED_QUERY``, the message Athena was observed to give).
 * **Results**: ``<OutputLocation>/<QueryExecutionId>.csv`` (every value in double quotes, NULL
   as an empty field) and ``<QueryExecutionId>.csv.metadata`` (AWS writes a binary file whose
   format it does not document; here the column info as JSON, for no client should parse it);
@@ -46,9 +53,17 @@ so a function that reads its answers from Athena could only be tested against ca
   ``MaxResults``: "The maximum number of results (rows) to return in this request", valid range
   1-1000), the column names as the first row of a SELECT's first page only (AWS does not say so
   in prose; its CLI example of get-query-results shows it, and clients rely on it); a CTAS answers
-  a ``rows`` column, no rows and ``UpdateCount``; a DROP TABLE writes ``<id>.txt``, as DDL does.
+  a ``rows`` column, no rows and ``UpdateCount``; a DDL statement's results are ``<id>.txt``.
   A statement that does not parse is refused by ``StartQueryExecution`` itself; more than
   ``DML_QUOTA`` queued and running queries get ``TooManyRequestsException``.
+* **Permissions** (section "whose permissions"): a query runs as the principal that started it
+  ("their permissions pass through Athena to determine what Athena can access", "Control access to
+  Amazon S3 from Athena"): ``StartQueryExecution`` keeps its caller and verifies the output bucket
+  (``s3:GetBucketLocation``), then every catalog read and write (``glue:GetDatabase``,
+  ``glue:GetTable``, ``glue:GetPartitions``, ``glue:CreateTable``, ``glue:DeleteTable``...) and
+  every S3 listing, read and write (with the KMS permission of SSE-KMS objects through S3) is
+  decided as that caller by ``emu_authz``, once per execution; a denial fails the query with
+  Athena's message.
 * **States**: ``QUEUED``, ``RUNNING``, then ``SUCCEEDED``, ``FAILED`` (``StateChangeReason`` and
   ``AthenaError``) or ``CANCELLED`` (``StopQueryExecution``). Queries run on a small pool of
   threads, so several run at once and later ones queue.
@@ -85,6 +100,8 @@ import sqlglot
 from sqlglot import exp
 
 import crawler_model
+import emu_acting
+import emu_authz
 import emu_paging
 import localathena
 from moto.athena.responses import AthenaResponse
@@ -110,6 +127,151 @@ class QueryFailed(Exception):
     def __init__(self, message: str, error_type: int = 1000, category: int = 2) -> None:
         super().__init__(message)
         self.error_type, self.category = error_type, category
+
+
+# --- whose permissions: the caller's -------------------------------------------------------------
+#
+# "The permissions required to run Athena queries include the following: Amazon S3 locations where
+# the underlying data to query is stored ... Metadata and resources that you store in the AWS Glue
+# Data Catalog, such as databases and tables" (Athena User Guide, "Identity and access management in
+# Athena"); "When actors interact with Athena, their permissions pass through Athena to determine
+# what Athena can access. This means that users must have permission to access Amazon S3 buckets in
+# order to query them with Athena" ("Control access to Amazon S3 from Athena"). So StartQueryExecution
+# keeps its caller (emu_authz.current(): a role session, a Lambda function's execution role, the
+# administrator) in the Execution, and every catalog and S3 access of the query is authorized as that
+# caller with emu_authz.decide, each decision recorded as the HTTP requests' are (DECISIONS, the
+# least-privilege evidence). Per execution, the same (action, resource, context) is decided once.
+#
+# What is authorized, when:
+# * Catalog ("Configure access to databases and tables in the AWS Glue Data Catalog"): "For any
+#   non-delete Athena action on a resource ... you need permissions to call this action on the
+#   resource (table or database) and all ancestors of the resource in the Data Catalog"; "to run
+#   GetPartitions on table myTable in the database myDB, you need permissions for the action
+#   glue:GetPartitions in the Data Catalog, the myDB database, and myTable"; "To run DROP TABLE, you
+#   need permissions to this action on the table, the database to which it belongs, and the
+#   catalog". The resources are the action's resource types in the Service Authorization Reference
+#   (iam_actions.resource_types: `catalog`, `database/<db>`, `table/<db>/<table>`), decided from the
+#   catalog down, so a denial names the highest object not allowed. Each table a query reads:
+#   glue:GetDatabase, glue:GetTable, and glue:GetPartitions when its Glue partitions are read (a
+#   projected table's are not: "Athena ... ignore[s] any partition metadata registered to the table",
+#   "Partition projection with Amazon Athena"). CREATE TABLE AS: glue:GetDatabase, glue:GetTable
+#   (does the table exist) and glue:CreateTable, the page's CREATE TABLE example; DROP TABLE:
+#   glue:GetDatabase, glue:GetTable, glue:DeleteTable, and for a partitioned table
+#   glue:GetPartitions and glue:DeletePartition (its DROP TABLE example: "If your table does not have
+#   partitions, do not include partition actions"). Not required: the page's policy on the `default`
+#   database and the catalog for glue:GetDatabase and glue:CreateDatabase (older versions of the page
+#   called it mandatory for Athena to work with the catalog at all); the emulator asks only for the
+#   objects a statement names.
+# * Data: s3:GetBucketLocation on each bucket a table lives in, s3:ListBucket on the bucket with
+#   s3:prefix the folder listed (a table's or Glue partition's location; for a projected table each
+#   partition folder holding objects: Athena lists every projected location, empty ones included,
+#   which the emulator does not enumerate), s3:GetObject on each object read, and through S3 the
+#   KMS permission of an SSE-KMS object (kms:Decrypt with kms:ViaService s3.<region>.amazonaws.com and
+#   the object's encryption context, emu_authz.dependent).
+# * Results: s3:GetBucketLocation on the output bucket when StartQueryExecution is called, then
+#   s3:PutObject on each object written (`<id>.csv`, its `.metadata`, a CTAS's data files, with the
+#   ListBucket and GetBucketLocation of the CTAS location's emptiness check) with the encryption the
+#   results are configured with (workgroup or request EncryptionConfiguration: SSE_S3, SSE_KMS with
+#   its key, then kms:GenerateDataKey through S3; CTAS data too: "if you use Athena to insert data
+#   into a table that has encrypted data, Athena uses the encryption configuration that was
+#   specified for the query results to encrypt the inserted data", "Encryption at rest"). CSE_KMS
+#   (Athena encrypting with KMS itself) is not emulated. The result bucket permissions Athena's own
+#   policies list besides ("BaseQueryResultsPermissions" of AmazonAthenaFullAccess:
+#   s3:ListBucketMultipartUploads, s3:ListMultipartUploadParts, s3:AbortMultipartUpload,
+#   s3:CreateBucket) serve multipart uploads, their clean-up and a missing bucket: the emulator writes
+#   each object with one PutObject and creates no bucket, so it asks for none of them (a decision
+#   would claim a permission no request used).
+# * Context: every request Athena makes for the caller carries aws:ViaAWSService true and
+#   aws:CalledVia [athena.amazonaws.com] ("Use CalledVia context keys for Athena": "When a principal
+#   makes a request to an AWS service, that service might use the principal's credentials to make
+#   subsequent requests to other services. The aws:CalledVia key contains an ordered list of each
+#   service in the chain"); the KMS requests S3 makes in turn add s3.amazonaws.com. Requests from
+#   Athena to S3 are TLS (aws:SecureTransport true).
+#
+# How a denial fails the query (ErrorCategory 2, USER; ErrorType from "Athena error catalog": 1500
+# "Permission error", 1501 "Amazon S3 permission error"):
+# * catalog: "Insufficient permissions to execute the query. " and Glue's AccessDeniedException
+#   text. AWS documents neither the whole text nor the type: "Insufficient permissions to execute
+#   the query." is the reason users report for Athena's permission failures (getredash/website#54,
+#   mozilla/redash#73), and Glue's text is IAM's ("User: arn:aws:sts::aws-account-id:assumed-role/
+#   .../... is not authorized to perform: glue:GetDatabase on resource: arn:aws:glue:aws-region:
+#   aws-account-id:catalog because no identity-based policy allows the glue:GetDatabase action",
+#   Athena User Guide, "Troubleshoot table errors", for Athena for Spark). ErrorType 1500.
+# * data (listing, reading, a key S3 may not use, a CTAS write): "Permission denied on S3 path:
+#   s3://<bucket>/<path>", the folder listed or the object read: Athena engine 3's text as users
+#   quote it (Kubecost's AWS integration troubleshooting: "Permission denied on S3 path:
+#   s3://cur-report/cur-report/cur-report/year=2022/month=8"; QuickSight's Athena driver: "Permission
+#   denied on S3 path: s3://xxxxxxxx"). Athena appends "This query ran against the "<db>" database,
+#   unless qualified by the query. Please post the error message on our forum or contact customer
+#   support with Query Id: <id>", left out here as for every other reason. The Knowledge Center's
+#   "Why do I get an Access Denied error when I run a query in Amazon Athena?" quotes an older
+#   engine's ("com.amazonaws.services.s3.model.AmazonS3Exception: Access Denied (Service: Amazon S3;
+#   Status Code: 403; Error Code: AccessDenied; ...) (Path: s3://my-athena-source-bucket/
+#   athena_data.csv)"). AWS gives no text for a denied CTAS write: ours is the same. ErrorType 1501.
+# * results: "Access denied when writing output to url: s3://<output>/<id>.csv . Please ensure you
+#   are allowed to access the S3 bucket. If you are encrypting query results with KMS key, please
+#   ensure you are allowed to access your KMS key", word for word the Knowledge Center article's
+#   (above); "Troubleshooting in Athena", "Access Denied Error when querying Amazon S3": "This can
+#   occur when you don't have permission to read the data in the bucket, permission to write to the
+#   results bucket". ErrorType 1501 (AWS does not say; 401 and 402 "Failed to write query results to
+#   Amazon S3" are system errors).
+# * the output bucket's location: StartQueryExecution itself answers InvalidRequestException
+#   "Unable to verify/create output bucket <bucket>" ("Troubleshooting in Athena": "This error can
+#   occur if the specified query result location doesn't exist or if the proper permissions are not
+#   present"; the Knowledge Center's "How do I resolve the 'Unable to verify/create output bucket'
+#   error": the role "doesn't have required Amazon S3 permissions, such as s3:GetBucketLocation";
+#   clients see it from the API call: "[Simba][AthenaJDBC](100071) An error has been thrown from the
+#   AWS Athena client. Unable to verify/create output bucket <bucket_name>").
+# With EMULATOR_AUTHZ=record the decisions are recorded and nothing fails. A policy the emulator
+# cannot evaluate (an unknown condition key) fails the query naming it, never a silent allow.
+
+ATHENA_PRINCIPAL = "athena.amazonaws.com"
+PERMISSION_ERROR, S3_PERMISSION_ERROR = 1500, 1501
+
+
+def denied_on_path(path: str) -> QueryFailed:
+    return QueryFailed(f"Permission denied on S3 path: {path}", error_type=S3_PERMISSION_ERROR, category=2)
+
+
+def denied_writing_output(location: str) -> QueryFailed:
+    return QueryFailed(f"Access denied when writing output to url: {location} . Please ensure you are allowed to "
+                       "access the S3 bucket. If you are encrypting query results with KMS key, please ensure you "
+                       "are allowed to access your KMS key", error_type=S3_PERMISSION_ERROR, category=2)
+
+
+class Access:
+    """What the query's caller may do (emu_acting.Acting: each (action, resource, context) decided
+    once per execution), with Athena's failures. No caller (an execution started outside an HTTP
+    request): nothing is authorized."""
+
+    def __init__(self, caller: emu_authz.Caller | None, account: str, region: str) -> None:
+        self.caller = caller
+        self.acting = None if caller is None else emu_acting.Acting(
+            caller, account, region, context={"aws:ViaAWSService": "true", "aws:CalledVia": [ATHENA_PRINCIPAL]},
+            called_via=(ATHENA_PRINCIPAL,),
+            unevaluable=lambda message: QueryFailed(f"GENERIC_INTERNAL_ERROR: {message}", error_type=2000,
+                                                    category=1))
+
+    def glue(self, action: str, database: str, table: str | None = None) -> None:
+        """Fails the query when the caller may not `action` the catalog, the database (and the table)."""
+        denial = self.acting.glue(action, database, table) if self.acting else None
+        if denial is not None:
+            raise QueryFailed(f"Insufficient permissions to execute the query. {denial}",
+                              error_type=PERMISSION_ERROR, category=2)
+
+    def s3(self, operation: str, bucket: str, **params: Any) -> str | None:
+        """IAM's denial of the S3 request Athena makes for the caller, or None when allowed."""
+        return self.acting.s3(operation, bucket, **params) if self.acting else None
+
+    def list_folder(self, bucket: str, prefix: str, location: str) -> None:
+        """Fails the query when the caller may not locate the bucket or list `prefix` in it."""
+        if self.s3("GetBucketLocation", bucket) or self.s3("ListObjectsV2", bucket, Prefix=prefix):
+            raise denied_on_path(location)
+
+    def read(self, obj: Any) -> None:
+        """Fails the query when the caller may not read the object (or use its key through S3)."""
+        if self.s3("GetObject", obj.bucket_name, Key=obj.name):
+            raise denied_on_path(f"s3://{obj.bucket_name}/{obj.name}")
 
 
 # --- Hive types ----------------------------------------------------------------------------------
@@ -245,15 +407,16 @@ def _cache() -> Cache:
     return CACHE
 
 
-def _objects(account: str, location: str) -> list[Any]:
+def _objects(account: str, location: str, access: Access) -> list[Any]:
     """The current objects under an s3:// location, in key order, skipping folders and the names
-    Athena ignores."""
+    Athena ignores; the caller must be allowed to list it."""
     m = S3_URL.match(location)
     if not m:
         raise QueryFailed(f"HIVE_INVALID_METADATA: the table location {location!r} is not an s3:// path")
     bucket_name, prefix = m.group(1), m.group(2)
     if prefix and not prefix.endswith("/"):
         prefix += "/"
+    access.list_folder(bucket_name, prefix, location)
     return _listed(account, bucket_name, prefix, location)
 
 
@@ -673,7 +836,7 @@ def projection_enabled(params: dict[str, str]) -> bool:
 
 
 def projected_objects(account: str, table: str, location: str, keys: list[str], params: dict[str, str],
-                      query: exp.Expression | None) -> list[tuple[tuple[str, ...], Any]]:
+                      query: exp.Expression | None, access: Access) -> list[tuple[tuple[str, ...], Any]]:
     """The objects of a projected table's partitions, each with its partition values, in key order."""
     now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
     lowered = {k.lower(): str(v) for k, v in params.items()}
@@ -748,6 +911,8 @@ def projected_objects(account: str, table: str, location: str, keys: list[str], 
     matcher = re.compile("".join(pattern), re.S)
     fixed = key_template[:key_template.index("${")] if "${" in key_template else key_template
     out = []
+    if access.s3("GetBucketLocation", bucket):
+        raise denied_on_path(f"s3://{bucket}/{fixed}")
     # Objects below the partition's folder, at any depth, as a Glue partition's location is read.
     for obj in _listed(account, bucket, fixed, template):
         hit = matcher.fullmatch(obj.name)
@@ -755,6 +920,10 @@ def projected_objects(account: str, table: str, location: str, keys: list[str], 
             continue
         values = tuple(hit.group(groups[k]) for k in keys)
         if all(projections[k].accepts(v) for k, v in zip(keys, values)):
+            # Athena lists the projected partition's folder: the caller must be allowed to.
+            named = dict(zip(keys, values))
+            folder = PLACEHOLDER.sub(lambda m: named[m.group(1).lower()], key_template)
+            access.list_folder(bucket, folder, f"s3://{bucket}/{folder}")
             out.append((values, obj))
     return out
 
@@ -783,8 +952,13 @@ class Table:
 
 
 def resolve_table(account: str, region: str, database: str, name: str, position: str,
-                  query: exp.Expression | None = None) -> Table:
+                  query: exp.Expression | None = None, access: Access | None = None) -> Table:
+    """The table as the query reads it, every catalog read and S3 access authorized as the query's
+    caller (`access`; section "whose permissions")."""
+    access = access or Access(None, account, region)
     backend = glue_backends[account][region]
+    access.glue("glue:GetDatabase", database)
+    access.glue("glue:GetTable", database, name)
     try:
         glue = backend.get_table(database, name)
     except Exception:
@@ -805,9 +979,10 @@ def resolve_table(account: str, region: str, database: str, name: str, position:
         # catalog's partitions are ignored (see "partition projection" above). A table without
         # partition keys has nothing to project (AWS is silent): its location is read as usual.
         found = projected_objects(account, f"{database}.{name}", sd.get("Location") or "", table.partition_keys,
-                                  table_params, query)
+                                  table_params, query, access)
     else:
         if table.partition_keys:
+            access.glue("glue:GetPartitions", database, name)
             places = [(tuple(p.partition_input.get("Values", [])),
                        (p.partition_input.get("StorageDescriptor") or {}).get("Location") or "")
                       for p in glue.partitions.values()]
@@ -815,9 +990,10 @@ def resolve_table(account: str, region: str, database: str, name: str, position:
             places = [((), sd.get("Location") or "")]
         for values, location in places:
             if location:
-                found += [(values, obj) for obj in _objects(account, location)]
+                found += [(values, obj) for obj in _objects(account, location, access)]
     cache = _cache()
     for values, obj in found:
+        access.read(obj)
         path = cache.file(obj, reading.name, reading.convert) if reading else cache.file(obj, "raw", lambda b: b)
         table.files.append(SourceFile(path, f"s3://{obj.bucket_name}/{obj.name}", obj.size, values))
     return table
@@ -865,6 +1041,287 @@ def create_view(con: duckdb.DuckDBPyConnection, table: Table, used: set[str]) ->
     return scanned
 
 
+# --- Athena's two grammars: Hive DDL and Trino DML ---------------------------------------------------
+#
+# "With some exceptions, Athena DDL is based on HiveQL DDL and Athena DML is based on Trino" (Athena
+# User Guide, "SQL reference for Athena"); "To escape reserved keywords in DDL statements, enclose
+# them in backticks (`). To escape reserved keywords in SQL SELECT statements and in queries on
+# views, enclose them in double quotes" (User Guide, "Reserved keywords"; the same words in "Names
+# for tables, databases, and columns", whose examples quote DDL names with backticks: "CREATE
+# EXTERNAL TABLE IF NOT EXISTS `_myunderscoretable`"; DROP TABLE's own example is "DROP TABLE
+# `my-athena-database-01.my-athena-table`"). So each statement is classified first, as Athena's
+# StatementType classifies it ("DDL indicates DDL query statements. DML indicates DML ... query
+# statements, such as CREATE TABLE AS SELECT. UTILITY indicates query statements other than DDL and
+# DML, such as SHOW CREATE TABLE, or DESCRIBE TABLE", API Reference, QueryExecution), then parsed with
+# its grammar: the Hive DDL statements (the User Guide's "DDL statements" list: CREATE [EXTERNAL]
+# TABLE, DROP TABLE, ALTER TABLE ..., MSCK REPAIR TABLE, CREATE/DROP/ALTER DATABASE, DESCRIBE,
+# SHOW ...) with sqlglot's "hive" dialect, where backticks quote an identifier and double quotes a
+# string; everything else with Trino's. CREATE TABLE AS SELECT and views are Trino statements: "When
+# running SELECT, CTAS, or VIEW queries, put quotation marks around identifiers" ("Names for
+# tables, databases, and columns"), the CTAS synopsis is Trino's ("WITH ( property_name = expression
+# [, ...] )", User Guide, "CREATE TABLE AS") and its StatementType is DML (above).
+#
+# A Hive DDL statement that names something with double quotes is refused by StartQueryExecution
+# itself: InvalidRequestException, AthenaErrorCode MALFORMED_QUERY, no execution. AWS documents
+# neither the refusal nor its text (the pages above only say that DDL takes backticks; "Considerations
+# and limitations" says nothing of quotes). What the emulator answers is what athena-local measured
+# against Athena on 2026-09-25 (github.com/aoyagikouhei/athena-local, .claude/issue-notes/204.md and
+# docs/caveats.md, "A quoted table name is rejected at StartQueryExecution before it reaches Trino"),
+# for a name of at most three parts whose part q is the first one in double quotes:
+#
+# * DROP TABLE [IF EXISTS], SHOW COLUMNS FROM|IN: q = 1 or 3 answers "line L:C: mismatched input
+#   '<part>' expecting {<EXPECTING>}", q = 2 "line L:C: no viable alternative at input '<the name up
+#   to the end of part 2>'"; SHOW TABLES IN <database>: "mismatched input" whatever q;
+# * DESCRIBE, DESC: q = 1 "no viable alternative" from the statement's first word, q = 2 from the
+#   name's start, q = 3 "mismatched input";
+# * ALTER TABLE, CREATE [EXTERNAL] TABLE (not a CTAS): "no viable alternative" from the statement's
+#   first word to the end of part q;
+# * SHOW CREATE TABLE: "Queries of this type are not supported";
+# * MSCK REPAIR TABLE: the message of Athena's Trino parser, "line 1:1: mismatched input 'MSCK'.
+#   Expecting: ...", whose list the emulator leaves out (it is Trino's list of statements, which
+#   athena-local did not record).
+#
+# L:C is the quoted part's line and column, both from 1, the column in UTF-16 units, counted after
+# the statement's leading whitespace (a leading comment counts); a newline, CR or tab inside the quoted
+# input is written \n, \r, \t. EXPECTING was measured the same for every statement and name shape;
+# its tokens (IDENTIFIER, BACKQUOTED_IDENTIFIER and non-reserved words such as STRATIFY or CODEGEN)
+# suggest an ANTLR grammar of Spark SQL's lineage, which reads "x" as a string literal: the list is
+# what may stand where that grammar wants an identifier. Not measured, and answered here with the
+# same "mismatched input" at the quoted token: a double-quoted database name (CREATE/DROP/ALTER
+# DATABASE, SHOW PARTITIONS, SHOW TBLPROPERTIES, ...), partition key (PARTITION ("dt" = ...)) or
+# column name (a CREATE TABLE's columns, ADD/REPLACE COLUMNS, PARTITIONED BY), or the new name of
+# ALTER TABLE ... RENAME TO; athena-local saw DROP DATABASE and the ALTER TABLE spellings Trino has no
+# grammar for (ADD COLUMNS, SET TBLPROPERTIES) answer with Trino's parser message instead, which the
+# emulator does not reproduce. Either way the call is refused with the same exception and code.
+#
+# Hive's own parser text, "FAILED: ParseException line L:C cannot recognize input near ...", is what
+# Athena gives at run time (a FAILED query, ErrorCategory 1, ErrorType 1003 "DDL task failed") for a
+# DDL statement that passes this first check and not Hive's parser: athena-local observed it for block
+# comments inside SHOW CREATE TABLE, MSCK REPAIR TABLE and ALTER TABLE (issue-notes/244.md), and
+# users report it (getredash/redash#2556: "FAILED: ParseException line 1:0 cannot recognize input
+# near '/' '*' 'Username'" for an MSCK REPAIR TABLE). A double-quoted name never gets that far.
+
+EXPECTING = ("{'SELECT', 'FROM', 'ADD', 'AS', 'ALL', 'DISTINCT', 'WHERE', 'GROUP', 'BY', 'GROUPING', 'SETS', "
+             "'CUBE', 'ROLLUP', 'ORDER', 'HAVING', 'LIMIT', 'AT', 'OR', 'AND', 'IN', NOT, 'NO', 'EXISTS', "
+             "'BETWEEN', 'LIKE', RLIKE, 'IS', 'NULL', 'TRUE', 'FALSE', 'NULLS', 'ASC', 'DESC', 'FOR', 'INTERVAL', "
+             "'CASE', 'WHEN', 'THEN', 'ELSE', 'END', 'JOIN', 'CROSS', 'OUTER', 'INNER', 'LEFT', 'SEMI', 'RIGHT', "
+             "'FULL', 'NATURAL', 'ON', 'LATERAL', 'WINDOW', 'OVER', 'PARTITION', 'RANGE', 'ROWS', 'UNBOUNDED', "
+             "'PRECEDING', 'FOLLOWING', 'CURRENT', 'ROW', 'WITH', 'VALUES', 'CREATE', 'TABLE', 'VIEW', 'REPLACE', "
+             "'INSERT', 'DELETE', 'INTO', 'DESCRIBE', 'EXPLAIN', 'FORMAT', 'LOGICAL', 'CODEGEN', 'CAST', 'SHOW', "
+             "'TABLES', 'COLUMNS', 'COLUMN', 'USE', 'PARTITIONS', 'FUNCTIONS', 'DROP', 'UNION', 'EXCEPT', "
+             "'INTERSECT', 'TO', 'TABLESAMPLE', 'STRATIFY', 'ALTER', 'RENAME', 'ARRAY', 'MAP', 'STRUCT', "
+             "'COMMENT', 'SET', 'RESET', 'DATA', 'START', 'TRANSACTION', 'COMMIT', 'ROLLBACK', 'MACRO', 'FIRST', "
+             "'AFTER', 'IF', 'DIV', 'PERCENT', 'BUCKET', 'OUT', 'OF', 'SORT', 'CLUSTER', 'DISTRIBUTE', "
+             "'OVERWRITE', 'TRANSFORM', 'REDUCE', 'USING', 'SERDE', 'SERDEPROPERTIES', 'RECORDREADER', "
+             "'RECORDWRITER', 'DELIMITED', 'FIELDS', 'TERMINATED', 'COLLECTION', 'ITEMS', 'KEYS', 'ESCAPED', "
+             "'LINES', 'SEPARATED', 'FUNCTION', 'EXTENDED', 'REFRESH', 'CLEAR', 'CACHE', 'UNCACHE', 'LAZY', "
+             "'FORMATTED', TEMPORARY, 'OPTIONS', 'UNSET', 'TBLPROPERTIES', 'DBPROPERTIES', 'BUCKETS', 'SKEWED', "
+             "'STORED', 'DIRECTORIES', 'LOCATION', 'EXCHANGE', 'ARCHIVE', 'UNARCHIVE', 'FILEFORMAT', 'TOUCH', "
+             "'COMPACT', 'CONCATENATE', 'CHANGE', 'CASCADE', 'RESTRICT', 'CLUSTERED', 'SORTED', 'PURGE', "
+             "'INPUTFORMAT', 'OUTPUTFORMAT', DATABASE, DATABASES, 'DFS', 'TRUNCATE', 'ANALYZE', 'COMPUTE', "
+             "'LIST', 'STATISTICS', 'PARTITIONED', 'EXTERNAL', 'DEFINED', 'REVOKE', 'GRANT', 'LOCK', 'UNLOCK', "
+             "'MSCK', 'REPAIR', 'EXPORT', 'IMPORT', 'LOAD', 'ROLE', 'ROLES', 'COMPACTIONS', 'PRINCIPALS', "
+             "'TRANSACTIONS', 'INDEX', 'INDEXES', 'LOCKS', 'OPTION', 'ANTI', 'LOCAL', 'INPATH', IDENTIFIER, "
+             "BACKQUOTED_IDENTIFIER}")
+
+# The lexemes the classification and the quoted-name check read: comments and whitespace dropped,
+# `...` (`` inside: a backtick, as in Hive's QuotedIdentifier) and "..." kept whole, '...' as Hive
+# reads it (backslash escapes).
+_LEXEME = re.compile(r"""(?P<space>\s+) | (?P<comment>--[^\n]*|/\*.*?\*/)
+    | (?P<backquoted>`(?:[^`]|``)*`) | (?P<quoted>"(?:[^"]|"")*") | (?P<string>'(?:[^'\\]|\\.)*')
+    | (?P<word>[A-Za-z0-9_$]+) | (?P<other>.)""", re.VERBOSE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Lexeme:
+    kind: str  # word, backquoted, quoted, string or other
+    text: str
+    start: int
+    end: int
+
+    def keyword(self) -> str:
+        return self.text.upper() if self.kind == "word" else ""
+
+
+def lexemes(sql: str) -> list[Lexeme]:
+    return [Lexeme(m.lastgroup or "other", m.group(), m.start(), m.end()) for m in _LEXEME.finditer(sql)
+            if m.lastgroup not in ("space", "comment")]
+
+
+@dataclass(frozen=True)
+class StatementKind:
+    statement_type: str  # QueryExecution.StatementType: DDL, DML or UTILITY
+    substatement: str | None  # SubstatementType, where its value is known
+    hive: bool  # parsed with Athena's Hive DDL grammar
+    keywords: tuple[str, ...] = ()  # the words before the name the statement acts on
+    rule: str = ""  # the quoted-name rule that applies (above); "" for a statement without a name
+
+
+# The Hive DDL statements by their first words, longest first. SubstatementType values are those
+# athena-local observed (AWS does not list them); None where nobody recorded one.
+HIVE_STATEMENTS: tuple[tuple[tuple[str, ...], str, str | None, str], ...] = (
+    (("DROP", "TABLE"), "DDL", "DROP_TABLE", "drop"),
+    (("DROP", "DATABASE"), "DDL", "DROP_DATABASE", "other"),
+    (("DROP", "SCHEMA"), "DDL", "DROP_DATABASE", "other"),
+    (("CREATE", "EXTERNAL", "TABLE"), "DDL", "CREATE_TABLE", "create"),
+    (("CREATE", "TABLE"), "DDL", "CREATE_TABLE", "create"),
+    (("CREATE", "DATABASE"), "DDL", "CREATE_DATABASE", "other"),
+    (("CREATE", "SCHEMA"), "DDL", "CREATE_DATABASE", "other"),
+    (("ALTER", "TABLE"), "DDL", None, "alter"),
+    (("ALTER", "DATABASE"), "DDL", None, "other"),
+    (("ALTER", "SCHEMA"), "DDL", None, "other"),
+    (("MSCK", "REPAIR", "TABLE"), "DDL", "MSCK_REPAIR", "msck"),
+    (("DESCRIBE", "EXTENDED"), "UTILITY", "DESCRIBE_TABLE", "other"),
+    (("DESCRIBE", "FORMATTED"), "UTILITY", "DESCRIBE_TABLE", "other"),
+    (("DESCRIBE",), "UTILITY", "DESCRIBE_TABLE", "describe"),
+    (("DESC",), "UTILITY", "DESCRIBE_TABLE", "describe"),
+    (("SHOW", "COLUMNS", "FROM"), "UTILITY", "SHOW_COLUMNS", "drop"),
+    (("SHOW", "COLUMNS", "IN"), "UTILITY", "SHOW_COLUMNS", "drop"),
+    (("SHOW", "TABLES", "IN"), "UTILITY", "SHOW_TABLES", "show_tables"),
+    (("SHOW", "TABLES"), "UTILITY", "SHOW_TABLES", ""),
+    (("SHOW", "CREATE", "TABLE"), "UTILITY", "SHOW_CREATE_TABLE", "show_create"),
+    (("SHOW", "DATABASES"), "UTILITY", "SHOW_DATABASES", ""),
+    (("SHOW", "SCHEMAS"), "UTILITY", "SHOW_DATABASES", ""),
+    (("SHOW", "PARTITIONS"), "UTILITY", None, "other"),
+    (("SHOW", "TBLPROPERTIES"), "UTILITY", None, "other"),
+    (("SHOW", "VIEWS", "IN"), "UTILITY", None, "other"),
+    (("SHOW", "VIEWS"), "UTILITY", None, ""),
+)
+
+
+def _is_ctas(tokens: list[Lexeme]) -> bool:
+    """A CREATE TABLE whose AS, outside parentheses, starts a query."""
+    depth = 0
+    for n, token in enumerate(tokens[:-1]):
+        depth += {"(": 1, ")": -1}.get(token.text, 0)
+        if depth == 0 and token.keyword() == "AS" and (
+                tokens[n + 1].keyword() in ("SELECT", "WITH", "VALUES") or tokens[n + 1].text == "("):
+            return True
+    return False
+
+
+def classify(text: str) -> StatementKind:
+    """The statement's StatementType, SubstatementType and grammar, from its first words."""
+    tokens = lexemes(text)
+    words = tuple(t.keyword() for t in tokens[:4])
+    ctas = words[:2] == ("CREATE", "TABLE") and _is_ctas(tokens)
+    for keywords, statement_type, substatement, rule in HIVE_STATEMENTS:
+        if words[:len(keywords)] == keywords and not ctas:
+            return StatementKind(statement_type, substatement, True, keywords, rule)
+    if ctas:
+        # DML as the API Reference says (athena-local observed DDL); the substatement's name for a
+        # CTAS is not documented.
+        return StatementKind("DML", "CREATE_TABLE_AS_SELECT", False)
+    first = words[0] if words else ""
+    if first in ("SELECT", "WITH", "VALUES") or (tokens and tokens[0].text == "("):
+        return StatementKind("DML", "SELECT", False)
+    if first in ("CREATE", "DROP", "ALTER"):  # views (Trino)
+        view = "VIEW" in words[1:3] or words[1:4] == ("OR", "REPLACE", "VIEW")
+        return StatementKind("DDL", f"{first}_VIEW" if view and first != "ALTER" else None, False)
+    if first in ("SHOW", "DESCRIBE"):
+        return StatementKind("UTILITY", None, False)
+    return StatementKind("DML", "INSERT" if first == "INSERT" else None, False)
+
+
+def parse(text: str, kind: StatementKind) -> list[exp.Expression | None]:
+    """The statement parsed with its grammar (raises sqlglot's ParseError)."""
+    if kind.hive:
+        return sqlglot.parse(text, read="hive")
+    return sqlglot.parse(localathena._quote_colon_segments(text), read="trino")
+
+
+def _at(sql: str, offset: int) -> str:
+    before = sql[:offset]
+    line_start = before.rfind("\n") + 1
+    return f"{before.count(chr(10)) + 1}:{len(before[line_start:].encode('utf-16-le')) // 2 + 1}"
+
+
+def _input(text: str) -> str:
+    return text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+
+
+def _no_viable(sql: str, part: Lexeme, start: int) -> str:
+    return f"line {_at(sql, part.start)}: no viable alternative at input '{_input(sql[start:part.end])}'"
+
+
+def _mismatched(sql: str, token: Lexeme) -> str:
+    return f"line {_at(sql, token.start)}: mismatched input '{_input(token.text)}' expecting {EXPECTING}"
+
+
+def _name(tokens: list[Lexeme], at: int) -> list[Lexeme]:
+    """The parts of the dotted name that starts at `at`."""
+    parts: list[Lexeme] = []
+    while at < len(tokens) and tokens[at].kind in ("word", "backquoted", "quoted"):
+        parts.append(tokens[at])
+        if at + 1 < len(tokens) and tokens[at + 1].text == "." and at + 2 < len(tokens):
+            at += 2
+        else:
+            break
+    return parts
+
+
+def _other_names(tokens: list[Lexeme], kind: StatementKind, after_name: int) -> list[Lexeme]:
+    """The other tokens a Hive DDL statement reads as identifiers: the first token of each item of a
+    list in parentheses after PARTITION, COLUMNS or BY (partition keys, columns) or after a CREATE
+    TABLE's name (its columns), and the new name of RENAME TO. A TBLPROPERTIES list is strings."""
+    found: list[Lexeme] = []
+    lists: list[bool] = []
+    item_starts = False
+    for n, token in enumerate(tokens):
+        if token.text == "(":
+            opener = tokens[n - 1].keyword() if n else ""
+            lists.append(opener in ("PARTITION", "COLUMNS", "BY") or (kind.rule == "create" and n == after_name))
+            item_starts = lists[-1]
+            continue
+        if token.text == ")":
+            if lists:
+                lists.pop()
+            item_starts = False
+            continue
+        if token.text == "," and lists and lists[-1]:
+            item_starts = True
+            continue
+        if item_starts or (n >= 2 and (tokens[n - 2].keyword(), tokens[n - 1].keyword()) == ("RENAME", "TO")):
+            found.append(token)
+        item_starts = False
+    return found
+
+
+def quoted_name_refusal(text: str) -> str | None:
+    """Athena's refusal of a Hive DDL statement that names something in double quotes (the rules
+    above), or None."""
+    sql = text.lstrip(" \t\r\n")
+    kind = classify(sql)
+    if not kind.hive:
+        return None
+    tokens = lexemes(sql)
+    at = len(kind.keywords)
+    if kind.rule != "alter":  # IF [NOT] EXISTS
+        for word in ("IF", "NOT", "EXISTS"):
+            if at < len(tokens) and tokens[at].keyword() == word:
+                at += 1
+    parts = _name(tokens, at) if kind.rule else []
+    quoted = next((n for n, part in enumerate(parts[:3]) if part.kind == "quoted"), None)
+    if quoted is not None:
+        part, first = parts[quoted], tokens[0]
+        if kind.rule == "show_create":
+            return "Queries of this type are not supported"
+        if kind.rule == "msck":
+            return f"line {_at(sql, first.start)}: mismatched input '{first.text}'"
+        if kind.rule in ("alter", "create") or (kind.rule == "describe" and quoted == 0):
+            return _no_viable(sql, part, first.start)
+        if kind.rule == "show_tables":
+            return _mismatched(sql, part)
+        if kind.rule in ("drop", "describe") and quoted == 1:
+            return _no_viable(sql, part, parts[0].start)
+        return _mismatched(sql, part)
+    after_name = at + 2 * len(parts) - 1 if parts else at
+    for token in parts[3:] + _other_names(tokens, kind, after_name):
+        if token.kind == "quoted":
+            return _mismatched(sql, token)
+    return None
+
+
 # --- one execution -----------------------------------------------------------------------------------
 
 @dataclass
@@ -894,6 +1351,12 @@ class Execution:
     # The workgroup's output location when it overrides the client's (a CTAS may then not name
     # its own location).
     enforced: bool = False
+    # Who started it: every catalog and S3 access of the query is authorized as this caller
+    # (emu_authz.Caller; None outside an HTTP request: nothing is authorized).
+    caller: Any = None
+    # The results' EncryptionConfiguration (workgroup's or request's): how results and CTAS data
+    # are written.
+    encryption: dict[str, Any] | None = None
 
     def view(self) -> dict[str, Any]:
         status: dict[str, Any] = {"State": self.state, "SubmissionDateTime": self.submitted}
@@ -916,6 +1379,8 @@ class Execution:
         }
         if self.output:
             out["ResultConfiguration"] = {"OutputLocation": self.output}
+            if self.encryption:
+                out["ResultConfiguration"]["EncryptionConfiguration"] = self.encryption
         if self.parameters:
             out["ExecutionParameters"] = self.parameters
         if self.substatement:
@@ -963,12 +1428,32 @@ def _duckdb_error(error: Exception, text_sql: str, query: exp.Expression) -> Que
     return QueryFailed(f"GENERIC_USER_ERROR: {text.splitlines()[0]}")
 
 
-def _put(account: str, location: str, body: bytes) -> None:
+def _sse(execution: Execution) -> dict[str, str]:
+    """The PutObject parameters of the results' encryption ("EncryptionConfiguration": SSE_S3,
+    SSE_KMS with KmsKey "the KMS key ARN or ID"); CSE_KMS is not emulated (nothing is set)."""
+    config = execution.encryption or {}
+    option = config.get("EncryptionOption")
+    if option == "SSE_S3":
+        return {"ServerSideEncryption": "AES256"}
+    if option == "SSE_KMS":
+        return {"ServerSideEncryption": "aws:kms", **({"SSEKMSKeyId": config["KmsKey"]} if config.get("KmsKey") else {})}
+    return {}
+
+
+def _put(execution: Execution, access: Access, location: str, body: bytes,
+         denied: Callable[[str], QueryFailed]) -> None:
+    """Writes an object as Athena writes it for the caller: s3:PutObject with the results'
+    encryption (and its KMS permission through S3), else the query fails with `denied`."""
     m = S3_URL.match(location)
     if not m:
         raise QueryFailed(f"INVALID_REQUEST: {location!r} is not an s3:// location", category=2)
+    sse = _sse(execution)
+    if access.s3("PutObject", m.group(1), Key=m.group(2), **sse):
+        raise denied(location)
     try:
-        s3_backends[account]["global"].put_object(m.group(1), m.group(2), body)
+        s3_backends[execution.account]["global"].put_object(m.group(1), m.group(2), body,
+                                                            encryption=sse.get("ServerSideEncryption"),
+                                                            kms_key_id=sse.get("SSEKMSKeyId"))
     except Exception as error:
         raise QueryFailed(f"Unable to write the results to {location}: {error}", error_type=2000, category=1) from None
 
@@ -992,37 +1477,33 @@ def run(execution: Execution) -> None:
 
 
 def _execute(execution: Execution) -> None:
+    access = Access(execution.caller, execution.account, execution.region)
     text = execution.query.strip().rstrip(";")
+    kind = classify(text)
     try:
-        statements = sqlglot.parse(localathena._quote_colon_segments(text), read="trino")
+        statements = parse(text, kind)
     except sqlglot.errors.ParseError as error:
         first = error.errors[0] if error.errors else {}
         raise QueryFailed(f"line {first.get('line', 1)}:{first.get('col', 1)}: {first.get('description', error)}") from None
     if len(statements) != 1 or statements[0] is None:
         raise QueryFailed("Only one sql statement is allowed. Got: " + str(len(statements)))
     statement = statements[0]
-    if isinstance(statement, exp.Drop):
-        execution.statement_type, execution.substatement = "DDL", "DROP_TABLE"
-        _drop(execution, statement)
-        # "DDL query results are saved as plain text files" (QueryID.txt), "Working with query
-        # results, recent queries, and output files"; a DROP TABLE has no rows.
-        if execution.output and execution.output.endswith(".csv"):
-            execution.output = execution.output[:-4] + ".txt"
+    if kind.substatement == "DROP_TABLE" and isinstance(statement, exp.Drop):
+        _drop(execution, statement, access)
+        # A DROP TABLE has no rows; its results object is the .txt DDL writes (start_query_execution).
         execution.columns, execution.header = [], False
-        _write_results(execution)
+        _write_results(execution, access)
         return
+    if kind.hive:
+        raise QueryFailed(f"NOT_SUPPORTED: the emulator runs SELECT, CREATE TABLE AS SELECT and DROP TABLE, "
+                          f"not {' '.join(kind.keywords)}")
     create = statement if isinstance(statement, exp.Create) else None
     if create is not None:
         if str(create.args.get("kind", "")).upper() != "TABLE" or not isinstance(create.expression, exp.Query):
             raise QueryFailed(f"NOT_SUPPORTED: the emulator runs SELECT, CREATE TABLE AS SELECT and DROP TABLE, "
                               f"not {text.split(None, 2)[:2]}")
-        # "DML indicates DML (Data Manipulation Language) query statements, such as CREATE TABLE
-        # AS SELECT" (API Reference, QueryExecution.StatementType); the substatement's name for a
-        # CTAS is not documented.
-        execution.substatement = "CREATE_TABLE_AS_SELECT"
         query = create.expression
     elif isinstance(statement, exp.Query):
-        execution.substatement = "SELECT"
         query = statement
     else:
         raise QueryFailed(f"NOT_SUPPORTED: the emulator runs SELECT, CREATE TABLE AS SELECT and DROP TABLE, "
@@ -1032,12 +1513,12 @@ def _execute(execution: Execution) -> None:
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET threads = 2")
-        _attach_tables(con, execution, text, query)
+        _attach_tables(con, execution, text, query, access)
         sql = localathena.transpile_expression(query)
         try:
             if create is not None:
                 # The query runs once, into the table's file (COPY answers the rows it wrote).
-                written = _write_table(execution, con, create, sql, execution.enforced)
+                written = _write_table(execution, con, create, sql, execution.enforced, access)
             else:
                 cursor = con.execute(sql)
                 names = [d[0] for d in cursor.description]
@@ -1054,7 +1535,7 @@ def _execute(execution: Execution) -> None:
         else:
             execution.columns = [_column(n, t) for n, t in zip(names, types)]
             execution.rows = [[render_value(v) for v in row] for row in rows]
-        _write_results(execution)
+        _write_results(execution, access)
     finally:
         con.close()
 
@@ -1071,7 +1552,8 @@ def _column(name: str, duck: str) -> dict[str, Any]:
             "Nullable": "UNKNOWN", "CaseSensitive": kind == "varchar"}
 
 
-def _attach_tables(con: duckdb.DuckDBPyConnection, execution: Execution, text: str, query: exp.Expression) -> None:
+def _attach_tables(con: duckdb.DuckDBPyConnection, execution: Execution, text: str, query: exp.Expression,
+                   access: Access) -> None:
     ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
     used = {c.name.lower() for c in query.find_all(exp.Column)}
     seen: set[tuple[str, str]] = set()
@@ -1085,7 +1567,8 @@ def _attach_tables(con: duckdb.DuckDBPyConnection, execution: Execution, text: s
         if (database, name) in seen:
             continue
         seen.add((database, name))
-        table = resolve_table(execution.account, execution.region, database, name, _position(text, node), query)
+        table = resolve_table(execution.account, execution.region, database, name, _position(text, node), query,
+                              access)
         execution.scanned += create_view(con, table, used)
         # The query names it as written (catalog- or database-qualified, or bare in the context's).
         node.set("catalog", None)
@@ -1093,7 +1576,7 @@ def _attach_tables(con: duckdb.DuckDBPyConnection, execution: Execution, text: s
 
 
 def _write_table(execution: Execution, con: duckdb.DuckDBPyConnection, create: exp.Create, sql: str,
-                 enforced: bool) -> int:
+                 enforced: bool, access: Access) -> int:
     """Writes the CTAS's rows under its location and creates its table; returns the rows written."""
     target = create.this.this if isinstance(create.this, exp.Schema) else create.this
     database = (target.db or execution.database).lower()
@@ -1113,6 +1596,10 @@ def _write_table(execution: Execution, con: duckdb.DuckDBPyConnection, create: e
     if fmt not in ("PARQUET", "JSON"):
         raise QueryFailed(f"NOT_SUPPORTED: the emulator writes PARQUET or JSON tables, not {fmt}")
     backend = glue_backends[execution.account][execution.region]
+    # The CREATE TABLE example of "Configure access to databases and tables in the AWS Glue Data
+    # Catalog": glue:GetDatabase, glue:GetTable (the table must not exist yet), glue:CreateTable.
+    access.glue("glue:GetDatabase", database)
+    access.glue("glue:GetTable", database, name)
     try:
         backend.get_table(database, name)
         raise QueryFailed(f"TABLE_ALREADY_EXISTS: Table 'awsdatacatalog.{database}.{name}' already exists")
@@ -1134,7 +1621,7 @@ def _write_table(execution: Execution, con: duckdb.DuckDBPyConnection, create: e
         location = execution.output.rsplit("/", 1)[0] + f"/tables/{execution.id}/"
     if not location.endswith("/"):
         location += "/"
-    if _objects(execution.account, location):
+    if _objects(execution.account, location, access):
         # Observed text (dbt-labs/dbt-athena#58); "make sure that the Amazon S3 location that you
         # specify has no data ... or your CTAS query will fail" (CREATE TABLE AS).
         raise QueryFailed(f"HIVE_PATH_ALREADY_EXISTS: Target directory for table '{database}.{name}' already exists: "
@@ -1155,9 +1642,14 @@ def _write_table(execution: Execution, con: duckdb.DuckDBPyConnection, create: e
                    "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat")
     with open(local, "rb") as handle:
         # Data files have no extension (observed; Athena does not document their names).
-        _put(execution.account, f"{location}{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}_{execution.id}_{uuid.uuid4()}",
-             handle.read())
+        _put(execution, access,
+             f"{location}{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}_{execution.id}_{uuid.uuid4()}",
+             handle.read(), denied_on_path)
     os.remove(local)
+    # The catalog entry comes last, as Athena commits a CTAS: a denied glue:CreateTable leaves the
+    # data written ("Even if a CTAS or INSERT INTO statement fails, orphaned data can be left in the
+    # data location specified in the statement", "Troubleshooting in Athena").
+    access.glue("glue:CreateTable", database, name)
     backend.create_table(database, name, {
         "Name": name, "TableType": "EXTERNAL_TABLE",
         "Parameters": {"EXTERNAL": "TRUE", "classification": fmt.lower()},
@@ -1169,20 +1661,31 @@ def _write_table(execution: Execution, con: duckdb.DuckDBPyConnection, create: e
     return int(written)
 
 
-def _drop(execution: Execution, statement: exp.Drop) -> None:
+def _drop(execution: Execution, statement: exp.Drop, access: Access) -> None:
     if str(statement.args.get("kind", "")).upper() != "TABLE":
         raise QueryFailed("NOT_SUPPORTED: the emulator drops tables only")
     backend = glue_backends[execution.account][execution.region]
     for node in statement.args.get("tables") or [statement.this]:
-        database = (node.db or execution.database).lower()
+        database, name = (node.db or execution.database).lower(), node.name.lower()
+        # The DROP TABLE example of "Configure access to databases and tables in the AWS Glue Data
+        # Catalog": glue:GetDatabase, glue:GetTable, glue:DeleteTable, and for a partitioned table
+        # glue:GetPartitions and glue:DeletePartition.
+        access.glue("glue:GetDatabase", database)
+        access.glue("glue:GetTable", database, name)
         try:
-            backend.delete_table(database, node.name.lower())
+            table = backend.get_table(database, name)
         except Exception:
             if not statement.args.get("exists"):
-                raise QueryFailed(f"Table {node.name.lower()} does not exist") from None
+                raise QueryFailed(f"Table {name} does not exist") from None
+            continue
+        if table.as_dict().get("PartitionKeys"):
+            access.glue("glue:GetPartitions", database, name)
+            access.glue("glue:DeletePartition", database, name)
+        access.glue("glue:DeleteTable", database, name)
+        backend.delete_table(database, name)
 
 
-def _write_results(execution: Execution) -> None:
+def _write_results(execution: Execution, access: Access) -> None:
     if not execution.output:
         return
     buffer = io.StringIO()
@@ -1192,9 +1695,9 @@ def _write_results(execution: Execution) -> None:
     for row in execution.rows:
         # NULL is an empty, unquoted field; csv.writer would quote "" too.
         buffer.write(",".join("" if v is None else '"' + v.replace('"', '""') + '"' for v in row) + "\n")
-    _put(execution.account, execution.output, buffer.getvalue().encode())
-    _put(execution.account, execution.output + ".metadata",
-         json.dumps({"ColumnInfo": execution.columns}).encode())
+    _put(execution, access, execution.output, buffer.getvalue().encode(), denied_writing_output)
+    _put(execution, access, execution.output + ".metadata", json.dumps({"ColumnInfo": execution.columns}).encode(),
+         denied_writing_output)
 
 
 # --- the API ---------------------------------------------------------------------------------------
@@ -1211,6 +1714,16 @@ def _executions(self: AthenaResponse) -> dict[str, Execution]:
 
 def _invalid(message: str) -> JsonRESTError:
     return JsonRESTError("InvalidRequestException", message)
+
+
+def _malformed(message: str) -> JsonRESTError:
+    """InvalidRequestException as Athena answers a statement it cannot parse: with AthenaErrorCode
+    MALFORMED_QUERY (observed: athena-local's measurements, above; the API Reference documents the
+    member, "The error code returned when the query execution failed to process", not its values)."""
+    error = _invalid(message)
+    error.description = json.dumps({"__type": "InvalidRequestException", "Message": message,
+                                    "AthenaErrorCode": "MALFORMED_QUERY"})
+    return error
 
 
 def _find(self: AthenaResponse) -> Execution:
@@ -1239,12 +1752,29 @@ def start_query_execution(self: AthenaResponse) -> str:
         raise _invalid("No output location provided. An output location is required either through the Workgroup "
                        "result configuration setting or as an API input.")
     # A statement Athena cannot parse is refused by this call, with the parser's text and no
-    # execution (observed: "line 1:10: mismatched input '<EOF>'. Expecting: ...").
+    # execution (observed: "line 1:10: mismatched input '<EOF>'. Expecting: ..."), parsed with its
+    # grammar: Hive's for the Hive DDL statements, Trino's for the rest (section "Athena's two
+    # grammars"). A Hive DDL statement that double-quotes a name is refused the same way.
+    text = query.strip().rstrip(";")
+    kind = classify(text)
     try:
-        sqlglot.parse(localathena._quote_colon_segments(query.strip().rstrip(";")), read="trino")
+        parse(text, kind)
     except sqlglot.errors.ParseError as error:
         first = error.errors[0] if error.errors else {}
-        raise _invalid(f"line {first.get('line', 1)}:{first.get('col', 1)}: {first.get('description', error)}") from None
+        raise _malformed(f"line {first.get('line', 1)}:{first.get('col', 1)}: {first.get('description', error)}") from None
+    refusal = quoted_name_refusal(text)
+    if refusal is not None:
+        raise _malformed(refusal)
+    # The query runs with its caller's permissions (section "whose permissions"): the caller is
+    # kept, and the output bucket located now, as Athena verifies it before running anything.
+    serving = emu_authz.current()
+    caller = serving[0] if serving is not None else None
+    bucket = S3_URL.match(output)
+    if bucket and Access(caller, self.current_account, self.region).s3("GetBucketLocation", bucket.group(1)):
+        raise _invalid(f"Unable to verify/create output bucket {bucket.group(1)}")
+    encryption = (group_config.get("ResultConfiguration") or {}).get("EncryptionConfiguration")
+    if not (enforce and encryption):
+        encryption = request_config.get("EncryptionConfiguration") or encryption
     active = sum(e.state in ("QUEUED", "RUNNING") for e in _executions(self).values())
     if active >= DML_QUOTA:
         # "A DML or DDL query quota includes both running and queued queries ... query 26 will
@@ -1255,11 +1785,16 @@ def start_query_execution(self: AthenaResponse) -> str:
                             "reduce the number of concurrent queries submitted by this account. Contact customer "
                             "support to request a concurrent query limit increase.")
     exec_id = str(uuid.uuid4())
+    # "DDL query results are saved as plain text files" (<id>.txt), "Working with query results,
+    # recent queries, and output files".
+    extension = "txt" if kind.statement_type == "DDL" else "csv"
     execution = Execution(
         id=exec_id, query=query, database=(context.get("Database") or "default").lower(),
         catalog=context.get("Catalog") or "AwsDataCatalog", workgroup=group_name,
-        output=output.rstrip("/") + f"/{exec_id}.csv", parameters=list(self._get_param("ExecutionParameters") or []),
-        account=self.current_account, region=self.region, enforced=bool(enforce and group_output))
+        output=output.rstrip("/") + f"/{exec_id}.{extension}",
+        parameters=list(self._get_param("ExecutionParameters") or []),
+        account=self.current_account, region=self.region, enforced=bool(enforce and group_output),
+        statement_type=kind.statement_type, substatement=kind.substatement, caller=caller, encryption=encryption)
     _executions(self)[exec_id] = execution
     POOL.submit(run, execution)
     return json.dumps({"QueryExecutionId": exec_id})

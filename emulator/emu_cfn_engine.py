@@ -9,7 +9,8 @@ CloudFormation User Guide describes it, in a background thread as AWS does (the 
 the stack is ``*_IN_PROGRESS``, DescribeStackEvents shows each step):
 
 * create in dependency order ("DependsOn attribute": Ref, GetAtt and Sub make implicit
-  dependencies), delete in the reverse order; on a failed create ROLLBACK_IN_PROGRESS deletes what
+  dependencies; so do Refs in a resource's Metadata, see ``resource_dependencies``), delete in the
+  reverse order; on a failed create ROLLBACK_IN_PROGRESS deletes what
   was made (OnFailure ROLLBACK, the default), or DELETE, or DO_NOTHING / DisableRollback keeps it
   (API_CreateStack, OnFailure; "Choose how to handle failures when provisioning resources",
   stack-failure-options.html);
@@ -31,7 +32,17 @@ the stack is ``*_IN_PROGRESS``, DescribeStackEvents shows each step):
   or ServiceTimeout.
 
 Resources run one after another (AWS runs independent ones in parallel); the order is a valid AWS
-order, so a template that works here has its dependencies right.
+order, and one that exposes a missing dependency ("DependsOn attribute": "CloudFormation creates,
+updates, and deletes resources in parallel to the extent possible. It automatically determines which
+resources in a template can be parallelized and which have dependencies that require other
+operations to finish first", so nothing but a dependency orders two resources).
+Among the resources whose dependencies are done, creation and update take the one declared last
+(``EMULATOR_CFN_ORDER`` unset or ``reverse``), or a seeded random one (``shuffle[:<seed>]``; the
+seed is printed to stderr with each operation), or the one declared first (``declaration``, the
+order a template's author reads, which hides most missing dependencies). A resource that needs
+another's effect (a permission, a policy attachment) without a reference or DependsOn therefore
+fails here as it can in AWS, instead of working because it happens to be declared later. Deletion is
+the reverse of the order the resources were created in, so dependents always go first.
 """
 
 from __future__ import annotations
@@ -39,7 +50,9 @@ from __future__ import annotations
 import copy
 import json
 import os
+import random
 import secrets
+import sys
 import threading
 import time
 import uuid
@@ -52,9 +65,22 @@ from botocore.config import Config
 
 from emu_cfn_template import (
     NO_VALUE, UNKNOWN, Context, ResolveError, TemplateError, check_rules, evaluate,
-    parameter_specs, parse_template, policy_of, resolve_parameters, resource_dependencies,
-    scalar_str, topological_order, transforms_of, typed_parameter, LANGUAGE_EXTENSIONS,
+    parameter_specs, parse_template, policy_of, references, resolve_parameters,
+    resource_dependencies as declared_dependencies, scalar_str, topological_order, transforms_of,
+    typed_parameter, LANGUAGE_EXTENSIONS,
 )
+
+
+def resource_dependencies(logical_id: str, ctx: Context) -> set[str]:
+    """What a resource waits for: its Ref, GetAtt and Sub targets and DependsOn (emu_cfn_template),
+    and the resources its Metadata references. "Metadata attribute": "you can use intrinsic
+    functions (such as GetAtt and Ref) ... within the Metadata attribute to add those interpreted
+    values", so a Ref there is only interpreted once its resource exists; an Fn::If there is how a
+    template waits for a resource that has a Condition (DependsOn takes no function, and naming a
+    resource whose Condition is false is "Unresolved resource dependencies"): only the branch the
+    condition takes counts, as in Properties."""
+    deps = declared_dependencies(logical_id, ctx)
+    return deps | references(ctx.template["Resources"][logical_id].get("Metadata"), ctx)
 
 
 def now() -> datetime:
@@ -697,6 +723,80 @@ def canonical(value: Any) -> str:
     return json.dumps(_stringify(value), sort_keys=True)
 
 
+# --------------------------------------------------------------------------------------------------
+# The order of independent resources
+# --------------------------------------------------------------------------------------------------
+
+ORDER_ENV = "EMULATOR_CFN_ORDER"
+
+
+@dataclass(frozen=True)
+class OrderMode:
+    """Which ready resource goes next: ``reverse`` (the default: the one declared last),
+    ``declaration`` (the one declared first) or ``shuffle`` (a random one, from ``seed``)."""
+
+    kind: str
+    seed: int | None = None
+
+    @property
+    def setting(self) -> str:
+        return f"{ORDER_ENV}={self.kind}" + (f":{self.seed}" if self.kind == "shuffle" else "")
+
+
+def parse_order(raw: str | None) -> OrderMode:
+    """``EMULATOR_CFN_ORDER``: unset, ``reverse``, ``declaration``, ``shuffle`` (a seed drawn once
+    for the process) or ``shuffle:<seed>`` (an integer). Anything else stops the emulator at import,
+    naming the accepted values, rather than silently running in another order."""
+    value = (raw or "").strip()
+    if value in ("", "reverse"):
+        return OrderMode("reverse")
+    if value == "declaration":
+        return OrderMode("declaration")
+    if value == "shuffle":
+        return OrderMode("shuffle", secrets.randbelow(10**9))
+    if value.startswith("shuffle:"):
+        try:
+            return OrderMode("shuffle", int(value.split(":", 1)[1]))
+        except ValueError:
+            pass
+    raise ValueError(f"{ORDER_ENV}={value!r}: expected reverse (the default), declaration, shuffle or "
+                     "shuffle:<integer seed>")
+
+
+ORDER = parse_order(os.environ.get(ORDER_ENV))
+
+
+def ready_order(nodes: list[str], deps: dict[str, set[str]], mode: OrderMode) -> list[str]:
+    """The order one operation creates or updates ``nodes`` (declaration order) in: a resource only
+    after every resource it depends on, and among those whose dependencies are done, the one
+    ``mode`` picks. A cycle is the ValidationError topological_order raises (prepare checks it at
+    the call). The same seed gives the same order for the same resources and dependencies, whatever
+    else the emulator runs (each operation draws from its own generator)."""
+    topological_order(nodes, deps)  # a cycle raises TemplateError, as at the call
+    index = {n: i for i, n in enumerate(nodes)}
+    waiting = {n: set(deps.get(n, set())) for n in nodes}
+    dependents: dict[str, list[str]] = {n: [] for n in nodes}
+    for n, ds in waiting.items():
+        for d in ds:
+            dependents[d].append(n)
+    rng = random.Random(mode.seed) if mode.kind == "shuffle" else None
+    ready = [n for n in nodes if not waiting[n]]  # kept in declaration order
+    order: list[str] = []
+    while ready:
+        if rng is not None:
+            pick = rng.randrange(len(ready))
+        else:
+            pick = 0 if mode.kind == "declaration" else len(ready) - 1
+        n = ready.pop(pick)
+        order.append(n)
+        for m in dependents[n]:
+            waiting[m].discard(n)
+            if not waiting[m]:
+                ready.append(m)
+                ready.sort(key=index.__getitem__)
+    return order
+
+
 class Operation:
     """One stack operation on its own thread (or the caller's, for StackSets)."""
 
@@ -763,8 +863,10 @@ class Operation:
 
     def _delete_all(self, resources: dict[str, Resource], retain: set[str], ctx_policy: Callable[[Resource], str]
                     ) -> list[str]:
-        """Deletes in the reverse dependency order; a resource whose dependents failed to delete
-        stays. Returns the logical ids that failed."""
+        """Deletes in the reverse dependency order: the reverse of the order the resources were
+        created in (``resources`` keeps it; a dependency recorded since moves its dependents ahead of
+        it), whatever ORDER chose among independent ones. A resource whose dependents failed to
+        delete stays. Returns the logical ids that failed."""
         order = topological_order(list(resources), {k: r.depends_on & set(resources) for k, r in resources.items()})
         failed: list[str] = []
         blocked: set[str] = set()
@@ -825,7 +927,7 @@ class Operation:
         stack.set_status("CREATE_IN_PROGRESS", "User Initiated")
         ctx = make_context(stack, stack.template, stack.raw_parameters, stack.resources)
         try:
-            for logical_id in self._plan_order(ctx):
+            for logical_id in self._plan_order(ctx, "CREATE"):
                 spec = stack.template["Resources"][logical_id]
                 res = Resource(logical_id, spec["Type"], depends_on=resource_dependencies(logical_id, ctx),
                                deletion_policy=policy_of(logical_id, "DeletionPolicy", ctx),
@@ -845,9 +947,18 @@ class Operation:
             return
         stack.set_status("CREATE_COMPLETE")
 
-    def _plan_order(self, ctx: Context) -> list[str]:
-        active = [k for k in ctx.template["Resources"] if ctx.resource_enabled(k)]
-        return topological_order(active, {k: resource_dependencies(k, ctx) for k in active})
+    def _plan_order(self, ctx: Context, operation: str) -> list[str]:
+        """The active resources in the order ``operation`` (CREATE, UPDATE) takes them (ORDER)."""
+        active = self._active(ctx)
+        if ORDER.kind == "shuffle":
+            # The seed on stderr, so a failure can be replayed with the same order.
+            print(f"emulator cloudformation: {operation} {self.stack.name} in shuffled order "
+                  f"({ORDER.setting} replays it)", file=sys.stderr, flush=True)
+        return ready_order(active, {k: resource_dependencies(k, ctx) for k in active}, ORDER)
+
+    @staticmethod
+    def _active(ctx: Context) -> list[str]:
+        return [k for k in ctx.template["Resources"] if ctx.resource_enabled(k)]
 
     def _create_failed(self, reason: str) -> None:
         stack = self.stack
@@ -902,7 +1013,7 @@ class Operation:
         undo: list[tuple[str, Resource | None]] = []  # (logical id, its state before) in order
         replaced: list[Resource] = []
         try:
-            for logical_id in self._plan_order(ctx):
+            for logical_id in self._plan_order(ctx, "UPDATE"):
                 self._update_one(ctx, logical_id, old_resources.get(logical_id), undo, replaced)
             outputs = self._outputs(ctx)
             self._publish_exports(outputs)
@@ -993,7 +1104,7 @@ class Operation:
                 self._delete(old, old.replace_policy)
             except ResourceFailure:
                 pass
-        active = set(self._plan_order(ctx))
+        active = set(self._active(ctx))
         removed = {k: stack.resources[k] for k in list(stack.resources)
                    if k not in active and stack.resources[k].status != "DELETE_COMPLETE"}
         self._delete_all(removed, set(), lambda r: old_resources.get(r.logical_id, r).deletion_policy)

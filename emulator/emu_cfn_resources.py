@@ -335,6 +335,32 @@ class IamRole(Provider):
 
 
 @register
+class IamRolePolicy(Provider):
+    """An inline policy of a role as a resource of its own ("AWS::IAM::RolePolicy": PolicyName and
+    RoleName need replacement, PolicyDocument is updated in place)."""
+
+    type_name = "AWS::IAM::RolePolicy"
+    replacement = frozenset({"PolicyName", "RoleName"})
+
+    def create(self, call: Call, props: Props) -> Outcome:
+        api(call.client("iam"), "PutRolePolicy", RoleName=props["RoleName"], PolicyName=props["PolicyName"],
+            PolicyDocument=as_json(props["PolicyDocument"]))
+        physical = f"{props['PolicyName']}|{props['RoleName']}"
+        call.set_physical_id(physical)
+        return physical, {}
+
+    def update(self, call: Call, before: Resource, props: Props) -> Outcome:
+        if changed(before.properties, props, "PolicyDocument"):
+            api(call.client("iam"), "PutRolePolicy", RoleName=props["RoleName"], PolicyName=props["PolicyName"],
+                PolicyDocument=as_json(props["PolicyDocument"]))
+        return before.physical_id, before.attributes
+
+    def delete(self, call: Call, res: Resource) -> None:
+        ignore_missing(lambda: api(call.client("iam"), "DeleteRolePolicy", RoleName=res.properties["RoleName"],
+                                   PolicyName=res.properties["PolicyName"]))
+
+
+@register
 class IamManagedPolicy(Provider):
     type_name = "AWS::IAM::ManagedPolicy"
     replacement = frozenset({"ManagedPolicyName", "Path", "Description"})

@@ -33,21 +33,34 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
+import emu_authz
 import emu_cloudformation
+import emu_deliveries
 import emu_glue
 import emu_events
 import emu_lambda
+import emu_request
 import emu_s3
 import emu_ssm
+import emu_validate
 from emu_faults import Faults
 
 DEFAULT_ACCOUNT = "123456789012"
-# Access key ids `<account>` or `<account>-<caller>`: the caller part names who signed (the demo
-# gives each function its own, so the calls of each can be told apart).
-_ACCESS_KEY_RE = re.compile(r"Credential=((\d{12})(?:-[A-Za-z0-9-]+)?)/")
+# Call records by caller: `<account>-<caller>` labels (emu_authz.Caller.label), so the calls of each
+# function can be told apart.
+_LABEL_RE = re.compile(r"^\d{12}(?:-[A-Za-z0-9-]+)?$")
 DEFAULT_REGION = "us-east-1"
 
 CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
+
+
+def access_key_id(environ: dict[str, Any]) -> str | None:
+    """The access key id a request is signed with (header, or a pre-signed URL's query)."""
+    m = CREDENTIAL_RE.search(environ.get("HTTP_AUTHORIZATION") or "")
+    if m:
+        return m.group(1)
+    cred = _query_keys(environ).get("X-Amz-Credential", [""])[0]
+    return cred.split("/", 1)[0] or None
 
 
 # --------------------------------------------------------------------------
@@ -315,6 +328,8 @@ class EmulatorMiddleware:
         # The same calls by access key id (`<account>-<caller>` keys only): what each caller did.
         self.principal_calls = Calls()
         self.faults = Faults(_call_fault_fields)
+        # Requests the emulator could not authorize (emu_authz.AuthzError), for the tests to show.
+        self.authz_errors: list[str] = []
         # Every fault store of the control API, by endpoint: same verbs, same reset.
         self.fault_stores = {"/_emulator/faults": self.faults,
                              "/_emulator/glue/entry-faults": emu_glue.ENTRY_FAULTS,
@@ -333,29 +348,47 @@ class EmulatorMiddleware:
         if path.startswith("/moto-api") or path == "/favicon.ico":
             return self.app(environ, start_response)
 
-        # Several accounts in one emulator: a request signed with an access key id that is a
-        # 12-digit account id acts in that account (moto reads the x-moto-account-id header), so a
-        # demo or test can play a member account by its credentials alone, as a StackSet would.
-        access_key = _ACCESS_KEY_RE.search(environ.get("HTTP_AUTHORIZATION") or "")
-        if access_key and "HTTP_X_MOTO_ACCOUNT_ID" not in environ:
-            environ["HTTP_X_MOTO_ACCOUNT_ID"] = access_key.group(2)
+        # Who calls (emu_authz): a role session's key acts in the role's account, a 12-digit
+        # account id (or `<account>-<label>`) is that account's administrator, so a demo or test
+        # can play a member account by its credentials alone, as a StackSet would. moto reads the
+        # account from x-moto-account-id.
+        caller = emu_authz.principal_of(access_key_id(environ))
+        if caller.principal.account and "HTTP_X_MOTO_ACCOUNT_ID" not in environ:
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = caller.principal.account
 
-        # Query-protocol requests carry the Action in a form body: buffer it
-        # and hand moto a fresh stream with the same bytes.
-        body = None
-        if (environ.get("CONTENT_TYPE") or "").startswith("application/x-www-form-urlencoded"):
-            body = _read_body(environ)
-            environ["wsgi.input"] = io.BytesIO(body)
-            environ["CONTENT_LENGTH"] = str(len(body))
-            environ.pop("HTTP_TRANSFER_ENCODING", None)
-            environ["wsgi.input_terminated"] = False
+        # Read the body once (the request is parsed for authorization before moto sees it) and
+        # hand moto a fresh stream with the same bytes.
+        body = _read_body(environ)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        environ["wsgi.input_terminated"] = False
         try:
             region, service, operation = identify(environ, body)
         except Exception:
             region, service, operation = DEFAULT_REGION, "unknown", "unknown"
         self.calls.add((region, service, operation))
-        if access_key:
-            self.principal_calls.add((access_key.group(1), service, operation))
+        if _LABEL_RE.match(caller.label):
+            self.principal_calls.add((caller.label, service, operation))
+
+        # AWS's own deliveries (a resource data sync, AWS Config) are made as the sender AWS uses.
+        try:
+            delivery = emu_deliveries.resolve(environ, caller)
+        except emu_deliveries.Refused as e:
+            status, headers, err_body = render_error(environ, service, 403, "AccessDenied", str(e))
+            start_response(status, headers)
+            return [err_body]
+        # The first sender the request's policies allow makes it (Config retries as its service
+        # principal when the bucket refuses the recorder's role); the last refusal answers.
+        senders = delivery if delivery is not None else [(caller, {}, [])]
+        for caller, service_context, checks in senders:
+            denial = self.authorize(environ, caller, service, region, body, service_context, checks)
+            if denial is None:
+                break
+        if denial is not None:
+            status, headers, err_body = denial
+            start_response(status, headers)
+            return [err_body]
 
         fault = self.faults.take(lambda f: f["service"] == service and f["operation"] == operation
                                  and f["region"] in (None, region))
@@ -364,6 +397,9 @@ class EmulatorMiddleware:
                 environ, service, fault["status"], fault["code"], fault["message"], fault["protocol"])
             start_response(status, headers)
             return [err_body]
+        emu_authz.serving(caller, region, environ.get(emu_authz.INSECURE_HEADER, "").lower() != "true")
+        if service == "s3" and operation in ("GetObject", "HeadObject"):
+            return self._no_such_key_needs_list_bucket(environ, start_response)
         try:
             return self.app(environ, start_response)
         except NotImplementedError as e:
@@ -373,6 +409,66 @@ class EmulatorMiddleware:
                 environ, service, 501, "NotImplemented", f"moto 5.2.5 (emulator): {e}")
             start_response(status, headers)
             return [err_body]
+
+    def _no_such_key_needs_list_bucket(self, environ: dict[str, Any],
+                                       start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """GetObject and HeadObject of a missing key: "If you have the s3:ListBucket permission on
+        the bucket, Amazon S3 returns an HTTP status code 404 Not Found error. If you don't have the
+        s3:ListBucket permission, Amazon S3 returns an HTTP status code 403 Access Denied error."
+        (Amazon S3 API reference, GetObject, Permissions). moto answers 404 either way."""
+        from urllib.parse import unquote
+
+        answered: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            answered.update(status=status, headers=headers, exc_info=exc_info)
+            return lambda data: None
+
+        body = self.app(environ, capture)
+        if answered["status"].startswith("404"):
+            bucket, _, key = unquote(environ.get("PATH_INFO", "/")).lstrip("/").partition("/")
+            denied = emu_authz.check_current("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": key})
+            if denied is not None and emu_authz.bucket_exists(bucket):
+                if hasattr(body, "close"):
+                    body.close()
+                status, headers, err_body = render_error(environ, "s3", 403, "AccessDenied", "Access Denied")
+                start_response(status, headers)
+                return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else err_body]
+        start_response(answered["status"], answered["headers"])
+        return body
+
+    def authorize(self, environ: dict[str, Any], caller: "emu_authz.Caller", signing_name: str, region: str,
+                  body: bytes, context: dict[str, Any],
+                  checks: list[Any] = ()) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        """The service's AccessDenied error when IAM would deny the request (emu_authz); a 500 naming
+        what is missing when the emulator cannot decide; None when the request may proceed."""
+        parsed = emu_request.parse(environ, signing_name, body)
+        if parsed is None:
+            return None  # no operation of the model: moto answers it (404), nothing is done
+        invalid = emu_validate.validate(parsed)
+        if invalid is not None:
+            return render_error(environ, signing_name, invalid.status, invalid.code, invalid.message)
+        prefix = emu_authz.iam_prefix(parsed.service_model)
+        try:
+            denied = emu_authz.authorize(caller, parsed.service_model.service_name, prefix,
+                                         parsed.operation_name, parsed.params, region,
+                                         secure=environ.get(emu_authz.INSECURE_HEADER, "").lower() != "true",
+                                         context=context, checks=list(checks))
+        except (emu_authz.AuthzError, Exception) as e:
+            # Never an HTML 500: a bug of the emulator's authorization is answered in the
+            # service's protocol, with what broke.
+            message = f"emulator: cannot authorize {prefix}:{parsed.operation_name}: {e!r}" \
+                if not isinstance(e, emu_authz.AuthzError) else \
+                f"emulator: cannot authorize {prefix}:{parsed.operation_name}: {e}"
+            print(message, file=sys.stderr)
+            emu_authz.log({"error": message})
+            self.authz_errors.append(message)
+            if not emu_authz.enforcing():
+                return None
+            return render_error(environ, signing_name, 500, "EmulatorAuthorizationError", message)
+        if denied is None or not emu_authz.enforcing():
+            return None
+        return render_error(environ, signing_name, denied.status, denied.code, denied.message)
 
     # ------------------------------------------------------------------
     def control(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -392,7 +488,7 @@ class EmulatorMiddleware:
         if path == "/_emulator/health":
             return _json_response(start_response, 200, {"ok": True})
 
-        lambda_answer = emu_lambda.control(method, path, body) or emu_events.control(method, path, body)
+        lambda_answer = emu_lambda.control(method, path, body) or emu_events.control(method, path, body, q)
         if lambda_answer is not None:
             return _json_response(start_response, *lambda_answer)
 
@@ -443,6 +539,15 @@ class EmulatorMiddleware:
                       "count": c["count"]} for c in self.principal_calls.snapshot(None)]
             return _json_response(start_response, 200, {"calls": calls})
 
+        if path == "/_emulator/authz/decisions":
+            if method == "GET":
+                return _json_response(start_response, 200, {"decisions": emu_authz.DECISIONS.snapshot(),
+                                                             "errors": list(self.authz_errors)})
+            if method == "DELETE":
+                emu_authz.DECISIONS.reset()
+                self.authz_errors.clear()
+                return _json_response(start_response, 200, {"decisions": []})
+
         if path == "/_emulator/reset" and method == "POST":
             from moto.moto_api._internal.models import moto_api_backend
 
@@ -451,6 +556,8 @@ class EmulatorMiddleware:
                 store.clear()
             self.calls.reset(None)
             self.principal_calls.reset(None)
+            self.authz_errors.clear()
+            emu_authz.reset()
             emu_lambda.reset()
             return _json_response(start_response, 200, {"status": "ok"})
 

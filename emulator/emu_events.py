@@ -21,6 +21,7 @@ import copy
 import datetime
 import json
 import re
+import time
 import uuid
 from dataclasses import asdict
 from typing import Any
@@ -53,7 +54,19 @@ def fire(account: str, region: str, name: str, at: str | None = None) -> list[di
         payload = json.loads(target["Input"]) if target.get("Input") else event
         arn = parse_arn(target["Arn"])
         if arn.service == "lambda":
+            # EventBridge invokes as events.amazonaws.com: the function's permission must allow
+            # this rule ("Using resource-based policies for Amazon EventBridge"); a refused
+            # invocation is a failed one and the function does not run.
             fn = get_backend(arn.account, arn.region).get_function(target["Arn"])
+            if not emu_lambda.eventbridge_may_deliver(rule, target["Arn"], arn):
+                now = time.time()
+                refused = emu_lambda.Invocation(
+                    str(uuid.uuid4()), fn.function_arn, fn.function_name, fn.account_id, fn.region, "Event", 1,
+                    payload, now, now, "error",
+                    f"events.amazonaws.com may not invoke {fn.function_arn} for {rule.arn}: no Lambda permission "
+                    "allows it (the function did not run; the decision is recorded)")
+                answers.append(asdict(refused))
+                continue
             answers.append(asdict(emu_lambda.run_once(fn, payload)))
         else:
             others.append(target)
@@ -70,7 +83,24 @@ def fire(account: str, region: str, name: str, at: str | None = None) -> list[di
     return answers
 
 
-def control(method: str, path: str, body: Any) -> tuple[int, Any] | None:
+def scheduled_rules(account: str, region: str) -> list[dict[str, Any]]:
+    """The enabled rules with a schedule in an account and Region, and their targets' ARNs."""
+    from moto.events.models import events_backends
+
+    out = []
+    for bus in events_backends[account][region].event_buses.values():
+        for rule in bus.rules.values():
+            if rule.scheduled_expression and rule.state == "ENABLED":
+                out.append({"rule": rule.name, "schedule": rule.scheduled_expression,
+                            "targets": [t["Arn"] for t in rule.targets]})
+    return out
+
+
+def control(method: str, path: str, body: Any, query: dict[str, str] | None = None) -> tuple[int, Any] | None:
+    if path == "/_emulator/events/scheduled-rules" and method == "GET":
+        query = query or {}
+        return 200, {"rules": scheduled_rules(query.get("account", "123456789012"),
+                                              query.get("region", "us-east-1"))}
     if path == "/_emulator/events/fire-schedule" and method == "POST":
         if not isinstance(body, dict) or not body.get("rule"):
             raise ValueError('body needs {"account", "region", "rule"}')

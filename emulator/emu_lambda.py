@@ -39,6 +39,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import emu_authz
+from iam_actions import Authorization
 from moto.awslambda.models import LambdaFunction
 
 NO_RUNNER = "no Lambda runner registered: PUT /_emulator/lambda-runner"
@@ -71,6 +73,8 @@ class Runner:
     url: str | None = field(default_factory=lambda: os.environ.get("EMULATOR_LAMBDA_RUNNER") or None)
     lock: threading.Lock = field(default_factory=threading.Lock)
     log: list[Invocation] = field(default_factory=list)
+    # (function ARN, role ARN) -> the execution role's session credentials.
+    sessions: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
 
 RUNNER = Runner()
@@ -89,10 +93,35 @@ def _code_zip(fn: LambdaFunction) -> str:
     return path
 
 
+def _crate(fn: LambdaFunction) -> str:
+    """The crate a function runs (its package's name, as the runner reads it), else its name: how
+    the call records name the function's calls."""
+    key = fn.code.get("S3Key") if isinstance(fn.code, dict) else None
+    name = (key or "").rsplit("/", 1)[-1]
+    return name[: -len(".zip")] if name.endswith(".zip") else fn.function_name
+
+
+def _credentials(fn: LambdaFunction) -> dict[str, str]:
+    """The execution role's session the function signs with, opened once per function and role
+    (a Lambda execution environment keeps its credentials) after the role's trust policy allowed
+    lambda.amazonaws.com (emu_authz.session_credentials)."""
+    cache_key = (fn.function_arn, fn.role)
+    with RUNNER.lock:
+        found = RUNNER.sessions.get(cache_key)
+    if found is not None:
+        return found
+    credentials = emu_authz.session_credentials(fn.role, fn.function_name, service="lambda.amazonaws.com",
+                                                region=fn.region)
+    emu_authz.label_session(credentials["access_key_id"], f"{fn.account_id}-{_crate(fn)}")
+    with RUNNER.lock:
+        RUNNER.sessions[cache_key] = credentials
+    return credentials
+
+
 def _request(fn: LambdaFunction, invocation_type: str, payload: Any) -> dict[str, Any]:
     code_s3 = ({"bucket": fn.code["S3Bucket"], "key": fn.code["S3Key"]}
                if "S3Bucket" in fn.code else None)
-    return {"function_arn": fn.function_arn, "function_name": fn.function_name,
+    return {"credentials": _credentials(fn),"function_arn": fn.function_arn, "function_name": fn.function_name,
             "account": fn.account_id, "region": fn.region, "handler": fn.handler,
             "runtime": fn.run_time, "architectures": list(fn.architectures),
             "environment": dict(fn.environment_vars or {}), "timeout": fn.timeout,
@@ -110,7 +139,11 @@ def _run(fn: LambdaFunction, invocation_type: str, payload: Any, attempt: int) -
     if not url:
         inv.outcome, inv.error = "no-runner", NO_RUNNER
     else:
-        body = json.dumps(_request(fn, invocation_type, payload)).encode()
+        try:
+            body = json.dumps(_request(fn, invocation_type, payload)).encode()
+        except PermissionError as e:
+            inv.outcome, inv.error, inv.end = "runtime-error", str(e), time.time()
+            return inv
         req = urllib.request.Request(url.rstrip("/") + "/invoke", data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
         try:
@@ -124,6 +157,7 @@ def _run(fn: LambdaFunction, invocation_type: str, payload: Any, attempt: int) -
             inv.outcome, inv.error = "runtime-error", f"runner answered {e.code}: {e.read()[:500]!r}"
         except Exception as e:
             inv.outcome, inv.error = "runtime-error", f"runner unreachable: {e!r}"
+        _deliver_logs(fn, inv)
     inv.end = time.time()
     return inv
 
@@ -182,10 +216,24 @@ def _send_failure(fn: LambdaFunction, inv: Invocation, destination: dict[str, An
     target = destination.get("Destination") or (getattr(fn, "emu_dead_letter_config", None) or {}).get("TargetArn")
     if not target:
         return
-    inv.sent_to = target
     parts = target.split(":")
     if parts[2] != "sqs":
+        inv.sent_to = target
         return
+    # Lambda sends it with the function's execution role: the role needs sqs:SendMessage on the
+    # queue ("Dead-letter queues": "your function's execution role needs permission"; "Configuring
+    # destinations": the execution role's permissions), and the queue's policy is asked across
+    # accounts. Refused: the event is lost, as in AWS, and the decision is recorded.
+    try:
+        credentials = _credentials(fn)
+    except PermissionError:
+        return
+    caller = emu_authz.principal_of(credentials["access_key_id"])
+    decision = emu_authz.decide(caller.principal, Authorization("sqs:SendMessage", target, parts[4]),
+                                emu_authz.base_context(caller.principal, fn.region), caller)
+    if not decision.allowed:
+        return
+    inv.sent_to = target
     from moto.sqs.models import sqs_backends
 
     queue = sqs_backends[parts[4]][parts[3]]
@@ -235,13 +283,54 @@ _orig_update_configuration = LambdaFunction.update_configuration
 
 def _init(self: LambdaFunction, account_id: str, spec: dict[str, Any], region: str, version: Any = 1) -> None:
     _orig_init(self, account_id, spec, region, version)
-    # moto drops DeadLetterConfig; the failed asynchronous events need it.
+    # moto drops DeadLetterConfig; the failed asynchronous events need it. LoggingConfig names the
+    # log group Lambda writes to (default /aws/lambda/<name>).
     self.emu_dead_letter_config = spec.get("DeadLetterConfig")
+    self.emu_logging_config = spec.get("LoggingConfig") or {}
+    _check_role(self)
+
+
+def _check_role(fn: LambdaFunction) -> None:
+    """CreateFunction refuses a role Lambda may not assume: "The role defined for the function
+    cannot be assumed by Lambda." (CreateFunction, Lambda API reference: InvalidParameterValueException)."""
+    from moto.awslambda.exceptions import InvalidParameterValueException
+
+    decision = emu_authz.decide(emu_authz.Principal("service", "lambda.amazonaws.com", None),
+                                Authorization("sts:AssumeRole", fn.role, fn.role.split(":")[4]), {})
+    if not decision.allowed:
+        raise InvalidParameterValueException("The role defined for the function cannot be assumed by Lambda.")
+
+
+def _deliver_logs(fn: LambdaFunction, inv: Invocation) -> None:
+    """Lambda writes the function's logs to its log group with the execution role's permissions
+    ("Sending Lambda function logs to CloudWatch Logs": the role needs logs:CreateLogStream and
+    logs:PutLogEvents). The runner keeps the logs itself; what is checked here is whether Lambda
+    could write them, and a refusal is recorded as AWS would drop the logs."""
+    credentials = RUNNER.sessions.get((fn.function_arn, fn.role))
+    if credentials is None:
+        return
+    caller = emu_authz.principal_of(credentials["access_key_id"])
+    group = (getattr(fn, "emu_logging_config", {}) or {}).get("LogGroup") or f"/aws/lambda/{fn.function_name}"
+    stream = f"{time.strftime('%Y/%m/%d', time.gmtime(inv.start))}/[$LATEST]{inv.id[:32]}"
+    arn = f"arn:aws:logs:{fn.region}:{fn.account_id}:log-group:{group}:log-stream:{stream}"
+    context = emu_authz.base_context(caller.principal, fn.region)
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        emu_authz.decide(caller.principal, Authorization(action, arn, fn.account_id), context, caller)
 
 
 def _update_configuration(self: LambdaFunction, config_updates: dict[str, Any]) -> dict[str, Any]:
     if "DeadLetterConfig" in config_updates:
         self.emu_dead_letter_config = config_updates["DeadLetterConfig"]
+    if "LoggingConfig" in config_updates:
+        self.emu_logging_config = config_updates["LoggingConfig"] or {}
+    if config_updates.get("Role") and config_updates["Role"] != self.role:
+        from moto.awslambda.exceptions import InvalidParameterValueException
+
+        decision = emu_authz.decide(emu_authz.Principal("service", "lambda.amazonaws.com", None),
+                                    Authorization("sts:AssumeRole", config_updates["Role"],
+                                                  config_updates["Role"].split(":")[4]), {})
+        if not decision.allowed:
+            raise InvalidParameterValueException("The role defined for the function cannot be assumed by Lambda.")
     if "Architectures" in config_updates:
         self.architectures = config_updates["Architectures"]
     return _orig_update_configuration(self, config_updates)
@@ -269,10 +358,19 @@ def _events_send_to_targets(self: Any, original_event: dict[str, Any], transform
     ours = [t for t in self.targets if parse_arn(t["Arn"]).service in ("lambda", "sns")]
     for target in ours:
         transformer = target.get("InputTransformer", {}) if transform_input else {}
-        event = EventTemplateParser.parse(input_template=transformer.get("InputTemplate"),
-                                          input_paths_map=transformer.get("InputPathsMap", {}),
-                                          event=aws_event) if transformer else aws_event
+        # moto's template parser reads its own ingestion-time field (the
+        # <aws.events.event.ingestion-time> placeholder); the paths see the event as AWS sends it.
+        event = EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"), input_paths_map=transformer.get("InputPathsMap", {}),
+            event={**aws_event, "ingestion-time": original_event.get("ingestion-time")}) \
+            if transformer else aws_event
         arn = parse_arn(target["Arn"])
+        # EventBridge delivers as events.amazonaws.com: the target's resource policy (a Lambda
+        # permission, a topic policy, and the topic key's policy) must allow it for this rule
+        # ("Using resource-based policies for Amazon EventBridge"); a refused delivery is a failed
+        # invocation, and the event goes nowhere (the decision is recorded).
+        if not eventbridge_may_deliver(self, target["Arn"], arn):
+            continue
         if arn.service == "lambda":
             from moto.awslambda.utils import get_backend
 
@@ -291,6 +389,16 @@ def _events_send_to_targets(self: Any, original_event: dict[str, Any], transform
 
             rest.event_pattern = EventPattern(None, {})  # moto's own check would apply the pattern
         _orig_send_to_targets(rest, original_event, transform_input)
+
+
+def eventbridge_may_deliver(rule: Any, target_arn: str, arn: Any) -> bool:
+    action = "lambda:InvokeFunction" if arn.service == "lambda" else "sns:Publish"
+    needed = [Authorization(action, target_arn, arn.account)]
+    if arn.service == "sns":
+        needed += emu_authz.sns_kms(target_arn, rule.account_id)
+    return all(emu_authz.authorize_service("events.amazonaws.com", auth, source_account=rule.account_id,
+                                           source_arn=rule.arn, region=rule.region_name).allowed
+               for auth in needed)
 
 
 def _as_aws_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -338,6 +446,7 @@ def reset() -> None:
     """Clears the log (the runner registration stays: it is the emulator's configuration)."""
     with RUNNER.lock:
         RUNNER.log.clear()
+        RUNNER.sessions.clear()
 
 
 def install() -> None:

@@ -39,22 +39,19 @@ a body-less 404 from HeadBucket (as AWS).  It differs from AWS here:
   ``POST /_emulator/s3/delete-faults`` arms them; the entry is answered as an
   ``<Error>`` and not deleted, the rest of the request is applied.
 
-* Bucket policies: moto evaluates them for S3 requests but ignores every
-  ``Condition``, so the usual TLS-only statement (Deny ``s3:*`` when
-  ``aws:SecureTransport`` is false) denies everything, and conditional
-  Allows (``aws:PrincipalOrgID``) allow everyone.  We evaluate policies
-  without their conditional statements: the emulator stands for AWS reached
-  over TLS by a principal whose organization and source it cannot know, so a
-  condition neither denies nor grants.
+* Bucket policies: moto evaluates them for some S3 requests but ignores
+  every ``Condition`` and every ``Principal``. The emulator authorizes every
+  request itself (``emu_authz``: identity and bucket policies, conditions,
+  cross-account), so moto's check is switched off; DeleteObjects is authorized
+  per key, as S3 does (a key the caller may not delete is an ``AccessDenied``
+  entry of the answer, the others are deleted).
 
 Whole-call faults (SlowDown...) use the generic ``/_emulator/faults``.
 """
 
 from __future__ import annotations
 
-import functools
 import heapq
-import json
 import threading
 import time
 import uuid
@@ -63,12 +60,13 @@ from typing import Any
 import xmltodict
 from moto.core.common_types import TYPE_RESPONSE
 from moto.core.responses import ActionResult
-from moto.iam.access_control import IAMPolicy, PermissionResult
+from moto.iam.access_control import PermissionResult
 from moto.s3.exceptions import AccessDeniedByLock, MalformedXML, MissingBucket
 from moto.s3.models import (CaseInsensitiveDict, FakeBucket, FakeDeleteMarker, FakeKey, FakeMultipart,
                              S3Backend, s3_backends)
 from moto.s3.responses import S3Response
 
+import emu_authz
 from emu_faults import Faults
 
 LOCK = threading.RLock()
@@ -259,10 +257,12 @@ def _bucket_response_delete_keys(self: S3Response, bucket_name: str,
             errors.append({"Key": key, "VersionId": version_id, "Code": "AccessDenied",
                            "Message": "Access Denied"})
             continue
-        if bucket.get_permission("s3:DeleteObject",
-                                 f"arn:aws:s3:::{bucket_name}/{key}") == PermissionResult.DENIED:
-            errors.append({"Key": key, "VersionId": version_id, "Code": "AccessDenied",
-                           "Message": "Access Denied"})
+        # Per key, as S3 authorizes DeleteObjects ("DeleteObjects", Amazon S3 API reference:
+        # s3:DeleteObject, and s3:DeleteObjectVersion for a version).
+        denied = emu_authz.check_current(
+            "s3:DeleteObjectVersion" if version_id else "s3:DeleteObject", f"arn:aws:s3:::{bucket_name}/{key}")
+        if denied is not None:
+            errors.append({"Key": key, "VersionId": version_id, "Code": "AccessDenied", "Message": denied})
             continue
         was_marker = False
         if version_id is not None:
@@ -354,30 +354,87 @@ def bulk(spec: dict[str, Any]) -> dict[str, Any]:
             "seconds": round(time.monotonic() - t0, 3)}
 
 
-@functools.lru_cache(maxsize=64)
-def _unconditional(policy: bytes) -> IAMPolicy | None:
-    """The policy without its conditional statements (None if nothing is left), parsed once per
-    policy document rather than once per key of a DeleteObjects request."""
-    doc = json.loads(policy)
-    statements = doc.get("Statement", [])
-    if isinstance(statements, dict):
-        statements = [statements]
-    doc["Statement"] = [st for st in statements if not st.get("Condition")]
-    return IAMPolicy(json.dumps(doc)) if doc["Statement"] else None
-
-
 def get_permission(self: FakeBucket, action: str, resource: str) -> Any:
-    """moto's bucket policy check, without the statements that carry a Condition."""
-    policy = None if self.policy is None else _unconditional(self.policy)
-    if policy is None:
-        return PermissionResult.NEUTRAL
-    return policy.is_action_permitted(action, resource)
+    """moto's own bucket-policy check, switched off: emu_authz has authorized the request."""
+    return PermissionResult.NEUTRAL
 
 
 def install() -> None:
     """Patches moto's S3 backend and response."""
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+    install_notifications()
     S3Backend.list_object_versions = list_object_versions  # type: ignore[method-assign]
     S3Backend.put_object = put_object  # type: ignore[method-assign]
     S3Backend.delete_object = delete_object  # type: ignore[method-assign]
     S3Response._bucket_response_delete_keys = _bucket_response_delete_keys  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------------------------
+# Event notifications: S3 as the service principal s3.amazonaws.com
+# ---------------------------------------------------------------------------------------------
+
+def _destinations(bucket: FakeBucket) -> list[tuple[str, str]]:
+    """(action S3 needs, destination ARN) of each notification of the bucket."""
+    config = bucket.notification_configuration
+    if config is None:
+        return []
+    return ([("lambda:InvokeFunction", n.arn) for n in config.cloud_function]
+            + [("sqs:SendMessage", n.arn) for n in config.queue]
+            + [("sns:Publish", n.arn) for n in config.topic])
+
+
+def _delivery_allowed(bucket: FakeBucket, owner: str, action: str, arn: str) -> bool:
+    """Whether the destination's resource policy lets S3 deliver this bucket's events: the
+    documented statement names s3.amazonaws.com with aws:SourceArn the bucket's ARN and
+    aws:SourceAccount its owner ("Granting permissions to publish event notification messages to a
+    destination", Amazon S3 User Guide)."""
+    import iam_actions
+
+    auth = iam_actions.Authorization(action, arn, arn.split(":")[4])
+    decision = emu_authz.authorize_service("s3.amazonaws.com", auth, source_account=owner,
+                                           source_arn=f"arn:aws:s3:::{bucket.name}", region=bucket.region_name)
+    return decision.allowed
+
+
+def put_bucket_notification_configuration(self: S3Backend, bucket_name: str,
+                                          notification_config: dict[str, Any]) -> None:
+    """S3 tests every destination when the configuration is saved, and refuses the whole
+    configuration when S3 may not deliver to one: "Unable to validate the following destination
+    configurations" (PutBucketNotificationConfiguration, Amazon S3 API reference; the classic failure
+    of a template whose bucket does not wait for its Lambda permission)."""
+    bucket = self.get_bucket(bucket_name)
+    before = bucket.notification_configuration
+    _orig_put_notification(self, bucket_name, notification_config)
+    refused = [arn for action, arn in _destinations(bucket)
+               if not _delivery_allowed(bucket, self.account_id, action, arn)]
+    if refused:
+        bucket.notification_configuration = before
+        raise InvalidArgumentError("Unable to validate the following destination configurations",
+                                   "", ", ".join(refused))
+
+
+def _invoke_awslambda(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+    """Delivery to a Lambda function, as s3.amazonaws.com: a function whose policy no longer lets S3
+    invoke it gets nothing (S3 drops the event; the decision is recorded)."""
+    bucket_name = ((event_body.get("Records") or [{}])[0].get("s3", {}).get("bucket", {}).get("name")
+                   if isinstance(event_body, dict) else None)
+    if bucket_name:
+        from moto.s3.models import s3_backends
+
+        owner = s3_backends.bucket_accounts.get(bucket_name, ("aws", account_id))[1]
+        bucket = s3_backends[owner]["aws"].get_bucket(bucket_name)
+        if not _delivery_allowed(bucket, owner, "lambda:InvokeFunction", fn_arn):
+            return
+    _orig_invoke_awslambda(account_id, event_body, fn_arn, region_name)
+
+
+import moto.s3.notifications as _notifications  # noqa: E402
+from moto.s3.exceptions import InvalidArgumentError  # noqa: E402
+
+_orig_put_notification = S3Backend.put_bucket_notification_configuration
+_orig_invoke_awslambda = _notifications._invoke_awslambda
+
+
+def install_notifications() -> None:
+    S3Backend.put_bucket_notification_configuration = put_bucket_notification_configuration  # type: ignore[method-assign]
+    _notifications._invoke_awslambda = _invoke_awslambda

@@ -6,6 +6,11 @@
 -- parameters: first_day, last_day (yyyy-mm-dd, both included; Athena execution parameters)
 -- Each day is read from its own newest snapshot (by the delivery time in the object name), so a
 -- day never mixes two snapshots; only the partitions of the range are read.
+-- unreadable_items (the last column; 0 when all is well): the AWS::Config::ResourceCompliance
+-- items of that day's snapshot that could not be read (a malformed or forged delivery: no rule
+-- list, an object or a number instead of it, a rule that is not an object, a number or an object
+-- where a string belongs). Such an item never fails the query; its node counts as not evaluated.
+-- Counting them reads the range's snapshots once more (Athena inlines each reference to a CTE).
 WITH items AS (
     SELECT
         s.accountid, s.region, s.dt, s.configsnapshotid, s."$path" AS object_key,
@@ -43,23 +48,49 @@ instances AS (
     WHERE resource_type = 'AWS::EC2::Instance'
         AND COALESCE(json_extract_scalar(configuration, '$.state.name'), '') NOT IN ('terminated', 'shutting-down')
 ),
+-- Each AWS::Config::ResourceCompliance item, read as the snapshot queries read it
+-- (parts/newest_config_snapshot.sql): TRY_CAST and TRY, so that a malformed or forged item never
+-- fails the query, and readable only when its target and every rule's name and result are JSON
+-- strings. An unreadable item loses its own rule results and is counted in unreadable_items.
+rule_lists AS (
+    SELECT
+        accountid, region, dt, target, rules,
+        COALESCE(
+            json_format(target) LIKE '"%'
+            AND cardinality(filter(rules, r ->
+                COALESCE(json_format(json_extract(r, '$.configRuleName')), '') NOT LIKE '"%'
+                OR COALESCE(json_format(json_extract(r, '$.complianceType')), '') NOT LIKE '"%')) = 0,
+            false) AS readable
+    FROM (
+        SELECT
+            accountid, region, dt,
+            TRY(json_extract(configuration, '$.targetResourceId')) AS target,
+            TRY_CAST(TRY(json_extract(configuration, '$.configRuleList')) AS array(json)) AS rules
+        FROM day_items
+        WHERE resource_type = 'AWS::Config::ResourceCompliance'
+    ) AS c
+),
 patch_results AS (
     SELECT
-        c.accountid, c.region, c.dt,
-        regexp_extract(json_extract_scalar(c.configuration, '$.targetResourceId'), '[^/]+$') AS node_id,
+        l.accountid, l.region, l.dt,
+        regexp_extract(json_extract_scalar(l.target, '$'), '[^/]+$') AS node_id,
         CASE
-            WHEN bool_or(element_at(r, 'complianceType') = 'NON_COMPLIANT') THEN 'NON_COMPLIANT'
-            WHEN bool_or(element_at(r, 'complianceType') = 'INSUFFICIENT_DATA') THEN 'INSUFFICIENT_DATA'
-            WHEN bool_or(element_at(r, 'complianceType') = 'COMPLIANT') THEN 'COMPLIANT'
-            ELSE max(element_at(r, 'complianceType'))
+            WHEN bool_or(json_extract_scalar(r, '$.complianceType') = 'NON_COMPLIANT') THEN 'NON_COMPLIANT'
+            WHEN bool_or(json_extract_scalar(r, '$.complianceType') = 'INSUFFICIENT_DATA') THEN 'INSUFFICIENT_DATA'
+            WHEN bool_or(json_extract_scalar(r, '$.complianceType') = 'COMPLIANT') THEN 'COMPLIANT'
+            ELSE max(json_extract_scalar(r, '$.complianceType'))
         END AS compliance
-    FROM day_items AS c
-    CROSS JOIN UNNEST(
-        CAST(json_extract(c.configuration, '$.configRuleList') AS array(map(varchar, varchar)))
-    ) AS t (r)
-    WHERE c.resource_type = 'AWS::Config::ResourceCompliance'
-        AND element_at(r, 'configRuleName') LIKE '%ec2-managedinstance-patch-compliance-status-check%'
+    FROM rule_lists AS l
+    CROSS JOIN UNNEST(l.rules) AS t (r)
+    WHERE l.readable
+        AND json_extract_scalar(r, '$.configRuleName') LIKE '%ec2-managedinstance-patch-compliance-status-check%'
     GROUP BY 1, 2, 3, 4
+),
+unreadable AS (
+    SELECT accountid, region, dt, count(*) AS items
+    FROM rule_lists
+    WHERE NOT readable
+    GROUP BY accountid, region, dt
 ),
 nodes AS (
     SELECT accountid, region, dt, node_id FROM instances
@@ -76,9 +107,12 @@ SELECT
     count(*) AS nodes,
     count_if(p.compliance = 'COMPLIANT') AS compliant_nodes,
     count_if(p.compliance = 'NON_COMPLIANT') AS noncompliant_nodes,
-    count_if(p.compliance IS NULL OR p.compliance NOT IN ('COMPLIANT', 'NON_COMPLIANT')) AS not_evaluated_nodes
+    count_if(p.compliance IS NULL OR p.compliance NOT IN ('COMPLIANT', 'NON_COMPLIANT')) AS not_evaluated_nodes,
+    max(COALESCE(u.items, 0)) AS unreadable_items
 FROM nodes AS n
 LEFT JOIN patch_results AS p
     ON p.accountid = n.accountid AND p.region = n.region AND p.dt = n.dt AND p.node_id = n.node_id
+LEFT JOIN unreadable AS u
+    ON u.accountid = n.accountid AND u.region = n.region AND u.dt = n.dt
 GROUP BY n.dt, n.accountid, n.region
 ORDER BY day, account_id, region

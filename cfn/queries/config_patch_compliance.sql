@@ -13,17 +13,16 @@
 -- resurrect deleted instances. Each snapshot is unnested once; terminated and shutting-down instances are left out.
 -- Rules match by name containing the managed rule's name, so organization rules match too, and
 -- when a rule is deployed twice the worst result wins.
+-- unreadable_items (the last column; 0 when all is well) is the number of
+-- AWS::Config::ResourceCompliance items in the newest snapshot of the row's account and Region that
+-- could not be read: a malformed or forged delivery (no rule list, an object or a number instead of
+-- it, a rule that is not an object, a number or an object where a string belongs). Such an item
+-- never fails the query; it only loses its own node's rule results (that node reads UNKNOWN and
+-- NOT_EVALUATED / NO_RESULT), so a non-zero count says which account's and Region's Config results
+-- are incomplete. The same count is on every row of that account and Region.
 WITH
 -- include: parts/newest_config_snapshot.sql
-, recorded AS (
-    -- Accounts and Regions whose newest snapshot holds rule results at all: a recorder that does
-    -- not record AWS::Config::ResourceCompliance leaves every node without one, which is not the
-    -- same as a node the rule did not evaluate.
-    SELECT DISTINCT accountid, region
-    FROM current_items
-    WHERE resource_type = 'AWS::Config::ResourceCompliance'
-),
-nodes AS (
+, nodes AS (
     SELECT accountid, region, node_id
     FROM instances
     WHERE COALESCE(instance_state, '') NOT IN ('terminated', 'shutting-down')
@@ -54,7 +53,8 @@ SELECT
         WHEN r.accountid IS NULL THEN 'NOT_RECORDED'
         ELSE 'NO_RESULT'
     END AS patch_compliance_reason,
-    i.captured AS config_captured
+    i.captured AS config_captured,
+    COALESCE(r.unreadable_items, 0) AS unreadable_items
 FROM nodes AS n
 LEFT JOIN instances AS i
     ON i.accountid = n.accountid AND i.region = n.region AND i.node_id = n.node_id

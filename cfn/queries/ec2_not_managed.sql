@@ -12,6 +12,11 @@
 -- resurrect deleted instances. Each snapshot is unnested once; terminated and shutting-down instances are left out.
 -- Rules match by name containing the managed rule's name, so organization rules match too, and
 -- when a rule is deployed twice the worst result wins.
+-- unreadable_items (the last column; 0 when all is well) is the number of
+-- AWS::Config::ResourceCompliance items in the newest snapshot of the row's account and Region that
+-- could not be read (a malformed or forged delivery): an instance whose managed rule result was in
+-- one of them is missing from this list. config_patch_compliance carries the same count on every
+-- node of the account and Region, flagged or not.
 WITH
 -- include: parts/newest_config_snapshot.sql
 ,
@@ -27,7 +32,8 @@ SELECT
     m.compliance AS managed_rule_result,
     CASE WHEN x.resourceid IS NULL THEN 'NEVER_REGISTERED' ELSE 'AGENT_NOT_REPORTING' END AS reason,
     x.instancestatus AS ssm_status,
-    i.captured AS config_captured
+    i.captured AS config_captured,
+    m.unreadable_items AS unreadable_items
 FROM instances AS i
 JOIN rule_status AS m
     ON m.accountid = i.accountid AND m.region = i.region AND m.node_id = i.node_id AND m.rule = 'managed'

@@ -205,6 +205,19 @@ impl Demo {
         let path = self.args.out.join("calls-by-function.json");
         std::fs::write(&path, serde_json::to_vec_pretty(&by_function)?)
             .with_context(|| format!("writing {}", path.display()))?;
+        // Every authorization decision of the run: what the least-privilege tests prove each
+        // statement needed with, and every refusal.
+        let decisions = self.emulator.authz_decisions().await?;
+        let refused = decisions.decisions.iter().filter(|d| !d.allowed).count();
+        println!(
+            "authorization: {} distinct decisions ({} calls), {refused} refused, {} not authorizable",
+            decisions.decisions.len(),
+            decisions.decisions.iter().map(|d| d.count).sum::<u64>(),
+            decisions.errors.len()
+        );
+        let path = self.args.out.join("decisions.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(&decisions)?)
+            .with_context(|| format!("writing {}", path.display()))?;
         Ok(())
     }
 

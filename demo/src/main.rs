@@ -83,6 +83,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     demo.step("deploy", steps::deploy::run).await?;
     demo.step("data arrives", steps::data::run).await?;
     demo.step("crawl", steps::crawl::run).await?;
+    demo.step("schedules", steps::schedules::run).await?;
     demo.step("sync-monitor", steps::monitor::run).await?;
     demo.step("compliance report", steps::report::run).await?;
     demo.step("stack update", steps::deploy::update).await?;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 import re
 import sys
@@ -277,3 +278,114 @@ class Stack:
             if v is not NO_VALUE:
                 out[k] = v
         return out
+
+
+# --------------------------------------------------------------------------------------------
+# Physical names and ARNs: what a deployed stack's Ref and Fn::GetAtt would return, so that a
+# policy's ARNs are concrete (the IAM lint, iam_lint.py, checks them against the Service
+# Authorization Reference's ARN formats). The values follow each resource type's "Return values"
+# section of the CloudFormation template reference; a resource without a name property gets
+# CloudFormation's generated "<stack>-<logical id>-<suffix>" (lower case where the type needs it).
+# --------------------------------------------------------------------------------------------
+
+
+def if_conditions(node) -> set[str]:
+    """The condition names of every Fn::If in a node."""
+    return {n["Fn::If"][0] for n in walk(node) if isinstance(n, dict) and list(n) == ["Fn::If"]}
+
+
+class PhysicalStack(Stack):
+    """A Stack whose Ref and Fn::GetAtt of resources give representative physical ids and ARNs
+    instead of "<id>.Ref" and "<id>.<attr>". A type or attribute it does not know is an error:
+    add it to `_physical`. `conditions` forces the value of named conditions (the IAM lint takes
+    each Fn::If branch in turn)."""
+
+    KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+
+    def __init__(self, template: dict, parameters: dict | None = None, *,
+                 conditions: dict[str, bool] | None = None, **kwargs) -> None:
+        super().__init__(template, parameters, **kwargs)
+        self._conditions.update(conditions or {})
+
+    def _name(self, logical_id: str, prop: str | None, *, lower: bool = False, sep: str = "-") -> str:
+        props = self.template["Resources"][logical_id].get("Properties", {})
+        if prop:
+            value = props
+            for part in prop.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            if value is not None:
+                return str(self.value(value))
+        name = sep.join([self.pseudo["AWS::StackName"], logical_id, "1A2B3C4D5E6F"])
+        return name.lower() if lower else name
+
+    def _physical(self, logical_id: str, attribute: str | None) -> str:
+        kind = self.template["Resources"][logical_id]["Type"]
+        p, region, account = (self.pseudo[k] for k in ("AWS::Partition", "AWS::Region", "AWS::AccountId"))
+        arn = f"arn:{p}:{{}}:{region}:{account}:{{}}".format
+        if kind == "AWS::S3::Bucket":
+            name = self._name(logical_id, "BucketName", lower=True)
+            values = {None: name, "Arn": f"arn:{p}:s3:::{name}"}
+        elif kind == "AWS::KMS::Key":
+            values = {None: self.KEY_ID, "KeyId": self.KEY_ID, "Arn": arn("kms", f"key/{self.KEY_ID}")}
+        elif kind == "AWS::SNS::Topic":
+            name = self._name(logical_id, "TopicName")
+            values = {None: arn("sns", name), "TopicArn": arn("sns", name), "TopicName": name}
+        elif kind == "AWS::SQS::Queue":
+            name = self._name(logical_id, "QueueName")
+            url = f"https://sqs.{region}.{self.pseudo['AWS::URLSuffix']}/{account}/{name}"
+            values = {None: url, "QueueUrl": url, "QueueName": name, "Arn": arn("sqs", name)}
+        elif kind == "AWS::IAM::Role":
+            name = self._name(logical_id, "RoleName")
+            path = self.template["Resources"][logical_id].get("Properties", {}).get("Path", "/")
+            values = {None: name, "Arn": f"arn:{p}:iam::{account}:role{path}{name}", "RoleId": "AROA1234567890EXAMPLE"}
+        elif kind == "AWS::IAM::ManagedPolicy":
+            name = self._name(logical_id, "ManagedPolicyName")
+            values = {None: f"arn:{p}:iam::{account}:policy/{name}", "PolicyArn": f"arn:{p}:iam::{account}:policy/{name}"}
+        elif kind == "AWS::Lambda::Function":
+            name = self._name(logical_id, "FunctionName")
+            values = {None: name, "Arn": arn("lambda", f"function:{name}")}
+        elif kind == "AWS::Logs::LogGroup":
+            name = self._name(logical_id, "LogGroupName")
+            values = {None: name, "Arn": arn("logs", f"log-group:{name}:*")}
+        elif kind == "AWS::Events::Rule":
+            name = self._name(logical_id, "Name")
+            values = {None: name, "Arn": arn("events", f"rule/{name}")}
+        elif kind in ("AWS::Athena::WorkGroup", "AWS::Glue::Crawler"):
+            values = {None: self._name(logical_id, "Name")}
+        elif kind == "AWS::Glue::Database":
+            values = {None: self._name(logical_id, "DatabaseInput.Name", lower=True, sep="_")}
+        elif kind == "AWS::Glue::Table":
+            values = {None: self._name(logical_id, "TableInput.Name", lower=True, sep="_")}
+        elif kind == "AWS::CloudTrail::EventDataStore":
+            values = {None: arn("cloudtrail", f"eventdatastore/{self.KEY_ID}"),
+                      "EventDataStoreArn": arn("cloudtrail", f"eventdatastore/{self.KEY_ID}")}
+        else:
+            raise KeyError(f"PhysicalStack knows no physical id of {kind} ({logical_id}): add it")
+        if attribute not in values:
+            raise KeyError(f"PhysicalStack knows no {attribute or 'Ref'} of {kind} ({logical_id}): add it")
+        return values[attribute]
+
+    def value(self, node):
+        if isinstance(node, dict) and len(node) == 1:
+            (key, arg), = node.items()
+            resources = self.template["Resources"]
+            if key == "Ref" and arg in resources:
+                return self._physical(arg, None)
+            if key == "Fn::GetAtt":
+                logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+                return self._physical(logical_id, attribute)
+            if key == "Fn::ToJsonString":
+                return json.dumps(self.value(arg), separators=(",", ":"))
+            if key == "Fn::Sub":
+                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+
+                def attribute(m: re.Match) -> str:
+                    name = m.group(1)
+                    logical_id, _, attr = name.partition(".")
+                    if name in extra or not attr or logical_id not in resources:
+                        return m.group(0)
+                    return self._physical(logical_id, attr)
+
+                text = re.sub(r"\$\{([^}!][^}]*)\}", attribute, text)
+                return super().value({"Fn::Sub": text if isinstance(arg, str) else [text, arg[1]]})
+        return super().value(node)

@@ -21,6 +21,8 @@ from cfn import (CFN, CRATES, RENDERED, RUNTIME_ACTIONS, render, STAR_RESOURCE_A
                  functions, header_actions, header_properties, load, ref_target, resources, section,
                  sub_text, walk)
 
+import iam_actions  # noqa: E402  (emulator/, on the path through cfn)
+
 FUNCTIONS = functions()
 FUNCTION_IDS = [f"{p.stem}:{n}" for p, n, _, _ in FUNCTIONS]
 
@@ -100,7 +102,17 @@ def test_custom_resource_contract(path, name, res, fn_name, fn) -> None:
         if policy["Type"] in ("AWS::IAM::Policy", "AWS::IAM::RolePolicy"):
             roles = policy["Properties"].get("Roles", []) + [policy["Properties"].get("RoleName")]
             if any(ref_target(r) == role for r in roles if r):
-                assert policy_name in depends
+                if name in as_list(policy.get("DependsOn", [])):
+                    # A previous-name policy: updated after the custom resource, so it names the
+                    # previous identity while a rename runs; it grants nothing the role's own
+                    # policies do not grant on the current one.
+                    own = {a for p in template["Resources"][role]["Properties"].get("Policies", [])
+                           for st in p["PolicyDocument"]["Statement"] for a in as_list(st["Action"])}
+                    previous = {a for st in policy["Properties"]["PolicyDocument"]["Statement"]
+                                for a in as_list(st["Action"])}
+                    assert previous <= own, f"{policy_name} grants {previous - own} beyond the role's own"
+                else:
+                    assert policy_name in depends
     allowed = header_properties(crate)
     used = set(props) - {"ServiceToken", "ServiceTimeout"}
     assert used <= allowed, f"{crate} does not read {used - allowed}"
@@ -186,7 +198,10 @@ def test_role_resources_are_scoped(path, name, crate, fn) -> None:
         if "*" in targets:
             assert targets == ["*"]
             for action in actions:
-                assert action in STAR_RESOURCE_ACTIONS, f"{action} on * (only {sorted(STAR_RESOURCE_ACTIONS)})"
+                # "*" where the Service Authorization Reference lists no resource type for the
+                # action (only "*" can grant it), or for the reasons STAR_RESOURCE_ACTIONS gives.
+                assert action in STAR_RESOURCE_ACTIONS or not iam_actions.resource_types(action), \
+                    f"{action} on * (the reference lists resource types for it; only {sorted(STAR_RESOURCE_ACTIONS)})"
         runtime = [a for a in actions if a in RUNTIME_ACTIONS]
         if runtime:
             assert runtime == actions, "runtime actions in their own statement"
@@ -240,6 +255,10 @@ NAME_PROPERTIES = {
     "AWS::CloudTrail::EventDataStore": "Name", "AWS::Glue::Database": "DatabaseInput",
     "AWS::Events::EventBusPolicy": "StatementId",
 }
+# Resources of those types that must be named, each with the reason (the stack's name makes the
+# name unique, as CloudFormation's would be).
+NAMED_FOR_A_REASON = {("central-reporting", "AlarmTopic"): "the data key's policy binds CloudWatch's and "
+                      "EventBridge's use of the key to the topic's ARN, which it cannot reference"}
 # Types whose optional name is unique per account: leave it to CloudFormation.
 UNNAMED = {"AWS::IAM::Role", "AWS::Lambda::Function", "AWS::SQS::Queue", "AWS::Events::Rule",
            "AWS::IAM::ManagedPolicy", "AWS::SNS::Topic", "AWS::CloudWatch::Alarm"}
@@ -248,7 +267,9 @@ UNNAMED_KEYS = ("RoleName", "FunctionName", "QueueName", "Name", "ManagedPolicyN
 NAMELESS = {"AWS::Athena::NamedQuery", "AWS::CloudFormation::WaitConditionHandle", "AWS::Glue::Table",
             "AWS::KMS::Key", "AWS::Lambda::EventInvokeConfig", "AWS::Lambda::Permission",
             "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SSM::MaintenanceWindowTarget",
-            "AWS::SSM::MaintenanceWindowTask", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription"}
+            "AWS::SSM::MaintenanceWindowTask", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription",
+            # An inline policy's name is unique within its role only, and the role is the stack's.
+            "AWS::IAM::RolePolicy"}
 
 
 # Names AWS fixes, so no stack can choose them.
@@ -269,6 +290,10 @@ def test_names_never_collide_across_stacks_or_regions(path: pathlib.Path) -> Non
             assert value is not None, f"{name}: give it a stack-derived name"
             blob = json.dumps(value)
             assert "AWS::StackName" in blob or "AWS::StackId" in blob, f"{name}: {blob}"
+        elif res["Type"] in UNNAMED and (path.stem, name) in NAMED_FOR_A_REASON:
+            named = [props[key] for key in UNNAMED_KEYS if key in props]
+            assert len(named) == 1 and "AWS::StackName" in json.dumps(named[0]), \
+                f"{name}: a stack-derived name ({NAMED_FOR_A_REASON[(path.stem, name)]})"
         elif res["Type"] in UNNAMED:
             named = [key for key in UNNAMED_KEYS if key in props]
             assert not named, f"{name}: {named} set; let CloudFormation name it"

@@ -25,7 +25,7 @@ import truth as ground_truth  # noqa: E402  (the ground truth's reader, shared w
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "cfn"))
 from cfn import RUNTIME_ACTIONS, function_crates, header_actions  # noqa: E402  (the template checks' parser)
 
-STEPS = ["organization", "fleet", "deploy", "data arrives", "crawl", "sync-monitor", "compliance report",
+STEPS = ["organization", "fleet", "deploy", "data arrives", "crawl", "schedules", "sync-monitor", "compliance report",
          "stack update", "undeploy"]
 
 
@@ -202,3 +202,82 @@ def test_each_function_called_exactly_what_its_role_grants(demo) -> None:
         assert needed <= granted, f"{function} called {sorted(needed - granted)}, which its role does not grant"
         unused = granted - needed - NOT_CALLED_HERE - NOT_CALLED_OF.get(function, set())
         assert not unused, f"{function}'s role grants {sorted(unused)}, which it never called"
+
+
+# --------------------------------------------------------------------------------------------
+# Least privilege, statement by statement: the emulator authorized every call of the run as IAM
+# does (emulator/emu_authz.py) and recorded, for each decision, the statements without any one of
+# which it would have been denied (`needed`). A statement that never stood alone between a call
+# and a denial is one no call of the run needed.
+# --------------------------------------------------------------------------------------------
+
+# Allow statements the demo's run does not exercise, each with the reason it is kept and where it
+# is proven instead. Keys: "<logical id of the role or policy>#<Sid>" (the template's names).
+NOT_EXERCISED = {
+    # Failure paths: the demo's invocations and deliveries all succeed.
+    **{f"{role}#DeadLetterQueue": "Lambda sends an asynchronous event that failed every retry to the dead-letter "
+                                  "queue with the function's role (emu_lambda's failure path, tests/emulator/"
+                                  "test_lambda.py)"
+       for role in ("ColumnRemoverRole", "ConfigPartitionerRole", "TaggerRole")},
+    **{f"{queue}#EventBridgeDeliveryFailures": "EventBridge sends an event it could not deliver to the target's "
+                                               "dead-letter queue"
+       for queue in ("ColumnRemoverDeadLetterQueuePolicy", "TaggerDeadLetterQueuePolicy")},
+    "AlarmTopicPolicy#FailedCrawls": "a failed crawl; tests/deploy/test_boundaries.py publishes one",
+    "DataKey#EventBridgePublishesToTheEncryptedTopic": "a failed crawl; tests/deploy/test_boundaries.py "
+                                                       "publishes one, and one to another topic the key refuses",
+    "AlarmTopicPolicy#CloudWatchAlarmsOfThisAccount": "the emulator evaluates no CloudWatch alarm",
+    "DataKey#CloudWatchAlarmsPublishToTheEncryptedTopic": "the emulator evaluates no CloudWatch alarm",
+    "SyncBucketPolicy#SSMBucketDeliveryTagging": "AWS documents s3:PutObjectTagging for organization syncs "
+                                                 "(\"Creating a resource data sync for Inventory\"); the emulated "
+                                                 "sync writes the objects only, as fleet-sim lays them out",
+}
+
+
+def template_statements(out: pathlib.Path) -> dict[str, list[dict]]:
+    """The stacks' Allow statements by template statement (one per role or policy of a template,
+    however many stacks and StackSet instances made it)."""
+    grouped: dict[str, list[dict]] = {}
+    for s in json.loads((out / "statements.json").read_text()):
+        if s["effect"] == "Allow":
+            grouped.setdefault(s["template_statement"], []).append(s)
+    return grouped
+
+
+def short(template_statement: str) -> str:
+    """`<stack>/<logical id>/<policy>#<Sid>` as `<logical id>#<Sid>`."""
+    return f"{template_statement.split('/')[1]}#{template_statement.rsplit('#', 1)[1]}"
+
+
+def test_every_call_of_the_functions_was_authorized_as_their_roles(demo) -> None:
+    # No function was refused anything: each role grants, on the resources each call named, what
+    # the function did (actions and resources, not action names only).
+    out, run = demo
+    assert run.returncode == 0, run.stderr[-4000:]
+    decisions = json.loads((out / "decisions.json").read_text())
+    assert not decisions["errors"], decisions["errors"][:5]
+    functions = set(function_crates())
+    refused = [d for d in decisions["decisions"]
+               if not d["allowed"] and d["caller"].split("-", 1)[-1] in functions]
+    assert not refused, "\n".join(f"{d['caller']}: {d['action']} on {d['resource']} {d['reason']}"
+                                  for d in refused[:20])
+    called = {d["caller"].split("-", 1)[-1] for d in decisions["decisions"]}
+    assert functions <= called, f"no decision for {sorted(functions - called)}"
+
+
+def test_every_allow_statement_the_stacks_create_was_needed(demo) -> None:
+    # A template statement is proven needed when, for one of the stacks that made it, some call of
+    # the run would have been denied without it.
+    out, run = demo
+    assert run.returncode == 0, run.stderr[-4000:]
+    decisions = json.loads((out / "decisions.json").read_text())["decisions"]
+    needed = {label for d in decisions if d["allowed"] for label in d["needed"]}
+    statements = template_statements(out)
+    proven = {t for t, instances in statements.items() if any(s["label"] in needed for s in instances)}
+    explained = {t for t in statements if t not in proven and short(t) in NOT_EXERCISED}
+    print(f"\n{len(statements)} Allow statements in the templates' roles and resource policies "
+          f"({sum(map(len, statements.values()))} as deployed); {len(proven)} proven needed by a call of the "
+          f"run, {len(explained)} not exercised here, each with its reason")
+    missing = sorted(short(t) for t in statements if t not in proven and t not in explained)
+    assert not missing, "never needed by any call of the run:\n" + "\n".join(missing)
+    stale = sorted(set(NOT_EXERCISED) - {short(t) for t in statements if t not in proven})
+    assert not stale, f"NOT_EXERCISED names statements the run now proves, or that no longer exist: {stale}"

@@ -259,3 +259,110 @@ def test_a_delegated_administrator_deploys_the_stack_sets(organization, dist, tm
     finally:
         org.deregister_delegated_administrator(AccountId=organization["accounts"][1],
                                                ServicePrincipal="member.org.stacksets.cloudformation.amazonaws.com")
+
+
+def test_renaming_the_cleanup_resource_keeps_every_object_and_deleting_the_stack_empties_them(organization) -> None:
+    """Issue #23, with s3-cleanup's real binary answering CloudFormation as the role the central
+    template gives it (the emulator authorizes each call as IAM does): the central stack, data
+    kept on nothing (`KeepDataOnDelete` false, so `EmptyOnDelete` "true"), objects in its buckets;
+    an update that renames the cleanup resource (a new logical id: CloudFormation creates the new
+    one and sends the old one a Delete in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS) keeps every object
+    version; deleting the stack then empties the buckets, which CloudFormation deletes."""
+    import json
+    import time
+    import urllib.request
+
+    sys.path.insert(0, str(ROOT / "cfn"))
+    import render
+
+    endpoint = organization["endpoint"]
+    # An account and Region of its own: no other test here deploys into us-west-2.
+    account, region = organization["accounts"][1], "us-west-2"
+
+    def client(service: str):
+        return boto3.client(service, endpoint_url=endpoint, region_name=region, aws_access_key_id=account,
+                            aws_secret_access_key="local")
+
+    s3, cfn = client("s3"), client("cloudformation")
+    # The template's transform (AWS::LanguageExtensions) needs CAPABILITY_AUTO_EXPAND.
+    capabilities = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+    # The packages the template's functions are made from; the runner runs each one's debug binary.
+    prefix, version = "rename-artifacts", "test-1"
+    s3.create_bucket(Bucket=f"{prefix}-{region}", CreateBucketConfiguration={"LocationConstraint": region})
+    for function in [*FUNCTIONS, "compliance-report"]:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as z:
+            z.writestr("bootstrap", f"#!/bin/sh\n# {function}: replaced by the runner's --bin-dir\nexit 1\n")
+        s3.put_object(Bucket=f"{prefix}-{region}", Key=f"patch-compliance/{version}/{function}.zip",
+                      Body=buffer.getvalue())
+    parameters = [{"ParameterKey": k, "ParameterValue": v} for k, v in {
+        "OrganizationId": organization["id"], "ArtifactBucketPrefix": prefix, "ArtifactVersion": version,
+        "KeepDataOnDelete": "false", "AlarmEmail": ""}.items()]
+    body = render.template("central-reporting.yaml")
+    renamed = body.replace("\n  BucketCleanup:\n    Type: Custom::S3Cleanup\n",
+                           "\n  StackCleanup:\n    Type: Custom::S3Cleanup\n")
+    assert renamed != body and "BucketCleanup" not in renamed
+
+    def settled(stack_id: str) -> str:
+        deadline = time.monotonic() + 300
+        while True:
+            status = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
+            if not status.endswith("_IN_PROGRESS") or time.monotonic() > deadline:
+                return status
+            time.sleep(0.2)
+
+    def reasons(stack_id: str) -> list[str]:
+        return [f"{e['LogicalResourceId']} {e['ResourceStatus']} {e.get('ResourceStatusReason', '')}"
+                for e in cfn.describe_stack_events(StackName=stack_id)["StackEvents"]]
+
+    def cleanup_calls() -> dict[str, int]:
+        with urllib.request.urlopen(f"{endpoint}/_emulator/calls-by-principal") as answer:
+            calls = json.loads(answer.read())["calls"]
+        return {f"{c['service']}:{c['operation']}": c["count"] for c in calls
+                if c["principal"] == f"{account}-s3-cleanup"}
+
+    stack_id = cfn.create_stack(StackName="rename-reporting", TemplateBody=body, Parameters=parameters,
+                                Capabilities=capabilities)["StackId"]
+    assert settled(stack_id) == "CREATE_COMPLETE", reasons(stack_id)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["Outputs"]}
+    buckets = [outputs["SyncBucketName"], outputs["AthenaResultsBucketName"], outputs["ReportsBucketName"]]
+    for bucket in buckets[:2]:
+        for i in range(2):
+            s3.put_object(Bucket=bucket, Key="inventory/AWS:Tag/x.json", Body=f"version {i}".encode())
+        s3.delete_object(Bucket=bucket, Key="inventory/AWS:Tag/x.json")
+        s3.put_object(Bucket=bucket, Key="history/day=1/y.json", Body=b"{}")
+    # Only compliance-report writes the reports bucket (its policy denies everyone else): the same
+    # four versions, placed by the emulator.
+    seed = urllib.request.Request(f"{endpoint}/_emulator/s3/bulk", method="POST", data=json.dumps({
+        "account": account, "region": region, "bucket": outputs["ReportsBucketName"], "versioning": "Enabled",
+        "objects": 1, "versions_per_object": 3, "delete_markers": 1, "key_prefix": "history/"}).encode(),
+        headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(seed, timeout=60).read()
+
+    def versions(bucket: str) -> int:
+        out = s3.list_object_versions(Bucket=bucket)
+        return len(out.get("Versions", [])) + len(out.get("DeleteMarkers", []))
+
+    before = {bucket: versions(bucket) for bucket in buckets}
+    assert before == {bucket: 4 for bucket in buckets}, before
+
+    # The rename: the new cleanup resource is created, the old one deleted in the update's cleanup,
+    # with EmptyOnDelete "true". s3-cleanup reads the stack's status and keeps everything.
+    cfn.update_stack(StackName=stack_id, TemplateBody=renamed, Parameters=parameters,
+                     Capabilities=capabilities)
+    assert settled(stack_id) == "UPDATE_COMPLETE", reasons(stack_id)
+    events = reasons(stack_id)
+    assert any(e.startswith("BucketCleanup DELETE_COMPLETE") for e in events), events
+    assert any(e.startswith("StackCleanup CREATE_COMPLETE") for e in events), events
+    assert {bucket: versions(bucket) for bucket in buckets} == before, "every object version kept"
+    calls = cleanup_calls()
+    assert calls.get("cloudformation:DescribeStacks") == 1, calls
+    assert not [op for op in calls if op.startswith("s3:")], f"the rename's Delete touched S3: {calls}"
+
+    # The stack's deletion: s3-cleanup empties the buckets, and CloudFormation deletes them.
+    cfn.delete_stack(StackName=stack_id)
+    assert settled(stack_id) == "DELETE_COMPLETE", reasons(stack_id)
+    calls = cleanup_calls()
+    assert calls.get("cloudformation:DescribeStacks") == 2 and calls.get("s3:DeleteObjects"), calls
+    remaining = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert not remaining & set(buckets), f"not deleted: {remaining & set(buckets)}"

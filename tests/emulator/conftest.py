@@ -59,6 +59,41 @@ def reset(emulator):
     control(emulator, "POST", "/_emulator/reset")
 
 
+def trust(service: str = "lambda.amazonaws.com") -> str:
+    """A role trust policy letting `service` assume the role (IAM refuses "{}")."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
+
+
+def role_session(base: str, name: str, statements: list[dict], account: str = ACCOUNT,
+                 region: str = REGION) -> boto3.Session:
+    """A session of a new role in `account` whose only policy is `statements`, assumed by the
+    account's administrator through sts:AssumeRole (the emulator authorizes its calls as that role)."""
+    admin = boto3.Session(aws_access_key_id=account, aws_secret_access_key="x", region_name=region)
+    iam = admin.client("iam", endpoint_url=base)
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                                                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": statements}))
+    creds = admin.client("sts", endpoint_url=base).assume_role(RoleArn=arn, RoleSessionName="test")["Credentials"]
+    return boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                         aws_session_token=creds["SessionToken"], region_name=region)
+
+
+def crawler_role(base: str, name: str, statements: list[dict], account: str = ACCOUNT,
+                 service: str = "glue.amazonaws.com") -> str:
+    """A new role in `account` that `service` may assume (Glue, for a crawler's `Role`), whose only
+    policy is `statements`; its ARN. The emulator's crawl runs as this role."""
+    admin = boto3.Session(aws_access_key_id=account, aws_secret_access_key="x", region_name=REGION)
+    iam = admin.client("iam", endpoint_url=base)
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust(service))["Role"]["Arn"]
+    if statements:
+        iam.put_role_policy(RoleName=name, PolicyName="crawl", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": statements}))
+    return arn
+
+
 def control(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(base + path, data=data, method=method,

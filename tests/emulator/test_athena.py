@@ -12,10 +12,12 @@ import json
 import os
 import time
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import client, error_of
+from conftest import ACCOUNT, REGION, client, control, error_of
 
 DB = "inventory"
 BUCKET = "sync-bucket"
@@ -281,9 +283,371 @@ def test_a_statement_that_does_not_parse_is_refused_at_once(aws):
     assert (status, code) == (400, "InvalidRequestException") and message.startswith("line 1:")
 
 
+# --- Hive DDL and Trino DML ------------------------------------------------------------------------
+# Athena's DDL takes backtick-quoted names, its DML (SELECT, CTAS) double-quoted ones ("Reserved
+# keywords", "Names for tables, databases, and columns"); a DDL statement with a double-quoted name is
+# refused by StartQueryExecution as athena-local measured Athena refuse it (emu_athena_query.py,
+# "Athena's two grammars").
+
+def refused(athena, sql: str) -> tuple[str, str]:
+    """StartQueryExecution's refusal of `sql`: (the message, AthenaErrorCode)."""
+    before = athena.list_query_executions(WorkGroup="reports")["QueryExecutionIds"]
+    with pytest.raises(ClientError) as exc:
+        athena.start_query_execution(QueryString=sql, WorkGroup="reports", QueryExecutionContext={"Database": DB})
+    status, code, message = error_of(exc)
+    assert (status, code) == (400, "InvalidRequestException"), (sql, status, code, message)
+    # Nothing ran: no execution was created.
+    assert athena.list_query_executions(WorkGroup="reports")["QueryExecutionIds"] == before
+    return message, exc.value.response.get("AthenaErrorCode")
+
+
+def test_ctas_takes_double_quotes_and_drop_table_backticks(aws):
+    s3, glue, athena = aws
+    json_table(glue, "things", [("thing", "string"), ("n", "bigint")])
+    put_partition(s3, glue, "things", ["1", "r"], [{"thing": "a", "n": 1}])
+    # A CTAS is a Trino statement: double-quoted names, as compliance-report writes its staging copies.
+    ctas = run(athena, """CREATE TABLE "inventory"."copy" WITH (format = 'PARQUET')
+                          AS SELECT * FROM "inventory"."things\"""")
+    assert ctas["Status"]["State"] == "SUCCEEDED", ctas["Status"]
+    assert (ctas["StatementType"], ctas["SubstatementType"]) == ("DML", "CREATE_TABLE_AS_SELECT")
+
+    # DROP TABLE is Hive DDL: double quotes are refused at once, the table stays.
+    message, code = refused(athena, 'DROP TABLE IF EXISTS "inventory"."copy"')
+    assert code == "MALFORMED_QUERY"
+    assert message.startswith("""line 1:22: mismatched input '"inventory"' expecting {'SELECT', 'FROM', """), message
+    assert message.endswith(", IDENTIFIER, BACKQUOTED_IDENTIFIER}"), message
+    assert refused(athena, 'DROP TABLE inventory."copy"')[0] == (
+        """line 1:22: no viable alternative at input 'inventory."copy"'""")
+    glue.get_table(DatabaseName=DB, Name="copy")
+
+    dropped = run(athena, "DROP TABLE IF EXISTS `inventory`.`copy`")
+    assert dropped["Status"]["State"] == "SUCCEEDED", dropped["Status"]
+    assert (dropped["StatementType"], dropped["SubstatementType"]) == ("DDL", "DROP_TABLE")
+    assert dropped["ResultConfiguration"]["OutputLocation"].endswith(f"/{dropped['QueryExecutionId']}.txt")
+    with pytest.raises(ClientError):
+        glue.get_table(DatabaseName=DB, Name="copy")
+    # A backtick inside a name is written twice (Hive's quoted identifier).
+    gone = run(athena, "DROP TABLE IF EXISTS `inventory`.`no``such`")
+    assert gone["Status"]["State"] == "SUCCEEDED", gone["Status"]
+
+
+@pytest.mark.parametrize("sql, message", [
+    # athena-local's measured shapes (2026-09-25), with the names they stood for.
+    ('DROP TABLE "nope"', """line 1:12: mismatched input '"nope"' expecting {"""),
+    ('\n  drop table\n"nope"', """line 2:1: mismatched input '"nope"' expecting {"""),
+    ('DROP TABLE awsdatacatalog."inventory".nope',
+     """line 1:27: no viable alternative at input 'awsdatacatalog."inventory"'"""),
+    ('/* c */ DESCRIBE "things"', """line 1:18: no viable alternative at input 'DESCRIBE "things"'"""),
+    ('ALTER TABLE "things" RENAME TO x', """line 1:13: no viable alternative at input 'ALTER TABLE "things"'"""),
+    ("""CREATE TABLE "t2" (n int) LOCATION 's3://b/'""",
+     """line 1:14: no viable alternative at input 'CREATE TABLE "t2"'"""),
+    ('SHOW CREATE TABLE "things"', "Queries of this type are not supported"),
+    ('MSCK REPAIR TABLE "things"', "line 1:1: mismatched input 'MSCK'"),
+    # Not measured: any other double-quoted identifier of Hive DDL, a partition key here.
+    ("""ALTER TABLE `things` ADD PARTITION ("accountid" = '1', region = 'r')""",
+     """line 1:37: mismatched input '"accountid"' expecting {"""),
+])
+def test_hive_ddl_refuses_double_quoted_names_as_athena_does(aws, sql, message):
+    _, glue, athena = aws
+    json_table(glue, "things", [("thing", "string")])
+    got, code = refused(athena, sql)
+    assert code == "MALFORMED_QUERY"
+    assert got.startswith(message), got
+    glue.get_table(DatabaseName=DB, Name="things")
+
+
+def test_msck_and_alter_partition_take_backticks_and_the_emulator_says_it_does_not_run_them(aws):
+    _, glue, athena = aws
+    json_table(glue, "things", [("thing", "string")])
+    # Hive DDL that Athena accepts: backticks, and double quotes where Hive reads a string. The
+    # emulator runs no MSCK or ALTER TABLE, and says so, never silently.
+    for sql, substatement in [
+        ("MSCK REPAIR TABLE `inventory`.`things`", "MSCK_REPAIR"),
+        ("""ALTER TABLE `things` ADD IF NOT EXISTS PARTITION (accountid = "1", `region` = 'r')
+            LOCATION "s3://sync-bucket/things/k0=1/k1=r/\"""", None),
+    ]:
+        done = run(athena, sql)
+        assert done["StatementType"] == "DDL"
+        assert done.get("SubstatementType") == substatement
+        assert done["Status"]["State"] == "FAILED"
+        assert done["Status"]["StateChangeReason"].startswith(
+            "NOT_SUPPORTED: the emulator runs SELECT, CREATE TABLE AS SELECT and DROP TABLE, not "), done["Status"]
+
+
+# --- the caller's permissions -------------------------------------------------------------------
+# "When actors interact with Athena, their permissions pass through Athena to determine what Athena
+# can access" ("Control access to Amazon S3 from Athena"): the catalog reads, the data a query reads
+# and the results it writes are authorized as its caller (emu_athena_query.py, section "whose
+# permissions"), here a role session the test assumes through STS.
+
+ROLE = "analyst"
+SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/{ROLE}/tester"
+GLUE = f"arn:aws:glue:{REGION}:{ACCOUNT}"
+
+
+def documented_set() -> list[dict]:
+    """What a query of `things` needs, as the Athena User Guide lists it: the work group's query
+    actions, the catalog reads on the catalog, database and tables ("Configure access to databases
+    and tables in the AWS Glue Data Catalog"), the data bucket and the results location ("Control
+    access to Amazon S3 from Athena", AmazonAthenaFullAccess's results statement without what the
+    emulator never uses)."""
+    return [
+        {"Sid": "Queries", "Effect": "Allow", "Action": ["athena:StartQueryExecution", "athena:GetQueryExecution"],
+         "Resource": f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/*"},
+        {"Sid": "Catalog", "Effect": "Allow", "Action": ["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"],
+         "Resource": [f"{GLUE}:catalog", f"{GLUE}:database/{DB}", f"{GLUE}:table/{DB}/*"]},
+        {"Sid": "Data", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/*"},
+        {"Sid": "DataBucket", "Effect": "Allow", "Action": "s3:GetBucketLocation", "Resource": f"arn:aws:s3:::{BUCKET}"},
+        {"Sid": "DataList", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{BUCKET}",
+         "Condition": {"StringLike": {"s3:prefix": "things/*"}}},
+        {"Sid": "Results", "Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{RESULTS}/*"},
+        {"Sid": "ResultsBucket", "Effect": "Allow", "Action": "s3:GetBucketLocation",
+         "Resource": f"arn:aws:s3:::{RESULTS}"},
+    ]
+
+
+def without(statements: list[dict], sid: str, action: str | None = None) -> list[dict]:
+    """The statements less statement `sid`, or less `action` in it."""
+    out = []
+    for st in statements:
+        if st["Sid"] == sid:
+            actions = [a for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"]) if a != action]
+            if action is None or not actions:
+                continue
+            st = {**st, "Action": actions}
+        out.append(st)
+    return out
+
+
+def as_role(emulator, statements: list[dict]):
+    """An Athena client signed with a session of role ROLE, whose only policy is `statements`: the
+    role trusts this account, and the test's own (administrator) identity assumes it through STS."""
+    iam = client(emulator, "iam")
+    iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}))
+    iam.put_role_policy(RoleName=ROLE, PolicyName="athena",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+    creds = client(emulator, "sts").assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{ROLE}",
+                                                RoleSessionName="tester")["Credentials"]
+    assert creds["AccessKeyId"].startswith("ASIA")
+    return boto3.client("athena", endpoint_url=emulator, region_name=REGION, aws_access_key_id=creds["AccessKeyId"],
+                        aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"],
+                        config=Config(retries={"total_max_attempts": 1}))
+
+
+@pytest.fixture
+def things(aws):
+    s3, glue, athena = aws
+    json_table(glue, "things", [("thing", "string"), ("n", "bigint")])
+    put_partition(s3, glue, "things", ["1", "r"], [{"thing": "a", "n": 1}, {"thing": "b", "n": 2}])
+    return aws
+
+
+def failed(done: dict) -> tuple[str, int, int]:
+    assert done["Status"]["State"] == "FAILED", done["Status"]
+    error = done["Status"]["AthenaError"]
+    assert error["ErrorMessage"] == done["Status"]["StateChangeReason"]
+    return done["Status"]["StateChangeReason"], error["ErrorCategory"], error["ErrorType"]
+
+
+def decisions_of(emulator, principal: str) -> list[dict]:
+    _, answer = control(emulator, "GET", "/_emulator/authz/decisions")
+    return [d for d in answer["decisions"] if d["principal"] == principal]
+
+
+@pytest.mark.parametrize("statements, resource", [
+    (without(documented_set(), "Catalog", "glue:GetTable"), f"{GLUE}:catalog"),
+    # Allowed on the catalog and the database, not on this table: the table is named.
+    ([*without(documented_set(), "Catalog", "glue:GetTable"),
+      {"Sid": "Other", "Effect": "Allow", "Action": "glue:GetTable",
+       "Resource": [f"{GLUE}:catalog", f"{GLUE}:database/{DB}", f"{GLUE}:table/{DB}/other"]}],
+     f"{GLUE}:table/{DB}/things"),
+])
+def test_a_caller_without_glue_get_table_gets_athena_s_permission_error(emulator, things, statements, resource):
+    s3, _, _ = things
+    athena = as_role(emulator, statements)
+    done = run(athena, "SELECT thing FROM things")
+    assert failed(done) == (
+        f"Insufficient permissions to execute the query. User: {SESSION} is not authorized to perform: glue:GetTable "
+        f"on resource: {resource} because no identity-based policy allows the glue:GetTable action", 2, 1500)
+    # Nothing ran: no results were written.
+    assert s3.list_objects_v2(Bucket=RESULTS)["KeyCount"] == 0
+
+
+def test_a_caller_who_may_not_read_the_data_gets_permission_denied_on_its_path(emulator, things):
+    s3, _, _ = things
+    athena = as_role(emulator, without(documented_set(), "Data"))
+    assert failed(run(athena, "SELECT thing FROM things")) == (
+        f"Permission denied on S3 path: s3://{BUCKET}/things/k0=1/k1=r/data.json", 2, 1501)
+    assert s3.list_objects_v2(Bucket=RESULTS)["KeyCount"] == 0
+
+
+def test_listing_is_authorized_with_the_folder_as_s3_prefix(emulator, things):
+    statements = [st if st["Sid"] != "DataList" else {**st, "Condition": {"StringLike": {"s3:prefix": "other/*"}}}
+                  for st in documented_set()]
+    athena = as_role(emulator, statements)
+    assert failed(run(athena, "SELECT thing FROM things")) == (
+        f"Permission denied on S3 path: s3://{BUCKET}/things/k0=1/k1=r/", 2, 1501)
+
+
+def test_a_caller_who_may_not_write_the_results_gets_access_denied_writing_output(emulator, things):
+    s3, _, _ = things
+    # Writing only somewhere else in the results bucket.
+    statements = [st if st["Sid"] != "Results" else {**st, "Resource": f"arn:aws:s3:::{RESULTS}/elsewhere/*"}
+                  for st in documented_set()]
+    athena = as_role(emulator, statements)
+    done = run(athena, "SELECT thing FROM things")
+    location = done["ResultConfiguration"]["OutputLocation"]
+    assert failed(done) == (
+        f"Access denied when writing output to url: {location} . Please ensure you are allowed to access the S3 "
+        "bucket. If you are encrypting query results with KMS key, please ensure you are allowed to access your KMS key",
+        2, 1501)
+    assert s3.list_objects_v2(Bucket=RESULTS)["KeyCount"] == 0
+
+
+def test_a_caller_who_may_not_locate_the_output_bucket_is_refused_at_once(emulator, things):
+    athena = as_role(emulator, without(documented_set(), "ResultsBucket"))
+    with pytest.raises(ClientError) as exc:
+        athena.start_query_execution(QueryString="SELECT thing FROM things", WorkGroup="reports",
+                                     QueryExecutionContext={"Database": DB})
+    assert error_of(exc) == (400, "InvalidRequestException", f"Unable to verify/create output bucket {RESULTS}")
+
+
+def test_the_documented_set_runs_the_query_and_each_access_is_decided_once(emulator, things):
+    s3, glue, _ = things
+    put_partition(s3, glue, "things", ["2", "r"], [{"thing": "c", "n": 3}])
+    athena = as_role(emulator, documented_set())
+    control(emulator, "DELETE", "/_emulator/authz/decisions")
+    # The table twice in one query: its catalog entry and objects are still authorized once.
+    done = run(athena, "SELECT a.thing FROM things a JOIN inventory.things b ON a.n = b.n ORDER BY 1")
+    assert done["Status"]["State"] == "SUCCEEDED", done["Status"]
+    assert rows(client(emulator, "athena"), done["QueryExecutionId"])[1] == [["a"], ["b"], ["c"]]
+    exec_id = done["QueryExecutionId"]
+    decided = {(d["action"], d["resource"]): d for d in decisions_of(emulator, SESSION)
+               if not d["action"].startswith("athena:")}
+    expected = {
+        ("glue:GetDatabase", f"{GLUE}:catalog"), ("glue:GetDatabase", f"{GLUE}:database/{DB}"),
+        ("glue:GetTable", f"{GLUE}:catalog"), ("glue:GetTable", f"{GLUE}:database/{DB}"),
+        ("glue:GetTable", f"{GLUE}:table/{DB}/things"),
+        ("glue:GetPartitions", f"{GLUE}:catalog"), ("glue:GetPartitions", f"{GLUE}:database/{DB}"),
+        ("glue:GetPartitions", f"{GLUE}:table/{DB}/things"),
+        ("s3:GetBucketLocation", f"arn:aws:s3:::{BUCKET}"), ("s3:GetBucketLocation", f"arn:aws:s3:::{RESULTS}"),
+        ("s3:ListBucket", f"arn:aws:s3:::{BUCKET}"),
+        ("s3:GetObject", f"arn:aws:s3:::{BUCKET}/things/k0=1/k1=r/data.json"),
+        ("s3:GetObject", f"arn:aws:s3:::{BUCKET}/things/k0=2/k1=r/data.json"),
+        ("s3:PutObject", f"arn:aws:s3:::{RESULTS}/query-results/{exec_id}.csv"),
+        ("s3:PutObject", f"arn:aws:s3:::{RESULTS}/query-results/{exec_id}.csv.metadata"),
+    }
+    assert set(decided) == expected
+    assert all(d["allowed"] for d in decided.values())
+    # Each (action, resource) once, but for the two folders listed (two s3:prefix values).
+    assert {k: d["count"] for k, d in decided.items() if d["count"] != 1} == {
+        ("s3:ListBucket", f"arn:aws:s3:::{BUCKET}"): 2}
+    assert decided[("glue:GetTable", f"{GLUE}:table/{DB}/things")]["allowed_by"] == [
+        f"identity arn:aws:iam::{ACCOUNT}:role/{ROLE} inline:athena#Catalog"]
+    assert decided[("s3:ListBucket", f"arn:aws:s3:::{BUCKET}")]["allowed_by"] == [
+        f"identity arn:aws:iam::{ACCOUNT}:role/{ROLE} inline:athena#DataList"]
+    body = s3.get_object(Bucket=RESULTS, Key=f"query-results/{exec_id}.csv")["Body"].read().decode()
+    assert body.splitlines() == ['"thing"', '"a"', '"b"', '"c"']
+
+
+def test_sse_kms_data_needs_the_key_through_s3(emulator, things):
+    s3, glue, _ = things
+    kms = client(emulator, "kms")
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    s3.create_bucket(Bucket="sealed")
+    s3.put_bucket_encryption(Bucket="sealed", ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}]})
+    s3.put_object(Bucket="sealed", Key="sealed/part.json", Body=b'{"thing": "secret", "n": 7}\n')
+    glue.create_table(DatabaseName=DB, TableInput={
+        "Name": "sealed", "TableType": "EXTERNAL_TABLE",
+        "StorageDescriptor": {"Columns": [{"Name": "thing", "Type": "string"}], "Location": "s3://sealed/sealed/",
+                              "SerdeInfo": {"SerializationLibrary": OPENX}}})
+    reads = [{"Sid": "Sealed", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"],
+              "Resource": ["arn:aws:s3:::sealed", "arn:aws:s3:::sealed/*"]}]
+    # The key's default policy lets the account's IAM policies grant it; S3 asks on the caller's
+    # behalf (kms:ViaService), for the object (its encryption context).
+    decrypt = {"Sid": "Key", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key,
+               "Condition": {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com",
+                                              "kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::sealed/sealed/part.json"},
+                             "ForAnyValue:StringEquals": {"aws:CalledVia": "athena.amazonaws.com"}}}
+    athena = as_role(emulator, documented_set() + reads)
+    assert failed(run(athena, "SELECT thing FROM sealed")) == (
+        "Permission denied on S3 path: s3://sealed/sealed/part.json", 2, 1501)
+    client(emulator, "iam").put_role_policy(RoleName=ROLE, PolicyName="key", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [decrypt]}))
+    done = run(athena, "SELECT thing FROM sealed")
+    assert done["Status"]["State"] == "SUCCEEDED", done["Status"]
+    assert rows(client(emulator, "athena"), done["QueryExecutionId"])[1] == [["secret"]]
+
+
+def test_ctas_and_drop_table_need_the_catalog_writes(emulator, things):
+    s3, glue, _ = things
+    writes = {"Sid": "Staging", "Effect": "Allow", "Action": ["glue:CreateTable"],
+              "Resource": [f"{GLUE}:catalog", f"{GLUE}:database/{DB}", f"{GLUE}:table/{DB}/copy"]}
+    listing = {"Sid": "ResultsList", "Effect": "Allow", "Action": "s3:ListBucket",
+               "Resource": f"arn:aws:s3:::{RESULTS}", "Condition": {"StringLike": {"s3:prefix": "query-results/*"}}}
+    athena = as_role(emulator, documented_set() + [writes, listing])
+    ctas = run(athena, 'CREATE TABLE "copy" AS SELECT thing FROM things')
+    assert ctas["Status"]["State"] == "SUCCEEDED", ctas["Status"]
+    assert glue.get_table(DatabaseName=DB, Name="copy")
+    done = run(athena, "DROP TABLE `copy`")
+    assert failed(done) == (
+        f"Insufficient permissions to execute the query. User: {SESSION} is not authorized to perform: "
+        f"glue:DeleteTable on resource: {GLUE}:catalog because no identity-based policy allows the glue:DeleteTable "
+        "action", 2, 1500)
+    assert glue.get_table(DatabaseName=DB, Name="copy")
+    # Without glue:CreateTable on the table the data is written and the table is not created (Athena
+    # commits the catalog entry last).
+    again = run(athena, 'CREATE TABLE "other" AS SELECT thing FROM things')
+    assert failed(again) == (
+        f"Insufficient permissions to execute the query. User: {SESSION} is not authorized to perform: "
+        f"glue:CreateTable on resource: {GLUE}:table/{DB}/other because no identity-based policy allows the "
+        "glue:CreateTable action", 2, 1500)
+    with pytest.raises(ClientError):
+        glue.get_table(DatabaseName=DB, Name="other")
+    written = s3.list_objects_v2(Bucket=RESULTS, Prefix=f"query-results/tables/{again['QueryExecutionId']}/")
+    assert written["KeyCount"] == 1
+
+
+def test_a_projected_table_lists_each_partition_folder_as_the_caller(emulator, things):
+    s3, glue, _ = things
+    s3.create_bucket(Bucket=REPORTS)
+    template_table(glue, "ReportHistoryTable")
+    put_lines(s3, REPORTS, "history/summary/dt=2025-02-28/summary.json", [trend("2025-02-28", "111111111111", 4)])
+    reads = {"Sid": "History", "Effect": "Allow", "Action": ["s3:GetObject", "s3:GetBucketLocation"],
+             "Resource": [f"arn:aws:s3:::{REPORTS}", f"arn:aws:s3:::{REPORTS}/history/*"]}
+    listing = {"Sid": "HistoryList", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{REPORTS}",
+               "Condition": {"StringLike": {"s3:prefix": "history/missing/*"}}}
+    athena = as_role(emulator, documented_set() + [reads, listing])
+    # No glue:GetPartitions is needed (nor granted on the reports' table): Athena ignores the
+    # catalog's partitions of a projected table; it lists each projected partition's folder.
+    assert failed(run(athena, "SELECT account_id FROM report_history")) == (
+        f"Permission denied on S3 path: s3://{REPORTS}/history/summary/dt=2025-02-28/", 2, 1501)
+    client(emulator, "iam").put_role_policy(RoleName=ROLE, PolicyName="athena", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": documented_set() + [
+            reads, {**listing, "Condition": {"StringLike": {"s3:prefix": "history/*"}}}]}))
+    done = run(athena, "SELECT account_id FROM report_history")
+    assert done["Status"]["State"] == "SUCCEEDED", done["Status"]
+    assert not [d for d in decisions_of(emulator, SESSION) if d["action"] == "glue:GetPartitions"]
+
+
+def test_the_administrator_s_queries_are_authorized_too(emulator, things):
+    _, _, athena = things
+    control(emulator, "DELETE", "/_emulator/authz/decisions")
+    done = run(athena, "SELECT count(*) FROM things")
+    assert done["Status"]["State"] == "SUCCEEDED", done["Status"]
+    decided = {(d["action"], d["resource"]): d["allowed"] for d in decisions_of(emulator, f"arn:aws:iam::{ACCOUNT}:root")}
+    assert decided[("glue:GetTable", f"{GLUE}:table/{DB}/things")] is True
+    assert decided[("s3:GetObject", f"arn:aws:s3:::{BUCKET}/things/k0=1/k1=r/data.json")] is True
+
+
 def test_queued_queries_can_be_stopped_and_never_run(aws):
     _, _, athena = aws
-    slow = "SELECT count(*) FROM UNNEST(sequence(1, 3000)) AS a(x) CROSS JOIN UNNEST(sequence(1, 3000)) AS b(y)"
+    # About half a second each in DuckDB (a bare count(*) of the cross join is computed from the
+    # cardinalities, in milliseconds: the sixth query could then finish before it is stopped).
+    slow = ("SELECT count(*) FROM UNNEST(sequence(1, 6000)) AS a(x) CROSS JOIN UNNEST(sequence(1, 6000)) AS b(y) "
+            "WHERE (x * y) % 7 = 1")
     ids = [athena.start_query_execution(QueryString=slow, WorkGroup="reports")["QueryExecutionId"] for _ in range(6)]
     athena.stop_query_execution(QueryExecutionId=ids[-1])
     last = athena.get_query_execution(QueryExecutionId=ids[-1])["QueryExecution"]["Status"]

@@ -11,7 +11,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -23,8 +25,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT, REGION, client, control, error_of
+from conftest import ACCOUNT, EMULATOR, REGION, client, control, error_of, trust
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CFN = os.path.join(ROOT, "cfn")
@@ -587,15 +590,24 @@ def test_change_sets(emulator: str, cf: Any, runner: FakeRunner, artifacts: None
 
 def test_lambda_invocations_go_to_the_runner(emulator: str, runner: FakeRunner, artifacts: None) -> None:
     lam, iam = client(emulator, "lambda"), client(emulator, "iam")
-    role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    role = iam.create_role(RoleName="r", AssumeRolePolicyDocument=trust())["Role"]["Arn"]
     fn = lam.create_function(FunctionName="f", Runtime="provided.al2023", Handler="bootstrap", Role=role,
                              Code={"S3Bucket": f"{PREFIX}-{REGION}", "S3Key": "patch-compliance/v1/sync-monitor.zip"},
-                             Environment={"Variables": {"A": "1"}}, Architectures=["arm64"], Timeout=9)
+                             Environment={"Variables": {"AB": "1"}}, Architectures=["arm64"], Timeout=9)
     out = lam.invoke(FunctionName="f", Payload=b'{"x": 1}')
     assert json.loads(out["Payload"].read()) == {"ok": True}
     events = client(emulator, "events")
-    events.put_rule(Name="r", EventPattern=json.dumps({"source": ["test"]}))
+    rule = events.put_rule(Name="r", EventPattern=json.dumps({"source": ["test"]}))["RuleArn"]
     events.put_targets(Rule="r", Targets=[{"Id": "f", "Arn": fn["FunctionArn"]}])
+    # EventBridge invokes as events.amazonaws.com: without the function's permission for this rule
+    # nothing is delivered ("Using resource-based policies for Amazon EventBridge").
+    events.put_events(Entries=[{"Source": "test", "DetailType": "d", "Detail": "{}"}])
+    time.sleep(0.3)
+    assert len(runner.events) == 1
+    _, decisions = control(emulator, "GET", "/_emulator/authz/decisions")
+    assert any(d["principal"] == "events.amazonaws.com" and not d["allowed"] for d in decisions["decisions"])
+    lam.add_permission(FunctionName="f", StatementId="events", Action="lambda:InvokeFunction",
+                       Principal="events.amazonaws.com", SourceArn=rule)
     events.put_events(Entries=[{"Source": "test", "DetailType": "d", "Detail": "{}"}])
     deadline = time.monotonic() + 5
     while len(runner.events) < 2 and time.monotonic() < deadline:
@@ -683,7 +695,27 @@ def test_central_reporting_create_update_delete(emulator: str, cf: Any, runner: 
                    ColumnFixSchedule="rate(2 hours)", DatabaseName="", KeepDataOnDelete="false",
                    ExistingConfigBucket="org-config", ExistingConfigBucketAccount="111111111111")
     assert outputs(stack)["ConfigBucketName"] == "org-config"
-    assert json.loads(outputs(stack)["ExistingConfigBucketPolicyStatement"])["Sid"] == "PatchComplianceReadsConfigDeliveries"
+    # The statements the owner of an existing (Control Tower) Config bucket adds let this account
+    # read the Config deliveries and nothing else there, CloudTrail's logs included.
+    statements = json.loads(outputs(stack)["ExistingConfigBucketPolicyStatement"])
+    assert [st["Sid"] for st in statements][0] == "PatchComplianceReadsConfigDeliveries"
+    archive = boto3.client("s3", endpoint_url=emulator, region_name=REGION, aws_access_key_id="111111111111",
+                           aws_secret_access_key="x")
+    archive.create_bucket(Bucket="org-config")
+    archive.put_bucket_policy(Bucket="org-config", Policy=json.dumps({"Version": "2012-10-17",
+                                                                      "Statement": statements}))
+    config_key = "o-abc/AWSLogs/111111111111/Config/us-east-1/2026/1/1/ConfigSnapshot/x.json.gz"
+    trail_key = "o-abc/AWSLogs/o-abc/111111111111/CloudTrail/us-east-1/2026/1/1/x.json.gz"
+    for key in (config_key, trail_key):
+        archive.put_object(Bucket="org-config", Key=key, Body=b"x")
+    reader = s3  # this (central) account's administrator: its IAM allows everything
+    assert reader.get_object(Bucket="org-config", Key=config_key)["Body"].read() == b"x"
+    reader.list_objects_v2(Bucket="org-config", Prefix="o-abc/AWSLogs/111111111111/Config/")
+    for refused in (lambda: reader.get_object(Bucket="org-config", Key=trail_key),
+                    lambda: reader.list_objects_v2(Bucket="org-config", Prefix="o-abc/AWSLogs/o-abc/")):
+        with pytest.raises(ClientError) as e:
+            refused()
+        assert error_of(e)[:2] == (403, "AccessDenied")
 
     # Delete with KeepDataOnDelete false: s3-cleanup empties the buckets, then they go.
     delete(cf, "central")
@@ -697,7 +729,7 @@ def test_central_reporting_create_update_delete(emulator: str, cf: Any, runner: 
 def test_quicksight_stack(emulator: str, cf: Any, runner: FakeRunner, artifacts: None) -> None:
     iam = client(emulator, "iam")
     for role in ("aws-quicksight-service-role-v0", "other-role"):
-        iam.create_role(RoleName=role, AssumeRolePolicyDocument="{}")
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust("quicksight.amazonaws.com"))
     key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     base = dict(WorkGroup="wg", Database="db", PrincipalArns=f"arn:aws:quicksight:us-east-1:{ACCOUNT}:group/default/a",
                 SyncBucketName="sync-b", AthenaResultsBucketName="athena-b", KmsKeyArn=key,
@@ -1214,3 +1246,169 @@ def test_stack_set_account_filter_default_and_inoperable_instances(emulator: str
     assert [r["Account"] for r in results] == [accounts[1]]
     assert instances() == {accounts[0]: "INOPERABLE", accounts[1]: "CURRENT"}
     assert member_cf.describe_stacks(StackName=member["StackId"])["Stacks"][0]["StackStatus"] == "DELETE_FAILED"
+
+
+# --------------------------------------------------------------------------------------------------
+# The order of independent resources (EMULATOR_CFN_ORDER, emu_cfn_engine.ready_order): AWS creates
+# resources without a dependency in parallel ("DependsOn attribute"), so a resource that needs
+# another's effect without a Ref, GetAtt, Sub or DependsOn must fail here too.
+# --------------------------------------------------------------------------------------------------
+
+# The bucket's notification needs the permission's effect (S3 tests a destination when the
+# configuration is saved) and refers only to the function; both only when Notify is "true". %s is
+# how the bucket waits for the permission, if at all.
+NOTIFIED = """\
+Parameters:
+  Notify: {Type: String, Default: "true"}
+Conditions:
+  Notifies: !Equals [!Ref Notify, "true"]
+Resources:
+""" + FUNCTION + """\
+  InvokeFromBucket:
+    Type: AWS::Lambda::Permission
+    Condition: Notifies
+    Properties:
+      FunctionName: !GetAtt Fn.Arn
+      Action: lambda:InvokeFunction
+      Principal: s3.amazonaws.com
+      SourceAccount: !Ref AWS::AccountId
+      SourceArn: !Sub "arn:${AWS::Partition}:s3:::${AWS::StackName}-notified"
+  Bucket:
+    Type: AWS::S3::Bucket
+%s    Properties:
+      BucketName: !Sub "${AWS::StackName}-notified"
+      NotificationConfiguration: !If
+        - Notifies
+        - LambdaConfigurations:
+            - Event: s3:ObjectCreated:*
+              Function: !GetAtt Fn.Arn
+        - !Ref AWS::NoValue
+"""
+DEPENDS_ON = "    DependsOn: InvokeFromBucket\n"
+# The wait for a resource that has a Condition: a conditional Ref in Metadata (cfn/quicksight.yaml's
+# Datasets, cfn/member-patching.yaml's PatchScanAssociation).
+METADATA_REF = "    Metadata:\n      WaitsFor: !If [Notifies, !Ref InvokeFromBucket, !Ref AWS::NoValue]\n"
+
+
+def steps(cf: Any, name: str) -> list[tuple[str, str]]:
+    """(logical id, status) of every resource event, oldest first."""
+    return [(e["LogicalResourceId"], e["ResourceStatus"]) for e in reversed(cf.describe_stack_events(StackName=name)[
+        "StackEvents"]) if e["ResourceType"] != "AWS::CloudFormation::Stack"]
+
+
+def test_a_resource_needing_another_without_a_reference_fails_until_it_waits_for_it(
+        emulator: str, cf: Any, artifacts: None) -> None:
+    # Declared after the permission, the bucket came after it in declaration order and the missing
+    # dependency went unnoticed. The default order takes the ready resource declared last, so the
+    # bucket goes first and S3 refuses its notification, as it can in AWS.
+    if os.environ.get("EMULATOR_CFN_ORDER", "reverse") in ("", "reverse"):
+        stack = create(cf, "racy", NOTIFIED % "", expect="ROLLBACK_COMPLETE")
+        assert ("Bucket CREATE_FAILED Resource handler returned message: \"Unable to validate the following "
+                "destination configurations\"") in " ".join(reasons(cf, stack["StackId"]))
+        assert ("InvokeFromBucket", "CREATE_IN_PROGRESS") not in steps(cf, stack["StackId"])
+    # DependsOn makes it wait for the permission whatever the order; deleting goes the other way.
+    for name, wait_for in (("depends", DEPENDS_ON), ("metadata", METADATA_REF)):
+        stack = create(cf, name, NOTIFIED % wait_for)
+        notification = client(emulator, "s3").get_bucket_notification_configuration(Bucket=f"{name}-notified")
+        assert notification["LambdaFunctionConfigurations"][0]["Events"] == ["s3:ObjectCreated:*"]
+        delete(cf, name)
+        done = [s for s in steps(cf, stack["StackId"]) if s[1] in ("CREATE_COMPLETE", "DELETE_COMPLETE")]
+        assert [r for r, s in done if s == "CREATE_COMPLETE"][-2:] == ["InvokeFromBucket", "Bucket"], done
+        assert [r for r, s in done if s == "DELETE_COMPLETE"][:2] == ["Bucket", "InvokeFromBucket"], done
+    # Without the permission, DependsOn names a resource that is not created: the template is
+    # refused at the call; the conditional Ref in Metadata waits for nothing.
+    with pytest.raises(cf.exceptions.ClientError) as exc:
+        cf.create_stack(StackName="nodepends", TemplateBody=NOTIFIED % DEPENDS_ON, Parameters=params(Notify="false"),
+                        Capabilities=CAPS)
+    assert error_of(exc)[2] == ("Template format error: Unresolved resource dependencies [InvokeFromBucket] in the "
+                                "Resources block of the template")
+    create(cf, "nometadata", NOTIFIED % METADATA_REF, Notify="false")
+
+
+SHUFFLE_SEEDS = (7, 2024)
+
+
+def deploy_every_template(base: str) -> dict[str, list[str]]:
+    """The stacks of cfn/ with their optional parts on, created and deleted (newest first) through
+    the emulator at ``base``; answers each stack's creation order (logical ids)."""
+    runner = FakeRunner(base)
+    control(base, "PUT", "/_emulator/lambda-runner", {"url": runner.url})
+    try:
+        publish(base)
+        client(base, "iam").create_role(RoleName="aws-quicksight-service-role-v0",
+                                        AssumeRolePolicyDocument=trust("quicksight.amazonaws.com"))
+        cf = client(base, "cloudformation")
+        artifacts = dict(ArtifactBucketPrefix=PREFIX, ArtifactVersion=VERSION)
+        central = outputs(create(cf, "central", template("central-reporting.yaml"), OrganizationId=ORG_ID_PARAM,
+                                 EnableConfigAnalytics="true", AlarmEmail="ops@example.com",
+                                 ReportEmail="ops@example.com", StaleNodeFileDays="90",
+                                 ReportOrganizationsRoleArn=f"arn:aws:iam::{ACCOUNT}:role/reader", **artifacts))
+        stacks = {
+            "qs": ("quicksight.yaml", dict(
+                WorkGroup=central["WorkGroupName"], Database=central["DatabaseName"],
+                ConfigSnapshotTable=central["ConfigSnapshotTable"], ConfigBucketName=central["ConfigBucketName"],
+                SyncBucketName=central["SyncBucketName"], AthenaResultsBucketName=central["AthenaResultsBucketName"],
+                KmsKeyArn=central["KmsKeyArn"], PrincipalArns=f"arn:aws:quicksight:us-east-1:{ACCOUNT}:group/default/a",
+                ImportMode="SPICE", **artifacts)),
+            "patching": ("member-patching.yaml", dict(
+                ConfigBucketName=central["ConfigBucketName"], PatchGroup="web", CreateInstallWindow="true",
+                BaselineWindows="CreateAsDefault", BaselineAmazonLinux2023="CreateAsDefault", BaselineUbuntu="Create",
+                InstallOutputBucket=central["ReportsBucketName"], **artifacts)),
+            "sync": ("member-data-sync.yaml", dict(BucketName=central["SyncBucketName"], BucketRegion=REGION,
+                                                   KmsKeyArn=central["KmsKeyArn"], **artifacts)),
+            "lake": ("cloudtrail-lake.yaml", {}),
+            "reader": ("organization-reader.yaml", dict(ReportRoleArn=f"arn:aws:iam::{ACCOUNT}:role/report",
+                                                        OrganizationId=ORG_ID_PARAM)),
+        }
+        for name, (path, values) in stacks.items():
+            create(cf, name, template(path), **values)
+        orders = {name: [r for r, s in steps(cf, name) if s == "CREATE_IN_PROGRESS"] for name in ["central", *stacks]}
+        for name in [*reversed(stacks), "central"]:
+            delete(cf, name)
+        return orders
+    finally:
+        control(base, "DELETE", "/_emulator/lambda-runner")
+        runner.server.shutdown()
+
+
+def test_the_templates_create_and_delete_in_shuffled_orders() -> None:
+    """Every template of cfn/ under two seeds of EMULATOR_CFN_ORDER=shuffle:<seed>, each in its own
+    emulator (the order is read when the emulator starts), both at once: a dependency a template
+    does not declare fails one of them. A failure names the seed; EMULATOR_CFN_ORDER=shuffle:<seed>
+    on the whole suite replays it."""
+    results: dict[int, Any] = {}
+
+    def run(seed: int) -> None:
+        with tempfile.TemporaryFile("w+") as log:
+            proc = subprocess.Popen([sys.executable, EMULATOR, "--port", "0", "--exit-on-stdin-eof"],
+                                    env={**os.environ, "EMULATOR_CFN_ORDER": f"shuffle:{seed}"},
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+            try:
+                line = proc.stdout.readline()
+                assert line.startswith("EMULATOR_READY port="), line
+                results[seed] = deploy_every_template(f"http://127.0.0.1:{line.strip().split('=', 1)[1]}")
+            except BaseException as e:  # noqa: BLE001 - reported by the test's thread, with the seed
+                results[seed] = e
+            finally:
+                proc.stdin.close()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                log.seek(0)
+                # The seed is on stderr with every operation, so a failure elsewhere can be replayed.
+                if not isinstance(results.get(seed), BaseException) and \
+                        f"EMULATOR_CFN_ORDER=shuffle:{seed} replays it" not in log.read():
+                    results[seed] = AssertionError(f"seed {seed} not on the emulator's stderr")
+
+    threads = [threading.Thread(target=run, args=(seed,)) for seed in SHUFFLE_SEEDS]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for seed in SHUFFLE_SEEDS:
+        if isinstance(results[seed], BaseException):
+            raise AssertionError(f"EMULATOR_CFN_ORDER=shuffle:{seed}: {results[seed]}") from results[seed]
+    first, second = (results[seed] for seed in SHUFFLE_SEEDS)
+    assert first["central"] != second["central"], "two seeds, one order: the shuffle is not applied"
+    assert sorted(first["central"]) == sorted(second["central"])

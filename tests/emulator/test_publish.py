@@ -282,3 +282,22 @@ def test_a_dirty_work_tree_needs_an_explicit_version(git, session, dist, emulato
     assert "ArtifactVersion=1.2.3-hotfix" in out
     assert publish.main([*args, "--version", "1.2.3-hotfix", "--org-id", ORG]) == 0
     assert "(unchanged)" in capsys.readouterr().out
+
+
+def test_a_bucket_of_that_name_owned_by_another_account_is_refused(session, dist, emulator) -> None:
+    # Bucket names are global: another account can hold <prefix>-<region>, and may even let anyone
+    # write into it. Every call names this account as the expected owner, so nothing is uploaded
+    # there ("Verifying bucket ownership with bucket owner condition").
+    other = boto3.client("s3", region_name="eu-west-1", endpoint_url=emulator, aws_access_key_id="444455556666",
+                         aws_secret_access_key="x")
+    other.create_bucket(Bucket="acme-artifacts-eu-west-1",
+                        CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    other.put_bucket_policy(Bucket="acme-artifacts-eu-west-1", Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*",
+                                                "Resource": ["arn:aws:s3:::acme-artifacts-eu-west-1",
+                                                             "arn:aws:s3:::acme-artifacts-eu-west-1/*"]}]}))
+    control(emulator, "DELETE", "/_emulator/calls")
+    with pytest.raises(publish.PublishError, match="not this account's"):
+        publish.publish(["eu-west-1"], "acme-artifacts", "1", dist, ORG, session=session)
+    assert writes(emulator) == []
+    assert "Contents" not in other.list_objects_v2(Bucket="acme-artifacts-eu-west-1")

@@ -12,6 +12,7 @@ import json
 import urllib.error
 import urllib.request
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -106,12 +107,15 @@ def test_data_source_errors(qs, source):
             call()
         assert error_of(e)[:2] == (404, "ResourceNotFoundException")
     raw = unvalidated(qs.meta.endpoint_url, "quicksight")
+    # An empty name and an unknown type break the model: AWS's model validation answers (emu_validate).
     with pytest.raises(ClientError) as e:
         raw.create_data_source(AwsAccountId=ACCOUNT, DataSourceId="x", Name="", Type="ATHENA")
-    assert error_of(e)[:2] == (400, "InvalidParameterValueException")
+    assert error_of(e)[:2] == (400, "ValidationException")
+    assert "at 'name' failed to satisfy constraint" in error_of(e)[2]
     with pytest.raises(ClientError) as e:
         raw.create_data_source(AwsAccountId=ACCOUNT, DataSourceId="x", Name="n", Type="ATHENAX")
-    assert error_of(e)[:2] == (400, "InvalidParameterValueException")
+    assert error_of(e)[:2] == (400, "ValidationException")
+    assert "Value 'ATHENAX' at 'type'" in error_of(e)[2]
 
 
 def test_data_source_in_another_account_and_region(qs, source, emulator):
@@ -119,10 +123,18 @@ def test_data_source_in_another_account_and_region(qs, source, emulator):
     with pytest.raises(ClientError) as e:
         other.describe_data_source(AwsAccountId=ACCOUNT, DataSourceId=DS_ID)
     assert error_of(e)[0] == 404
+    # Another account's QuickSight is not this caller's: QuickSight has no resource policies, so
+    # a resource of another account is denied (emu_authz, "Cross-account policy evaluation logic").
     with pytest.raises(ClientError) as e:
         qs.describe_data_source(AwsAccountId="210987654321", DataSourceId=DS_ID)
+    assert error_of(e)[:2] == (401, "AccessDeniedException")
+    # Signed as that account, its own data sources are separate from ours.
+    theirs = boto3.client("quicksight", region_name=REGION, endpoint_url=emulator,
+                          aws_access_key_id="210987654321", aws_secret_access_key="x")
+    with pytest.raises(ClientError) as e:
+        theirs.describe_data_source(AwsAccountId="210987654321", DataSourceId=DS_ID)
     assert error_of(e)[0] == 404
-    out = qs.create_data_source(AwsAccountId="210987654321", DataSourceId=DS_ID, Name="n", Type="ATHENA")
+    out = theirs.create_data_source(AwsAccountId="210987654321", DataSourceId=DS_ID, Name="n", Type="ATHENA")
     assert out["Arn"] == f"arn:aws:quicksight:{REGION}:210987654321:datasource/{DS_ID}"
 
 
@@ -199,33 +211,48 @@ def test_data_set_spice_create_reports_ingestion_and_duplicate_is_409(qs, source
     assert error_of(e)[:2] == (409, "ResourceExistsException")
 
 
+# The cases the service model refuses are AWS's ValidationException (emu_validate answers them before
+# the QuickSight module); the others are the module's InvalidParameterValueException.
+MODEL = "ValidationException"
+
+
 @pytest.mark.parametrize("change, fragment", [
-    ({"Name": ""}, "Name"),
-    ({"ImportMode": "LIVE"}, "ImportMode"),
+    ({"Name": ""}, (MODEL, "at 'name'")),
+    ({"ImportMode": "LIVE"}, (MODEL, "at 'importMode'")),
     ({"PhysicalTableMap": {}}, "PhysicalTableMap"),
     ({"PhysicalTableMap": {"t": {}}}, "exactly one"),
     ({"PhysicalTableMap": {"t": {**physical()["events"],
                                  "S3Source": {"DataSourceArn": DS_ARN, "InputColumns": COLUMNS}}}},
      "exactly one"),
     ({"PhysicalTableMap": physical(arn=DS_ARN + "-missing")}, "DataSourceArn"),
-    ({"PhysicalTableMap": physical(arn=DS_ARN.replace(ACCOUNT, "210987654321"))}, "DataSourceArn"),
+    # Another account's data source: CreateDataSet is authorized on the data source it reads, and
+    # a QuickSight resource of another account is never this caller's (emu_authz).
+    ({"PhysicalTableMap": physical(arn=DS_ARN.replace(ACCOUNT, "210987654321"))},
+     (401, "AccessDeniedException", "on resource: arn:aws:quicksight:us-east-1:210987654321:datasource/")),
     ({"PhysicalTableMap": physical(arn=DS_ARN.replace(REGION, "eu-west-1"))}, "DataSourceArn"),
-    ({"PhysicalTableMap": physical(sql="")}, "SqlQuery"),
+    ({"PhysicalTableMap": physical(sql="")}, (MODEL, "at 'physicalTableMap.events.member.customSql.sqlQuery'")),
     ({"PhysicalTableMap": physical(sql="   ")}, "SqlQuery"),
-    ({"PhysicalTableMap": physical(sql="S" * 168001)}, "SqlQuery"),
+    ({"PhysicalTableMap": physical(sql="S" * 168001)},
+     (MODEL, "at 'physicalTableMap.events.member.customSql.sqlQuery'")),
     ({"PhysicalTableMap": physical(columns=[])}, "Columns"),
-    ({"PhysicalTableMap": physical(columns=[{"Name": "a", "Type": "VARCHAR"}])}, "VARCHAR"),
+    ({"PhysicalTableMap": physical(columns=[{"Name": "a", "Type": "VARCHAR"}])},
+     (MODEL, "Value 'VARCHAR' at 'physicalTableMap.events.member.customSql.columns.1.member.type'")),
     ({"LogicalTableMap": {"l": {"Alias": "a", "Source": {"PhysicalTableId": "other"}}}}, "other"),
     ({"Permissions": [{"Principal": "alice", "Actions": READ}]}, "Principal"),
     ({"Permissions": [{"Principal": "arn:aws:iam::123456789012:user/alice", "Actions": READ}]}, "Principal"),
-    ({"Permissions": [{"Principal": ALICE, "Actions": []}]}, "Actions"),
+    ({"Permissions": [{"Principal": ALICE, "Actions": []}]}, (MODEL, "at 'permissions.1.member.actions'")),
 ])
 def test_data_set_validation(qs, source, change, fragment):
+    if isinstance(fragment, tuple) and len(fragment) == 3:
+        expected_status, expected, fragment = fragment
+    else:
+        expected_status = 400
+        expected, fragment = fragment if isinstance(fragment, tuple) else ("InvalidParameterValueException", fragment)
     raw = unvalidated(qs.meta.endpoint_url, "quicksight")
     with pytest.raises(ClientError) as e:
         create_set(raw, "bad", **change)
     status, code, message = error_of(e)
-    assert (status, code) == (400, "InvalidParameterValueException")
+    assert (status, code) == (expected_status, expected)
     assert fragment in message
     with pytest.raises(ClientError) as e:
         qs.describe_data_set(AwsAccountId=ACCOUNT, DataSetId="bad")
@@ -237,7 +264,7 @@ def test_update_data_set_is_validated_and_atomic(qs, source):
     raw = unvalidated(qs.meta.endpoint_url, "quicksight")
     with pytest.raises(ClientError) as e:
         raw.update_data_set(AwsAccountId=ACCOUNT, DataSetId="events", Name="x", ImportMode="SPICE",
-                            PhysicalTableMap=physical(sql=""))
+                            PhysicalTableMap=physical(sql="   "))
     assert error_of(e)[:2] == (400, "InvalidParameterValueException")
     d = qs.describe_data_set(AwsAccountId=ACCOUNT, DataSetId="events")["DataSet"]
     assert d["Name"] == "Events events" and d["ImportMode"] == "DIRECT_QUERY"

@@ -13,7 +13,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import client, control, error_of
+from conftest import ACCOUNT, client, control, error_of
 
 
 def s3(emulator):
@@ -267,9 +267,10 @@ def test_bulk_100k_versions_seed_list_and_delete(emulator):
     print(f"seed {out['seconds']}s (HTTP {seed:.2f}s), 3 list+delete pages {time.monotonic() - t0:.2f}s")
 
 
-def test_bucket_policy_conditions_neither_deny_nor_grant(emulator):
-    """A TLS-only Deny (conditional) must not block every request, as moto alone would; an
-    unconditional Deny still applies."""
+def test_bucket_policy_conditions_are_evaluated(emulator):
+    """The usual TLS-only Deny applies to a plain-HTTP request only (the emulator's loopback HTTP
+    stands for AWS's HTTPS unless a request says otherwise), and an unconditional Deny applies to
+    everyone (emu_authz; "Policy evaluation logic": an explicit deny overrides any allow)."""
     import json
 
     c = s3(emulator)
@@ -280,6 +281,15 @@ def test_bucket_policy_conditions_neither_deny_nor_grant(emulator):
     c.put_bucket_policy(Bucket="tls-only", Policy=json.dumps({"Version": "2012-10-17", "Statement": [tls_only]}))
     c.put_object(Bucket="tls-only", Key="a", Body=b"1")
     assert c.get_object(Bucket="tls-only", Key="a")["Body"].read() == b"1"
+    plain = s3(emulator)
+    plain.meta.events.register("before-sign.s3.*", lambda request, **_: request.headers.__setitem__(
+        "x-emulator-insecure-transport", "true"))
+    with pytest.raises(ClientError) as e:
+        plain.get_object(Bucket="tls-only", Key="a")
+    status, code, message = error_of(e)
+    assert (status, code) == (403, "AccessDenied")
+    assert "s3:GetObject on resource: arn:aws:s3:::tls-only/a with an explicit deny in a resource-based policy" \
+        in message
     deny_puts = {"Sid": "NoPuts", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
                  "Resource": f"{arn}/*"}
     c.put_bucket_policy(Bucket="tls-only",
@@ -287,3 +297,35 @@ def test_bucket_policy_conditions_neither_deny_nor_grant(emulator):
     with pytest.raises(ClientError) as e:
         c.put_object(Bucket="tls-only", Key="b", Body=b"2")
     assert error_of(e)[0] == 403
+
+
+def test_a_missing_key_is_403_without_list_bucket_and_404_with_it(emulator):
+    """GetObject, Permissions: without s3:ListBucket a missing key is 403 AccessDenied, with it 404
+    NoSuchKey (the caller may not learn what does not exist)."""
+    from conftest import role_session
+
+    s3(emulator).create_bucket(Bucket="quiet")
+    s3(emulator).put_object(Bucket="quiet", Key="there", Body=b"1")
+    read = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::quiet/*"}
+    blind = role_session(emulator, "blind", [read]).client("s3", endpoint_url=emulator)
+    assert blind.get_object(Bucket="quiet", Key="there")["Body"].read() == b"1"
+    with pytest.raises(ClientError) as e:
+        blind.get_object(Bucket="quiet", Key="missing")
+    assert error_of(e)[:2] == (403, "AccessDenied")
+    listing = {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::quiet"}
+    seeing = role_session(emulator, "seeing", [read, listing]).client("s3", endpoint_url=emulator)
+    with pytest.raises(ClientError) as e:
+        seeing.get_object(Bucket="quiet", Key="missing")
+    assert error_of(e)[:2] == (404, "NoSuchKey")
+
+
+def test_expected_bucket_owner_refuses_another_accounts_bucket(emulator):
+    """"If the parameter doesn't match the bucket owner's account ID, the request fails with an
+    Access Denied error message" (S3 User Guide, "Verifying bucket ownership")."""
+    c = s3(emulator)
+    c.create_bucket(Bucket="owned")
+    c.put_object(Bucket="owned", Key="k", Body=b"1", ExpectedBucketOwner=ACCOUNT)
+    with pytest.raises(ClientError) as e:
+        c.put_object(Bucket="owned", Key="k", Body=b"2", ExpectedBucketOwner="999999999999")
+    assert error_of(e)[:2] == (403, "AccessDenied")
+    assert c.get_object(Bucket="owned", Key="k")["Body"].read() == b"1"

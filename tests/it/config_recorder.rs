@@ -16,7 +16,10 @@ const NAME: &str = "patch-compliance-1a2b3c4d";
 
 async fn setup() -> (aws_sdk_config::Client, Cfn<Recorder>) {
     let (emulator, region) = isolated();
-    let config = aws_sdk_config::Client::new(&emulator.sdk_config(region, 2).await);
+    // The recorder's role is the member account's: only that account may pass it to AWS Config
+    // (iam:PassRole; the emulator authorizes it), so the handler acts as that account.
+    let config =
+        aws_sdk_config::Client::new(&emulator.sdk_config_as(region, 2, "111122223333").await);
     let requests = CustomResourceRequests::new(
         "Custom::ConfigRecorder",
         "ConfigRecorder",

@@ -389,6 +389,87 @@ def test_config_snapshots_of_a_day_are_ordered_by_delivery_not_capture_times() -
 
 
 # --------------------------------------------------------------------------
+# Malformed or forged AWS::Config::ResourceCompliance items (issue #23)
+# --------------------------------------------------------------------------
+
+C = "333333333333"
+NC_PATCH = {"configRuleName": PATCH, "complianceType": "NON_COMPLIANT"}
+
+
+def compliance_item(node: str, configuration: str) -> dict:
+    """A patch rule item of `node` whose configuration is the JSON text (or any text) given, as the
+    table holds it (the SerDe returns a string value as is, an object as its JSON text)."""
+    return {"configurationitemcapturetime": "2026-11-21T05:00:00.000Z", "configurationitemstatus": "OK",
+            "resourcetype": "AWS::Config::ResourceCompliance", "resourceid": f"AWS::SSM::PatchCompliance/{INV}/{node}",
+            "awsaccountid": C, "awsregion": EU, "configuration": configuration, "tags": {}}
+
+
+def with_rules(node: str, rules, **more) -> str:
+    return json.dumps({"complianceType": "NON_COMPLIANT", "targetResourceId": f"{INV}/{node}",
+                       "targetResourceType": "AWS::SSM::PatchCompliance", "configRuleList": rules, **more})
+
+
+# Each item unreadable, and what a strict CAST(... AS array(map(varchar, varchar))) made of it in
+# Athena (Trino's "Cast from JSON": an object or array cannot be cast to VARCHAR, a number or a
+# boolean can; the array and map casts fail on anything but an array of objects).
+MALFORMED = {
+    "i-list-object": with_rules("i-list-object", NC_PATCH),                  # the cast fails the query
+    "i-list-string": with_rules("i-list-string", PATCH),                     # fails
+    "i-list-number": with_rules("i-list-number", 42),                        # fails
+    "i-list-null": with_rules("i-list-null", None),                          # NULL: no result, no sign
+    "i-list-missing": json.dumps({"targetResourceId": f"{INV}/i-list-missing"}),  # NULL likewise
+    "i-rule-number": with_rules("i-rule-number", [1]),                       # fails
+    "i-rule-null": with_rules("i-rule-null", [None, NC_PATCH]),              # reads the second rule
+    "i-result-number": with_rules("i-result-number", [{**NC_PATCH, "complianceType": 0}]),   # reads "0"
+    "i-result-boolean": with_rules("i-result-boolean", [{**NC_PATCH, "complianceType": True}]),  # "true"
+    "i-result-null": with_rules("i-result-null", [{**NC_PATCH, "complianceType": None}]),   # no result
+    "i-result-array": with_rules("i-result-array", [{**NC_PATCH, "complianceType": ["NON_COMPLIANT"]}]),  # fails
+    "i-name-object": with_rules("i-name-object", [{**NC_PATCH, "configRuleName": {"name": PATCH}}]),    # fails
+    "i-one-bad-rule": with_rules("i-one-bad-rule", [NC_PATCH, {"configRuleName": "x", "complianceType": 5}]),
+    "i-target-object": json.dumps({"targetResourceId": {"id": f"{INV}/i-target-object"},
+                                   "configRuleList": [NC_PATCH]}),           # no node (NULL target)
+    "i-not-json": f"configRuleList=[{PATCH}:NON_COMPLIANT]",                 # json_extract: NULL
+    "i-json-array": json.dumps([NC_PATCH]),                                  # NULL likewise
+}
+# Readable: a rule with an extra key holding an object (only the name and result are read), and an
+# empty rule list (no rule evaluated the node).
+READABLE = {
+    "i-extra-object": with_rules("i-extra-object", [{**NC_PATCH, "annotation": {"why": ["3 missing"]}}]),
+    "i-empty-list": with_rules("i-empty-list", []),
+}
+
+
+def malformed_snapshots() -> list:
+    items = [ec2(n, "running", "2026-11-21T05:00:00.000Z") for n in [*MALFORMED, *READABLE]]
+    items += [compliance_item(n, text) for n, text in [*MALFORMED.items(), *READABLE.items()]]
+    return CONFIG_SNAPSHOTS + [(C, EU, "2026-11-21", "snap-c", items)]
+
+
+def test_config_compliance_survives_malformed_items() -> None:
+    rows = by_node(run(load("config-compliance"), database(snapshots=malformed_snapshots())))
+    got = {k[2]: (r["patch_compliance"], r["patch_compliance_reason"], r["unreadable_items"])
+           for k, r in rows.items() if k[0] == C}
+    assert got == {**{n: ("NOT_EVALUATED", "NO_RESULT", len(MALFORMED)) for n in MALFORMED},
+                   "i-extra-object": ("NON_COMPLIANT", None, len(MALFORMED)),
+                   "i-empty-list": ("NOT_EVALUATED", "NO_RESULT", len(MALFORMED))}
+    # The other accounts are read as without the malformed account, and have nothing unreadable.
+    others = {k: r for k, r in rows.items() if k[0] != C}
+    assert others == by_node(run(load("config-compliance")))
+    assert {r["unreadable_items"] for r in others.values()} == {0}
+
+
+def test_a_strict_cast_of_a_malformed_item_fails_the_whole_query() -> None:
+    """The cast the queries had before issue #23, and the failure Athena reports for the whole
+    organization ("Cannot cast to array(...)", INVALID_CAST_ARGUMENT)."""
+    text = load("config-compliance")
+    tolerant = "TRY_CAST(TRY(json_extract(configuration, '$.configRuleList')) AS array(json))"
+    assert text.count(tolerant) == 1
+    strict = text.replace(tolerant, "CAST(TRY(json_extract(configuration, '$.configRuleList')) AS array(json))")
+    with pytest.raises(duckdb.ConversionException, match="Expected ARRAY"):
+        run(strict, database(snapshots=malformed_snapshots()))
+
+
+# --------------------------------------------------------------------------
 # Known-wrong forms must fail the checks above
 # --------------------------------------------------------------------------
 
@@ -430,6 +511,12 @@ MUTATIONS = [
     ("nodes", "TRY_CAST(p.criticalnoncompliantcount AS integer) AS critical_level_noncompliant_count",
      "TRY_CAST(p.securitynoncompliantcount AS integer) AS critical_level_noncompliant_count",
      test_nodes_latest_state_per_live_node),
+    # The rules of unreadable items read anyway: a number read as a result, the good rule beside a bad one.
+    ("config-compliance", "    WHERE l.readable\n", "    WHERE true\n",
+     test_config_compliance_survives_malformed_items),
+    # The readable items counted instead of the unreadable ones.
+    ("config-compliance", "count_if(NOT readable) AS unreadable_items", "count_if(readable) AS unreadable_items",
+     test_config_compliance_survives_malformed_items),
 ]
 
 

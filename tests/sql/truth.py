@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import os
 import pathlib
@@ -123,6 +124,27 @@ class Truth:
     nodes: list[dict]
     fleet: dict
     now: dt.datetime
+    # AWS::Config::ResourceCompliance items that cannot be read, by (account, Region, day) of the
+    # snapshot the queries read for that day (the day's newest). fleet-sim writes none; a check
+    # that corrupts some (test_config_unreadable.py) says how many, and which nodes lost results.
+    unreadable: dict[tuple[str, str, str], int] = dataclasses.field(default_factory=dict)
+
+    @functools.cached_property
+    def newest_config_days(self) -> dict[tuple[str, str], str]:
+        """Per account and Region, the day of its newest Config snapshot (the one the snapshot
+        queries read)."""
+        days: dict[tuple[str, str], str] = {}
+        for n in self.nodes:
+            key = (n["account_id"], n["region"])
+            for day in n.get("config_by_day") or {}:
+                days[key] = max(days.get(key, day), day)
+        return days
+
+    def unreadable_items(self, account: str, region: str) -> int:
+        """Unreadable items of the account's and Region's newest snapshot."""
+        if not self.unreadable:
+            return 0
+        return self.unreadable.get((account, region, self.newest_config_days.get((account, region))), 0)
 
     @property
     def live(self) -> list[dict]:
@@ -404,7 +426,9 @@ def _config_rows(t: Truth, with_type: bool) -> list[dict]:
     managed or not) and every hybrid node it records (a hybrid node has no EC2 item: its name,
     state, type, platform and capture time are NULL). managed_by_ssm is the managed rule's result
     (NOT_APPLICABLE or no result for a stopped instance, both occur); a missing patch result says
-    why: the recorder does not record rule results, or the node has none."""
+    why: the recorder does not record rule results, or the node has none. unreadable_items is the
+    account's and Region's count of ResourceCompliance items that cannot be read (0 on a fleet-sim
+    fleet)."""
     rows = []
     for n in t.nodes:
         c = n["config"]
@@ -416,7 +440,8 @@ def _config_rows(t: Truth, with_type: bool) -> list[dict]:
                "platform": c["platform"],
                "managed_by_ssm": "YES" if n["node_type"] == "Hybrid" else MANAGED_BY_SSM[c["managed_rule"]],
                "patch_compliance": c["patch_compliance"], "patch_compliance_reason": PATCH_REASONS[c["patch_reason"]],
-               "config_captured": c["captured"]}
+               "config_captured": c["captured"],
+               "unreadable_items": t.unreadable_items(n["account_id"], n["region"])}
         if with_type:
             row["instance_type"] = c["instance_type"]
         rows.append(row)
@@ -427,7 +452,7 @@ def expect_config_patch_compliance(t: Truth) -> Expected:
     return Expected({**NODE_COLUMNS, "node_type": ident,
                      **text_columns("name", "instance_state", "platform", "managed_by_ssm", "patch_compliance",
                                     "patch_compliance_reason"),
-                     "config_captured": ts}, NODE_KEY, _config_rows(t, with_type=False),
+                     "config_captured": ts, "unreadable_items": num}, NODE_KEY, _config_rows(t, with_type=False),
                     order=[("patch_compliance", True), ("account_id", False), ("region", False), ("node_id", False)])
 
 
@@ -439,14 +464,15 @@ def expect_ec2_not_managed(t: Truth) -> Expected:
              "instance_type": n["config"]["instance_type"], "platform": n["config"]["platform"],
              "managed_rule_result": "NON_COMPLIANT",
              "reason": "AGENT_NOT_REPORTING" if n["managed"] else "NEVER_REGISTERED",
-             "ssm_status": n["instance_status"], "config_captured": n["config"]["captured"]}
+             "ssm_status": n["instance_status"], "config_captured": n["config"]["captured"],
+             "unreadable_items": t.unreadable_items(n["account_id"], n["region"])}
             for n in t.nodes
             if n["node_type"] == "EC2" and n["config"] and n["config"]["managed_rule"] == "NON_COMPLIANT"
             and n["config"]["state"] not in ("terminated", "shutting-down")]
     return Expected({"account_id": ident, "region": ident, "instance_id": ident,
                      **text_columns("name", "instance_state", "instance_type", "platform", "managed_rule_result",
                                     "reason", "ssm_status"),
-                     "config_captured": ts}, ["account_id", "region", "instance_id"], rows,
+                     "config_captured": ts, "unreadable_items": num}, ["account_id", "region", "instance_id"], rows,
                     order=[("reason", False), ("account_id", False), ("region", False), ("instance_id", False)])
 
 
@@ -611,7 +637,7 @@ def expect_config_compliance(t: Truth) -> Expected:
     return Expected({**NODE_COLUMNS, "node_type": ident,
                      **text_columns("name", "instance_state", "instance_type", "platform", "managed_by_ssm",
                                     "patch_compliance", "patch_compliance_reason"),
-                     "config_captured": ts}, NODE_KEY, _config_rows(t, with_type=True))
+                     "config_captured": ts, "unreadable_items": num}, NODE_KEY, _config_rows(t, with_type=True))
 
 
 def history_range(t: Truth) -> list[str]:
@@ -638,10 +664,12 @@ def expect_config_compliance_history(t: Truth) -> Expected:
             counts.setdefault(key, Counter())[c["patch_compliance"]] += 1
     rows = [{"day": day, "account_id": a, "region": r, "nodes": sum(c.values()),
              "compliant_nodes": c["COMPLIANT"], "noncompliant_nodes": c["NON_COMPLIANT"],
-             "not_evaluated_nodes": sum(c.values()) - c["COMPLIANT"] - c["NON_COMPLIANT"]}
+             "not_evaluated_nodes": sum(c.values()) - c["COMPLIANT"] - c["NON_COMPLIANT"],
+             "unreadable_items": t.unreadable.get((a, r, day), 0)}
             for (day, a, r), c in counts.items()]
     return Expected({"day": ident, "account_id": ident, "region": ident,
-                     **num_columns("nodes", "compliant_nodes", "noncompliant_nodes", "not_evaluated_nodes")},
+                     **num_columns("nodes", "compliant_nodes", "noncompliant_nodes", "not_evaluated_nodes",
+                                   "unreadable_items")},
                     ["day", "account_id", "region"], rows,
                     order=[("day", False), ("account_id", False), ("region", False)])
 

@@ -221,3 +221,19 @@ pub async fn custom_resource(
         ),
     }
 }
+
+/// The Lambda invocations `emulator` has recorded (`GET /_emulator/lambda-invocations`), oldest
+/// first, each with its `function_arn`, `attempt`, `payload` and `outcome`. Without a Lambda runner
+/// (these tests register none) an invocation is recorded, not run (`outcome` `no-runner`, retried
+/// as an asynchronous invocation is): a test can hand its `payload` to a handler itself, as
+/// Lambda would.
+pub async fn lambda_invocations(emulator: &Emulator) -> anyhow::Result<Vec<Value>> {
+    // A client per call, as the emulator's control calls make (tests run on separate runtimes).
+    let url = format!("{}/_emulator/lambda-invocations", emulator.endpoint());
+    let body: Value = reqwest::get(&url).await?.error_for_status()?.json().await?;
+    Ok(body
+        .get("invocations")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default())
+}

@@ -2,9 +2,16 @@
 -- expressions for the queries that include this file (cfn/render.py) after their WITH:
 --   current_items  every configuration item of that snapshot still recorded (OK, ResourceDiscovered)
 --   instances      its EC2 instances: state, type, platform, Name tag, capture time
---   rule_results   each node's Config rule results (AWS::Config::ResourceCompliance items)
+--   rule_lists     its AWS::Config::ResourceCompliance items (each one node's results for the
+--                  rules that evaluated it): the target, the rule list and whether it is readable
+--   rule_results   each node's Config rule results, from the readable items only
 --   rule_status    per node, 'managed' (ec2-instance-managed-by-systems-manager) and 'patch'
 --                  (ec2-managedinstance-patch-compliance-status-check): the worst result
+--   recorded       the accounts and Regions whose snapshot holds ResourceCompliance items at all
+-- rule_results, rule_status and recorded carry unreadable_items: how many ResourceCompliance items
+-- of the account's and Region's snapshot could not be read. It rides on the CTEs a query already
+-- reads because Athena inlines a CTE wherever it is referenced: a CTE of its own would read the
+-- snapshots once more.
 -- Latest state: a snapshot lists every recorded resource as it is at delivery time, so the newest
 -- snapshot is the current state; older ones would resurrect deleted resources. Partitions are
 -- (accountid, region, dt): the newest day, then that day's snapshot delivered last (the time in
@@ -62,17 +69,46 @@ instances AS (
     FROM current_items
     WHERE resource_type = 'AWS::EC2::Instance'
 ),
+-- A ResourceCompliance item is read so that no item can fail the query: one malformed or forged
+-- delivery loses its own rule results, never the organization's answer. Its rule list is cast to
+-- array(json) with TRY_CAST ("Like cast(), but returns null if the cast fails"; a strict CAST of
+-- an object, a number or a string to an array fails the whole query), and TRY turns configuration
+-- text that is not JSON into NULL (Trino's json_extract already does; DuckDB's raises). The item
+-- is readable when its targetResourceId and every rule's configRuleName and complianceType are
+-- JSON strings (json_format's text starts with a double quote): a number, an object or an array
+-- where a string belongs, a rule that is not an object, or a missing list makes it unreadable.
+-- Each of these tests gives the same answer in Athena and DuckDB (tests/sql/ATHENA_DUCKDB.md).
+rule_lists AS (
+    SELECT
+        accountid, region, target, rules,
+        COALESCE(
+            json_format(target) LIKE '"%'
+            AND cardinality(filter(rules, r ->
+                COALESCE(json_format(json_extract(r, '$.configRuleName')), '') NOT LIKE '"%'
+                OR COALESCE(json_format(json_extract(r, '$.complianceType')), '') NOT LIKE '"%')) = 0,
+            false) AS readable
+    FROM (
+        SELECT
+            accountid, region,
+            TRY(json_extract(configuration, '$.targetResourceId')) AS target,
+            TRY_CAST(TRY(json_extract(configuration, '$.configRuleList')) AS array(json)) AS rules
+        FROM current_items
+        WHERE resource_type = 'AWS::Config::ResourceCompliance'
+    ) AS c
+),
 rule_results AS (
     SELECT
-        c.accountid, c.region,
-        regexp_extract(json_extract_scalar(c.configuration, '$.targetResourceId'), '[^/]+$') AS node_id,
-        element_at(r, 'configRuleName') AS rule_name,
-        element_at(r, 'complianceType') AS compliance
-    FROM current_items AS c
-    CROSS JOIN UNNEST(
-        CAST(json_extract(c.configuration, '$.configRuleList') AS array(map(varchar, varchar)))
-    ) AS t (r)
-    WHERE c.resource_type = 'AWS::Config::ResourceCompliance'
+        l.accountid, l.region,
+        regexp_extract(json_extract_scalar(l.target, '$'), '[^/]+$') AS node_id,
+        json_extract_scalar(r, '$.configRuleName') AS rule_name,
+        json_extract_scalar(r, '$.complianceType') AS compliance,
+        l.unreadable_items
+    FROM (
+        SELECT *, count_if(NOT readable) OVER (PARTITION BY accountid, region) AS unreadable_items
+        FROM rule_lists
+    ) AS l
+    CROSS JOIN UNNEST(l.rules) AS t (r)
+    WHERE l.readable
 ),
 -- The worst result wins when a rule is deployed twice (an account rule and an organization rule).
 rule_status AS (
@@ -87,9 +123,18 @@ rule_status AS (
             WHEN bool_or(compliance = 'INSUFFICIENT_DATA') THEN 'INSUFFICIENT_DATA'
             WHEN bool_or(compliance = 'COMPLIANT') THEN 'COMPLIANT'
             ELSE max(compliance)
-        END AS compliance
+        END AS compliance,
+        max(unreadable_items) AS unreadable_items
     FROM rule_results
     WHERE rule_name LIKE '%ec2-instance-managed-by-systems-manager%'
         OR rule_name LIKE '%ec2-managedinstance-patch-compliance-status-check%'
     GROUP BY 1, 2, 3, 4
+),
+-- Accounts and Regions whose newest snapshot holds rule results at all: a recorder that does not
+-- record AWS::Config::ResourceCompliance leaves every node without one, which is not the same as a
+-- node the rule did not evaluate (nor as one whose item could not be read).
+recorded AS (
+    SELECT accountid, region, count_if(NOT readable) AS unreadable_items
+    FROM rule_lists
+    GROUP BY accountid, region
 )

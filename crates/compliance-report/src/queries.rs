@@ -124,17 +124,40 @@ pub struct UnknownPlaceholder {
     pub placeholder: String,
 }
 
+/// A name as Athena's DML (Trino: SELECT, CREATE TABLE AS SELECT) quotes it: in double quotes, a
+/// double quote written twice ("To escape reserved keywords in SQL SELECT statements ... enclose
+/// them in double quotes", Athena User Guide, "Reserved keywords"; "When running SELECT, CTAS, or
+/// VIEW queries, put quotation marks around identifiers", "Names for tables, databases, and
+/// columns").
 fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// A name as Athena's DDL (Hive: DROP TABLE, ALTER TABLE, MSCK REPAIR TABLE ...) quotes it: in
+/// backticks, a backtick written twice, as Hive's quoted identifiers write it ("To escape reserved
+/// keywords in DDL statements, enclose them in backticks", "Reserved keywords"; "Athena DDL is based
+/// on HiveQL DDL", "SQL reference for Athena"). Athena refuses a DDL statement whose names are in
+/// double quotes.
+fn backquoted(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
 impl Catalog {
-    /// The staging copy of `table`.
+    /// The staging copy of `table`, as DML names it.
     pub fn staged(&self, table: &str) -> String {
         format!(
             "{}.{}",
             quoted(&self.staging_database),
             quoted(&format!("{}{table}", self.staging_prefix))
+        )
+    }
+
+    /// The staging copy of `table`, as DDL names it.
+    fn staged_for_ddl(&self, table: &str) -> String {
+        format!(
+            "{}.{}",
+            backquoted(&self.staging_database),
+            backquoted(&format!("{}{table}", self.staging_prefix))
         )
     }
 
@@ -179,13 +202,15 @@ impl Catalog {
     }
 
     /// The statements that drop the copies (their objects are deleted separately: DROP TABLE
-    /// "Removes the metadata table definition ... the underlying data remains intact").
+    /// "Removes the metadata table definition ... the underlying data remains intact"). DROP TABLE
+    /// is Hive DDL: its names take backticks, where the CTAS that made the copies (Trino) takes
+    /// double quotes.
     pub fn unstage(&self) -> Vec<Statement> {
         self.copies()
             .iter()
             .map(|table| Statement {
                 name: format!("dropping the copy of {table}"),
-                sql: format!("DROP TABLE IF EXISTS {}", self.staged(table)),
+                sql: format!("DROP TABLE IF EXISTS {}", self.staged_for_ddl(table)),
             })
             .collect()
     }
@@ -314,7 +339,48 @@ mod tests {
         );
         assert_eq!(
             c.unstage()[4].sql,
-            "DROP TABLE IF EXISTS \"patch_report\".\"run_abc_aws_tag\""
+            "DROP TABLE IF EXISTS `patch_report`.`run_abc_aws_tag`"
+        );
+    }
+
+    #[test]
+    fn ddl_names_take_backticks_and_dml_names_double_quotes() {
+        // Every DROP TABLE (Hive DDL) quotes its names with backticks and never with double quotes.
+        let c = catalog(true);
+        for drop in c.unstage() {
+            assert!(
+                drop.sql
+                    .starts_with("DROP TABLE IF EXISTS `patch_report`.`run_abc_")
+                    && drop.sql.ends_with('`')
+                    && !drop.sql.contains('"'),
+                "{}",
+                drop.sql
+            );
+        }
+        assert_eq!(
+            c.unstage()[5].sql,
+            "DROP TABLE IF EXISTS `patch_report`.`run_abc_config_snapshot`"
+        );
+        // The CTAS (Trino DML) keeps double quotes.
+        assert!(
+            c.stage()[5]
+                .sql
+                .starts_with("CREATE TABLE \"patch_report\".\"run_abc_config_snapshot\" WITH (")
+        );
+        // A quote character inside a name is written twice, in the quoting it belongs to.
+        let odd = Catalog {
+            staging_database: "odd`db\"x".into(),
+            staging_prefix: "run_".into(),
+            ..catalog(false)
+        };
+        assert_eq!(
+            odd.unstage()[0].sql,
+            "DROP TABLE IF EXISTS `odd``db\"x`.`run_aws_instanceinformation`"
+        );
+        assert!(
+            odd.stage()[0]
+                .sql
+                .starts_with("CREATE TABLE \"odd`db\"\"x\".\"run_aws_instanceinformation\" WITH (")
         );
     }
 }

@@ -199,6 +199,11 @@ pub struct ConfigItem {
     pub managed_by_ssm: Option<String>,
     pub patch_compliance: Option<String>,
     pub patch_compliance_reason: Option<String>,
+    /// The AWS::Config::ResourceCompliance items of the newest snapshot of the row's account and
+    /// Region that could not be read (malformed or forged: their nodes lost their rule results);
+    /// the same on every row of the account and Region.
+    #[serde(default, deserialize_with = "count_opt")]
+    pub unreadable_items: Option<i64>,
 }
 
 /// A row of `compliance_summary`: nodes per account, Region and compliance level.

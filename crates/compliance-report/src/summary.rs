@@ -5,7 +5,9 @@
 //!   stale nodes, nodes.csv;
 //! - `patches` dataset: missing-patches.csv and the most-missing patches;
 //! - `node_tags` dataset: compliance by tag;
-//! - `config_compliance` dataset: AWS Config's view (stopped and unmanaged instances included);
+//! - `config_compliance` dataset: AWS Config's view (stopped and unmanaged instances included),
+//!   and per account and Region the Config items it could not read (`unreadable_items`, shown
+//!   with the data health);
 //! - `compliance_summary`: nodes missing CRITICAL-level patches per account and Region;
 //! - `ec2_not_managed`: unmanaged EC2 instances;
 //! - `compliant_nodes`, `noncompliant_nodes`, `patch_summary`: reconciliation, each headline count
@@ -163,6 +165,9 @@ pub struct ConfigCounts {
     pub patch_non_compliant: u64,
     pub patch_no_result: u64,
     pub patch_not_recorded: u64,
+    /// ResourceCompliance items of the newest snapshot that could not be read (their nodes' rule
+    /// results are missing from the counts above).
+    pub unreadable_items: u64,
 }
 
 impl ConfigCounts {
@@ -177,6 +182,7 @@ impl ConfigCounts {
         self.patch_non_compliant += o.patch_non_compliant;
         self.patch_no_result += o.patch_no_result;
         self.patch_not_recorded += o.patch_not_recorded;
+        self.unreadable_items += o.unreadable_items;
     }
 }
 
@@ -380,6 +386,17 @@ pub struct CrawlerState {
     pub error: Option<String>,
 }
 
+/// An account and Region whose newest AWS Config snapshot holds items the queries could not read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[allow(missing_docs)]
+pub struct UnreadableConfig {
+    pub account_id: String,
+    pub region: String,
+    /// Its unreadable AWS::Config::ResourceCompliance items (malformed or forged deliveries): each
+    /// lost its node's Config rule results, which the report shows as unknown or not evaluated.
+    pub items: u64,
+}
+
 /// Whether the data is arriving.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Pipeline {
@@ -391,6 +408,9 @@ pub struct Pipeline {
     pub crawler: Option<CrawlerState>,
     /// Live nodes never scanned for patches.
     pub never_scanned: u64,
+    /// Accounts and Regions with AWS Config items that could not be read, in order (none when all
+    /// is well, or without Config analytics).
+    pub unreadable_config: Vec<UnreadableConfig>,
 }
 
 /// What changed since the previous run.
@@ -748,7 +768,8 @@ pub fn trend(rows: &[crate::history::TrendRow], days: i64) -> Trend {
     }
 }
 
-/// Each account and Region's newest data, and the nodes never scanned.
+/// Each account and Region's newest data, the nodes never scanned, and the accounts and Regions
+/// whose AWS Config items could not all be read (from the Config view `summary` already counted).
 pub fn pipeline(
     nodes: &[Node],
     summary: &Summary,
@@ -784,6 +805,17 @@ pub fn pipeline(
             .collect(),
         crawler: None,
         never_scanned: summary.totals.not_scanned,
+        unreadable_config: summary
+            .config
+            .by_account_region
+            .iter()
+            .filter(|g| g.counts.unreadable_items > 0)
+            .map(|g| UnreadableConfig {
+                account_id: g.account_id.clone(),
+                region: g.region.clone(),
+                items: g.counts.unreadable_items,
+            })
+            .collect(),
     }
 }
 
@@ -855,6 +887,9 @@ fn config_view(inputs: &Inputs, groups: &BTreeMap<Key, Counts>, enabled: bool) -
         if c.patch_compliance_reason.as_deref() == Some("NOT_RECORDED") {
             r.patch_not_recorded += 1;
         }
+        // The account's and Region's count, on each of its rows.
+        let unreadable = u64::try_from(c.unreadable_items.unwrap_or(0)).unwrap_or(0);
+        r.unreadable_items = r.unreadable_items.max(unreadable);
         // The patch rule's result; INSUFFICIENT_DATA or none at all both mean no verdict.
         match c.patch_compliance.as_deref() {
             Some("COMPLIANT") => r.patch_compliant += 1,

@@ -113,11 +113,87 @@ pub struct Summary {
     pub bytes: u64,
 }
 
-type Upload = (String, String, Vec<u8>);
+/// Who writes an object in AWS: a resource data sync or AWS Config, for an account and Region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// A resource data sync (keys `<prefix>/AWS:<type>/accountid=<id>/region=<region>/...`).
+    ResourceDataSync,
+    /// AWS Config (keys `[<prefix>/]AWSLogs/<id>/Config/<region>/...`).
+    Config,
+}
+
+impl Delivery {
+    /// The emulator's name of this delivery (`x-emulator-delivery`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Delivery::ResourceDataSync => "resource-data-sync",
+            Delivery::Config => "config",
+        }
+    }
+
+    /// The account an object of this delivery belongs to, and its Region when the key has one
+    /// (the write checks, `test.json` and `ConfigWritabilityCheckFile`, have none), from its key
+    /// as AWS lays it out; `None` for a key of another shape.
+    pub fn source_of(self, key: &str) -> Option<(String, Option<String>)> {
+        let parts: Vec<&str> = key.split('/').collect();
+        match self {
+            Delivery::ResourceDataSync => {
+                let account = parts.iter().find_map(|p| p.strip_prefix("accountid="))?;
+                let region = parts.iter().find_map(|p| p.strip_prefix("region="));
+                Some((account.to_owned(), region.map(str::to_owned)))
+            }
+            Delivery::Config => {
+                let at = parts.iter().position(|p| *p == "AWSLogs")?;
+                let (account, config) = (parts.get(at + 1)?, parts.get(at + 2)?);
+                // `<account>/Config/<region>/<yyyy>/...`; the write check is `<account>/Config/<file>`.
+                let region = parts
+                    .get(at + 3)
+                    .filter(|_| parts.len() > at + 4)
+                    .map(|r| (*r).to_owned());
+                (*config == "Config").then(|| ((*account).to_owned(), region))
+            }
+        }
+    }
+}
+
+/// An S3 put: bucket, key, body, and who writes it in AWS.
+type Upload = (String, String, Vec<u8>, Delivery);
+
+/// Puts an object as AWS's delivery makes it: the emulator authorizes it as the sync's or the
+/// recorder's sender, not as the signer (see the emulator's `emu_deliveries.py`; AWS ignores the
+/// headers, so against AWS this is a plain PutObject by the caller).
+pub async fn put_delivered(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+    delivery: Delivery,
+) -> anyhow::Result<()> {
+    let (account, region) = delivery.source_of(key).unwrap_or_default();
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into())
+        .customize()
+        .mutate_request(move |request| {
+            let headers = request.headers_mut();
+            headers.insert("x-emulator-delivery", delivery.name());
+            headers.insert("x-emulator-source-account", account.clone());
+            if let Some(region) = &region {
+                headers.insert("x-emulator-source-region", region.clone());
+            }
+        })
+        .send()
+        .await
+        .with_context(|| format!("putting s3://{bucket}/{key}"))?;
+    Ok(())
+}
 
 /// Where objects are put: local writes happen on the generating thread; S3 puts go to uploaders.
 struct Sink {
     destination: Destination,
+    delivery: Delivery,
     uploads: Option<tokio::sync::mpsc::Sender<Upload>>,
 }
 
@@ -133,7 +209,12 @@ impl Sink {
                 fs::write(&path, body).with_context(|| format!("writing {}", path.display()))
             }
             (Destination::S3 { bucket, prefix }, Some(tx)) => tx
-                .blocking_send((bucket.clone(), format!("{prefix}{key}"), body))
+                .blocking_send((
+                    bucket.clone(),
+                    format!("{prefix}{key}"),
+                    body,
+                    self.delivery,
+                ))
                 .map_err(|_| anyhow::anyhow!("the S3 uploads stopped (see the error above)")),
             (Destination::S3 { .. }, None) => bail!("no S3 client for {}", self.destination),
         }
@@ -183,18 +264,9 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         let concurrency = options.concurrency;
         let task = tokio::spawn(async move {
             futures::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|u| (u, rx)) })
-                .map(|(bucket, key, body)| {
+                .map(|(bucket, key, body, delivery)| {
                     let client = client.clone();
-                    async move {
-                        client
-                            .put_object()
-                            .bucket(&bucket)
-                            .key(&key)
-                            .body(body.into())
-                            .send()
-                            .await
-                            .with_context(|| format!("putting s3://{bucket}/{key}"))
-                    }
+                    async move { put_delivered(&client, &bucket, &key, body, delivery).await }
                 })
                 .buffer_unordered(concurrency)
                 .try_for_each(|_| async { Ok(()) })
@@ -206,10 +278,12 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
     };
     let sync_sink = Sink {
         destination: options.sync.clone(),
+        delivery: Delivery::ResourceDataSync,
         uploads: tx.clone(),
     };
     let config_sink = options.config.clone().map(|destination| Sink {
         destination,
+        delivery: Delivery::Config,
         uploads: tx.clone(),
     });
     drop(tx);

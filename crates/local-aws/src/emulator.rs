@@ -286,13 +286,30 @@ impl Emulator {
     }
 
     /// SDK configuration for this emulator and Region, as a function would load it from
-    /// `AWS_ENDPOINT_URL`, dummy credentials and `AWS_MAX_ATTEMPTS`.
+    /// `AWS_ENDPOINT_URL`, dummy credentials and `AWS_MAX_ATTEMPTS`: the emulator's administrator
+    /// of its default account (123456789012).
     pub async fn sdk_config(&self, region: &str, max_attempts: u32) -> SdkConfig {
+        self.sdk_config_with(region, max_attempts, ACCESS_KEY).await
+    }
+
+    /// The same, as the administrator of `account` (an access key id that is an account id acts
+    /// in that account: the emulator's README): for a resource that belongs to another account than
+    /// the default one, which the emulator, as AWS, refuses to anyone outside that account.
+    pub async fn sdk_config_as(&self, region: &str, max_attempts: u32, account: &str) -> SdkConfig {
+        self.sdk_config_with(region, max_attempts, account).await
+    }
+
+    async fn sdk_config_with(
+        &self,
+        region: &str,
+        max_attempts: u32,
+        access_key: &str,
+    ) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
             .endpoint_url(self.endpoint())
             .credentials_provider(aws_sdk_ssm::config::Credentials::new(
-                ACCESS_KEY, SECRET_KEY, None, None, "tests",
+                access_key, SECRET_KEY, None, None, "tests",
             ))
             .retry_config(RetryConfig::standard().with_max_attempts(max_attempts))
             .timeout_config(
@@ -380,6 +397,39 @@ impl Emulator {
         rule: &str,
     ) -> anyhow::Result<Vec<Value>> {
         self.fire_schedule_at(account, region, rule, None).await
+    }
+
+    /// The enabled scheduled rules of `account` and `region` (`/_emulator/events/scheduled-rules`):
+    /// each rule's name and its targets' ARNs.
+    pub async fn scheduled_rules(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> anyhow::Result<Vec<(String, Vec<String>)>> {
+        let answer = self
+            .control(
+                reqwest::Method::GET,
+                &format!("/_emulator/events/scheduled-rules?account={account}&region={region}"),
+                None,
+            )
+            .await?;
+        Ok(answer["rules"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                let targets = r["targets"]
+                    .as_array()
+                    .map(|t| {
+                        t.iter()
+                            .filter_map(|a| a.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (r["rule"].as_str().unwrap_or_default().to_owned(), targets)
+            })
+            .collect())
     }
 
     /// [`Emulator::fire_schedule`], the event's `time` being `at` (`2026-11-21T12:00:00Z`): the
@@ -540,6 +590,15 @@ impl Emulator {
         Ok(by)
     }
 
+    /// Every authorization decision the emulator made so far (`/_emulator/authz/decisions`): who
+    /// asked for which action on which resource, the answer, and the statements that allowed it.
+    pub async fn authz_decisions(&self) -> anyhow::Result<AuthzDecisions> {
+        let answer = self
+            .control(reqwest::Method::GET, "/_emulator/authz/decisions", None)
+            .await?;
+        Ok(serde_json::from_value(answer)?)
+    }
+
     /// Forgets the call counts of `region`.
     pub async fn reset_calls(&self, region: &str) -> anyhow::Result<()> {
         self.control(
@@ -550,4 +609,36 @@ impl Emulator {
         .await
         .map(drop)
     }
+}
+
+/// The emulator's authorization decisions (`/_emulator/authz/decisions`).
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct AuthzDecisions {
+    /// One entry per distinct decision, with how many times it was made.
+    pub decisions: Vec<AuthzDecision>,
+    /// Requests the emulator could not authorize (an unmapped operation, an unknown condition key).
+    pub errors: Vec<String>,
+}
+
+/// One distinct authorization decision.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct AuthzDecision {
+    /// `<account>-<label>` of the caller (a function's crate), or the service principal.
+    pub caller: String,
+    /// The principal's ARN (a role session's, `arn:aws:iam::<account>:root`, or a service's name).
+    pub principal: String,
+    /// The IAM action.
+    pub action: String,
+    /// The resource ARN, or `*`.
+    pub resource: String,
+    /// Whether the request was allowed.
+    pub allowed: bool,
+    /// `allowed`, or why not.
+    pub reason: String,
+    /// Labels of the statements that allowed it.
+    pub allowed_by: Vec<String>,
+    /// Labels of the statements without any one of which it would have been denied.
+    pub needed: Vec<String>,
+    /// How many times.
+    pub count: u64,
 }

@@ -69,6 +69,21 @@ pub struct InvokeRequest {
     pub invocation_type: String,
     /// The event.
     pub payload: Value,
+    /// The execution role's session, which the function's SDK signs with: the emulator assumed
+    /// the role as `lambda.amazonaws.com` after its trust policy allowed it, as Lambda does
+    /// ("Lambda execution role").
+    pub credentials: SessionCredentials,
+}
+
+/// Temporary credentials of a role session.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SessionCredentials {
+    /// `ASIA...`
+    pub access_key_id: String,
+    /// The secret key.
+    pub secret_access_key: String,
+    /// The session token.
+    pub session_token: String,
 }
 
 fn default_timeout() -> u64 {
@@ -352,23 +367,24 @@ fn package(request: &InvokeRequest) -> &str {
 
 async fn start(state: &State, request: &InvokeRequest) -> anyhow::Result<LocalFunction> {
     let binary = binary(state, request)?;
-    let caller = match package(request) {
-        "" => request.function_name.as_str(),
-        crate_name => crate_name,
-    };
     let mut env: Vec<(String, String)> = request
         .environment
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     // Lambda's reserved variables ("Defined runtime environment variables", Lambda developer
-    // guide), with credentials that act in the function's account as this function.
+    // guide), with the execution role's session as the function's credentials.
+    let credentials = &request.credentials;
     env.extend(
         [
             ("AWS_REGION", request.region.clone()),
             ("AWS_DEFAULT_REGION", request.region.clone()),
-            ("AWS_ACCESS_KEY_ID", format!("{}-{caller}", request.account)),
-            ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
+            ("AWS_ACCESS_KEY_ID", credentials.access_key_id.clone()),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                credentials.secret_access_key.clone(),
+            ),
+            ("AWS_SESSION_TOKEN", credentials.session_token.clone()),
             ("AWS_ENDPOINT_URL", state.emulator.clone()),
             ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
         ]

@@ -36,22 +36,30 @@
 //!   (`UpdateResourceDataSync` supports only `SyncFromSource` syncs).
 //! - **Update**, new name (a rename, answered with the new name as the new physical id; CloudFormation
 //!   then deletes the old id). The new name is checked first: a sync of that name writing elsewhere
-//!   fails the Update before anything changes. SSM allows only one organization-shared sync per
-//!   account and Region, so when the old and the new sync are both organization-shared the old one
-//!   is deleted first and the later Delete of the old id finds nothing and succeeds. Otherwise the
-//!   new one is created beside the old, which CloudFormation deletes.
+//!   fails the Update before anything changes. The old sync is removed by the Update itself, while
+//!   the role may still delete it: CloudFormation updates the role (the new name) before this
+//!   resource, and the template's previous-name policy (which depends on this resource) after it,
+//!   so during this Update only that policy names the old sync. SSM allows only one
+//!   organization-shared sync per account and Region, so when the old and the new sync are both
+//!   organization-shared the old one is deleted first; otherwise the new one is created first, then
+//!   the old one deleted (and the new one removed again if that fails). The later Delete of the old
+//!   id finds nothing and succeeds.
 //! - **A failure halfway** (the old sync deleted, the new one refused): the old sync is created
 //!   again with the destination it had before the answer FAILED goes out, so the account is left as
 //!   it was and CloudFormation's rollback (an Update back to the old properties) converges.
-//! - **Delete**: `DeleteResourceDataSync`; "not found" is success.
+//! - **Delete**: looked up first (`ListResourceDataSync`), then `DeleteResourceDataSync` only when
+//!   the sync exists: after a rename the old name is gone and no longer the role's to delete.
+//!   "Not found" is success.
 //! - `ListResourceDataSync` is paginated and read to the end.
 //!
 //! Answer `Data`: `SyncName`.
 //!
 //! ## IAM actions
 //! `ssm:CreateResourceDataSync`, `ssm:DeleteResourceDataSync` on
-//! `arn:${Partition}:ssm:${Region}:${Account}:resource-data-sync/${SyncName}`;
-//! `ssm:ListResourceDataSync` on `*` (no resource-level scoping).
+//! `arn:${Partition}:ssm:${Region}:${Account}:resource-data-sync/${SyncName}`, in the role's
+//! policy and, for renames, in a second policy on the role that is updated after this resource
+//! (it names the previous sync while a rename runs); `ssm:ListResourceDataSync` on `*` (no
+//! resource-level scoping).
 //!
 //! ## Idempotency
 //! Create, Update and Delete converge: a repeated request finds the sync as it left it.
@@ -282,6 +290,20 @@ pub enum SyncError {
         /// What became of the old one: restored, or how to restore it by hand.
         restored: String,
     },
+    /// A rename created the new sync but could not delete the old one.
+    #[error(
+        "renamed resource data sync {old:?} to {new:?} but could not delete {old:?}: {source}; {undone}"
+    )]
+    Rename {
+        /// The sync that should have gone.
+        old: String,
+        /// The sync that was created.
+        new: String,
+        /// Why the old sync could not be deleted.
+        source: Box<SyncError>,
+        /// What became of the new one: removed again, or how to remove it by hand.
+        undone: String,
+    },
     /// An AWS call failed.
     #[error("ssm:{operation} failed for sync {name:?}: {source}")]
     Aws {
@@ -435,8 +457,31 @@ impl DataSync {
             Existing::ToDestination(old) if old.organization && spec.destination.organization => {
                 self.replace(current, old, spec).await?;
             }
-            // Both may exist side by side: CloudFormation deletes the old id afterwards.
-            _ => self.create_sync(spec).await?,
+            Existing::ToDestination(_) => {
+                // Both may exist side by side: the new one first, then the old one goes, now,
+                // while the role may still delete it (the template's previous-name policy is
+                // updated after this resource); CloudFormation's later Delete of the old id then
+                // finds nothing to do.
+                self.create_sync(spec).await?;
+                if let Err(source) = self.delete_sync(current).await {
+                    warn!(old = %current, new = %spec.name, error = %source, "deleting the old sync failed; removing the new one again");
+                    let undone = match self.delete_sync(&spec.name).await {
+                        Ok(()) => format!("the new sync {:?} was removed again", spec.name),
+                        Err(e) => format!(
+                            "removing the new sync {:?} failed too ({e}): delete it with aws ssm \
+                             delete-resource-data-sync",
+                            spec.name
+                        ),
+                    };
+                    return Err(SyncError::Rename {
+                        old: current.to_owned(),
+                        new: spec.name.clone(),
+                        source: Box::new(source),
+                        undone,
+                    });
+                }
+            }
+            Existing::OtherType | Existing::None => self.create_sync(spec).await?,
         }
         Ok(outcome(&spec.name))
     }
@@ -571,8 +616,21 @@ impl CustomResource for DataSync {
 
     async fn delete(&self, request: &Request) -> Result<Outcome, SyncError> {
         let name = request.physical_resource_id().unwrap_or_default();
-        request.set_step(format!("deleting resource data sync {name}"));
-        self.delete_sync(name).await?;
+        // Looked up first: after a rename the old sync is gone already (the Update removed it) and
+        // the role may no longer delete that name, so asking to delete it would be refused.
+        request.set_step(format!("looking up resource data sync {name}"));
+        match self.find(name).await? {
+            Existing::None => {
+                info!(sync = %name, "no such sync: nothing to delete");
+            }
+            Existing::OtherType => {
+                warn!(sync = %name, "a sync of this name is not a SyncToDestination sync: left alone");
+            }
+            Existing::ToDestination(_) => {
+                request.set_step(format!("deleting resource data sync {name}"));
+                self.delete_sync(name).await?;
+            }
+        }
         Ok(Outcome::new(name))
     }
 }

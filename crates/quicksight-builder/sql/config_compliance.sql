@@ -12,6 +12,12 @@
 --                                                        recorder does not record rule results;
 --                                                        NO_RESULT: not evaluated)
 -- Hybrid nodes come from their inventory items, evaluated or not.
+-- unreadable_items: the AWS::Config::ResourceCompliance items of the newest snapshot of the row's
+-- account and Region that could not be read (0 when all is well; the same on every row of the
+-- account and Region). A malformed or forged item (no rule list, an object or a number instead of
+-- it, a rule that is not an object, a number or an object where a string belongs) never fails the
+-- query: it only loses its own node's rule results (UNKNOWN, NOT_EVALUATED / NO_RESULT), and this
+-- count says where that happened.
 -- Rules are matched by name containing the managed rule's default name, so organization rules
 -- (OrgConfigRule-<name>-<suffix>) match too. Terminated and shutting-down instances are left out.
 --
@@ -37,17 +43,10 @@
 -- column: patch_compliance STRING
 -- column: patch_compliance_reason STRING
 -- column: config_captured DATETIME
+-- column: unreadable_items INTEGER
 WITH
 -- include: ../../../cfn/queries/parts/newest_config_snapshot.sql
-, recorded AS (
-    -- Accounts and Regions whose newest snapshot holds rule results at all: a recorder that does
-    -- not record AWS::Config::ResourceCompliance leaves every node without one, which is not the
-    -- same as a node the rule did not evaluate.
-    SELECT DISTINCT accountid, region
-    FROM current_items
-    WHERE resource_type = 'AWS::Config::ResourceCompliance'
-),
-nodes AS (
+, nodes AS (
     SELECT accountid, region, node_id
     FROM instances
     WHERE COALESCE(instance_state, '') NOT IN ('terminated', 'shutting-down')
@@ -79,7 +78,8 @@ SELECT
         WHEN r.accountid IS NULL THEN 'NOT_RECORDED'
         ELSE 'NO_RESULT'
     END AS patch_compliance_reason,
-    TRY(CAST(from_iso8601_timestamp(i.captured) AS timestamp)) AS config_captured
+    TRY(CAST(from_iso8601_timestamp(i.captured) AS timestamp)) AS config_captured,
+    COALESCE(r.unreadable_items, 0) AS unreadable_items
 FROM nodes AS n
 LEFT JOIN instances AS i
     ON i.accountid = n.accountid AND i.region = n.region AND i.node_id = n.node_id

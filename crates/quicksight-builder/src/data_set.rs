@@ -145,7 +145,11 @@ impl QuickSightBuilder {
     }
 
     /// Deletes a dataset; "not found" is success.
-    async fn delete_data_set(&self, account: &str, id: &str) -> Result<(), BuilderError> {
+    pub(crate) async fn delete_data_set(
+        &self,
+        account: &str,
+        id: &str,
+    ) -> Result<(), BuilderError> {
         match self
             .qs
             .delete_data_set()
@@ -166,6 +170,35 @@ impl QuickSightBuilder {
             }
             Err(e) => Err(aws("DeleteDataSet", id, e.into())),
         }
+    }
+
+    /// The datasets of this data source id that exist (`ListDataSets`, read to the end).
+    pub(crate) async fn existing_data_sets(
+        &self,
+        account: &str,
+        data_source_id: &str,
+    ) -> Result<Vec<String>, BuilderError> {
+        let ours: Vec<String> = sql::all_keys()
+            .map(|key| data_set_id(data_source_id, key))
+            .collect();
+        let mut pages = self
+            .qs
+            .list_data_sets()
+            .aws_account_id(account)
+            .into_paginator()
+            .send();
+        let mut found = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws("ListDataSets", data_source_id, e.into()))?;
+            for summary in page.data_set_summaries() {
+                if let Some(id) = summary.data_set_id()
+                    && ours.iter().any(|o| o == id)
+                {
+                    found.push(id.to_owned());
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Deletes the datasets these properties do not want (all of them when `spec` wants none).

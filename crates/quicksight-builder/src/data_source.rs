@@ -183,6 +183,31 @@ impl QuickSightBuilder {
     }
 
     /// Deletes the data source; "not found" is success.
+    /// Whether a data source of this id exists (`ListDataSources`, read until found).
+    pub(crate) async fn data_source_exists(
+        &self,
+        account: &str,
+        data_source_id: &str,
+    ) -> Result<bool, BuilderError> {
+        let mut pages = self
+            .qs
+            .list_data_sources()
+            .aws_account_id(account)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws("ListDataSources", data_source_id, e.into()))?;
+            if page
+                .data_sources()
+                .iter()
+                .any(|d| d.data_source_id() == Some(data_source_id))
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     pub(crate) async fn delete_data_source(
         &self,
         account: &str,

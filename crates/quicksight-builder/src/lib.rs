@@ -45,8 +45,13 @@
 //! - **Update**: in place: `UpdateDataSource` and `UpdateDataSet` (created when missing), permissions
 //!   granted to the new principals and revoked from principals the update removed; datasets no longer
 //!   wanted (Config turned off) are deleted.
-//! - **Delete**: `DeleteDataSet` for every dataset key, then `DeleteDataSource`; "not found" is
-//!   success.
+//! - **A new identity** (`DataSourceId` or `AwsAccountId`): the new data source and datasets are
+//!   built, then the previous ones deleted within the Update (the role's previous-identity policy,
+//!   updated after this resource, still names them); if that fails the new ones are deleted again
+//!   and the Update fails. CloudFormation's later Delete of the old id finds nothing.
+//! - **Delete**: `ListDataSets` and `ListDataSources` (paginated) find which of the data source and
+//!   its datasets exist; `DeleteDataSet` for each of those, then `DeleteDataSource`. Nothing that
+//!   does not exist is asked for: after a new identity the old names are no longer the role's.
 //!
 //! Answer `Data`: `DataSourceArn`, `DataSourceId`, `DataSetIds` (comma-separated) and one
 //! `<Key>DataSetArn` per dataset (`NodesDataSetArn`, `PatchesDataSetArn`, `NodeTagsDataSetArn`,
@@ -54,14 +59,22 @@
 //!
 //! ## API calls
 //! Create: 1 + one per dataset (+ one `DeleteDataSet` per unwanted dataset). Update: 2 for the data
-//! source and 2 per dataset (+ one per unwanted dataset). Delete: 5.
+//! source and 2 per dataset (+ one per unwanted dataset). Delete: one page of `ListDataSets` and of
+//! `ListDataSources` per 100 in the account, then one call per existing dataset and data source.
 //!
 //! ## IAM actions
-//! `quicksight:CreateDataSource`, `UpdateDataSource`, `DescribeDataSource`, `DeleteDataSource`,
-//! `UpdateDataSourcePermissions`, `PassDataSource` on
+//! As the Service Authorization Reference ("Actions, resources, and condition keys for Amazon
+//! QuickSight") defines them:
+//! `quicksight:CreateDataSource` on `*` (it has no resource type), `quicksight:ListDataSources` and
+//! `quicksight:ListDataSets` on `*` (likewise);
+//! `quicksight:UpdateDataSource`, `DescribeDataSource`, `DeleteDataSource`,
+//! `UpdateDataSourcePermissions`, `PassDataSource`, and `quicksight:CreateDataSet` and
+//! `UpdateDataSet` (authorized on the data source they read) on
 //! `arn:${Partition}:quicksight:${Region}:${Account}:datasource/${DataSourceId}`;
-//! `quicksight:CreateDataSet`, `UpdateDataSet`, `DeleteDataSet`, `UpdateDataSetPermissions`,
-//! `PassDataSet` on `arn:${Partition}:quicksight:${Region}:${Account}:dataset/${DataSourceId}-*`.
+//! `quicksight:UpdateDataSet`, `DeleteDataSet`, `UpdateDataSetPermissions`, `PassDataSet` on
+//! `arn:${Partition}:quicksight:${Region}:${Account}:dataset/${DataSourceId}-*`.
+//! The template repeats these on the previous data source id in a second policy, updated after
+//! this resource, for a new identity's Update.
 //! QuickSight itself needs access to Athena, the buckets and the KMS key through its service role.
 //!
 //! ## Idempotency
@@ -121,6 +134,18 @@ const POLL_MAX: Duration = Duration::from_secs(5);
 /// Why a request fails.
 #[derive(Debug, thiserror::Error)]
 pub enum BuilderError {
+    /// A new data source identity was built but the previous data source could not be deleted.
+    #[error(
+        "built the new data source but could not delete the previous one {old}: {source}; {undone}"
+    )]
+    Replacement {
+        /// The previous data source ARN.
+        old: String,
+        /// Why it could not be deleted.
+        source: Box<BuilderError>,
+        /// What became of the new one.
+        undone: String,
+    },
     /// A property is missing or wrong.
     #[error(transparent)]
     Property(#[from] PropertyError),
@@ -261,7 +286,9 @@ impl QuickSightBuilder {
         Ok(outcome.with_data("DataSetIds", ids.join(",")))
     }
 
-    /// Deletes every dataset and the data source named by a physical id; "not found" is success.
+    /// Deletes every dataset and the data source named by a physical id, those that exist only:
+    /// they are looked up first (`ListDataSets`, `ListDataSources`, which IAM cannot scope), because
+    /// after a new `DataSourceId` the old ones are gone already and no longer the role's to touch.
     async fn delete_all(&self, request: &Request, physical_id: &str) -> Result<(), BuilderError> {
         let Some((account, data_source_id)) = parse_data_source_arn(physical_id) else {
             warn!(
@@ -270,10 +297,51 @@ impl QuickSightBuilder {
             );
             return Ok(());
         };
-        self.delete_unwanted(request, account, data_source_id, &[])
-            .await?;
-        request.set_step(format!("deleting data source {data_source_id}"));
-        self.delete_data_source(account, data_source_id).await
+        request.set_step(format!(
+            "looking up data source {data_source_id} and its datasets"
+        ));
+        let data_sets = self.existing_data_sets(account, data_source_id).await?;
+        for id in &data_sets {
+            request.set_step(format!("deleting dataset {id}"));
+            self.delete_data_set(account, id).await?;
+        }
+        if self.data_source_exists(account, data_source_id).await? {
+            request.set_step(format!("deleting data source {data_source_id}"));
+            self.delete_data_source(account, data_source_id).await?;
+        } else {
+            info!(data_source = %data_source_id, "no such data source: nothing to delete");
+        }
+        Ok(())
+    }
+
+    /// A new data source identity: the new data source and datasets are built, then the old ones
+    /// deleted within this Update, while the role may still delete them (the template's
+    /// previous-identity policy is updated after this resource). If the old ones cannot be deleted
+    /// the new ones are deleted again, so a rollback finds the account as it was.
+    async fn replace(
+        &self,
+        request: &Request,
+        spec: &BuilderSpec,
+        old: &str,
+    ) -> Result<Outcome, BuilderError> {
+        let outcome = self.converge(request, spec, None).await?;
+        if let Err(source) = self.delete_all(request, old).await {
+            warn!(old, error = %source, "deleting the previous data source failed; removing the new one again");
+            let new = spec.data_source_arn(&self.region);
+            let undone = match self.delete_all(request, &new).await {
+                Ok(()) => "the new data source and datasets were deleted again".to_owned(),
+                Err(e) => format!(
+                    "deleting the new ones failed too ({e}): delete data source {new} and its \
+                     datasets in QuickSight"
+                ),
+            };
+            return Err(BuilderError::Replacement {
+                old: old.to_owned(),
+                source: Box::new(source),
+                undone,
+            });
+        }
+        Ok(outcome)
     }
 }
 
@@ -291,13 +359,13 @@ impl CustomResource for QuickSightBuilder {
         let spec = BuilderSpec::from_properties(&request.properties, account)?;
         let current = request.physical_resource_id().unwrap_or_default();
         if spec.data_source_arn(&self.region) != current {
-            // Another account or data source id is another resource: build it, answer its id, and
-            // CloudFormation deletes the old one.
+            // Another account or data source id is another resource: build it, delete the old one
+            // and answer the new id (CloudFormation's later Delete of the old id finds nothing).
             info!(
                 old = current,
                 "new data source identity: building a replacement"
             );
-            return self.converge(request, &spec, None).await;
+            return self.replace(request, &spec, current).await;
         }
         // Principals the update removed lose their access; others granted by hand keep theirs.
         // Unreadable old properties (a template fixed after a bad update) revoke nothing.

@@ -1,14 +1,23 @@
 //! # s3-cleanup
 //!
-//! Empties the buckets a stack owns when the stack is deleted and its properties ask for it, so
-//! that CloudFormation can delete them: every object version, every delete marker and every
+//! Empties the buckets a stack owns when the stack itself is deleted and its properties ask for it,
+//! so that CloudFormation can delete them: every object version, every delete marker and every
 //! in-progress multipart upload, in versioned, versioning-suspended and unversioned buckets alike.
+//!
+//! Two things must agree before anything is deleted: the properties (the user's choice) and the
+//! stack's status (what the Delete is for). CloudFormation sends a custom resource a Delete "when
+//! the template developer deletes the stack or removes the custom resource from the stack", and
+//! after an update that replaced it ("sends a delete request to the old resource"; User Guide,
+//! custom resources, `crpg-ref-requesttypes-delete.html`). The request does not say which, so the
+//! function asks CloudFormation for the stack's status.
 //!
 //! The choice is a property, not the resource's existence. A template that created the resource
 //! only when data was to be deleted (a `Condition` on the parameter) turned an update to "keep the
 //! data" into a removal of the resource, so CloudFormation sent a Delete and the buckets were
 //! emptied: the opposite of what was asked, and AWS Config history cannot be regenerated. Here the
-//! resource always exists and only a Delete whose `EmptyOnDelete` is `"true"` deletes anything.
+//! resource always exists, only a Delete whose `EmptyOnDelete` is `"true"` deletes anything, and
+//! only while the stack itself is going away: a Delete sent by an update (the resource renamed,
+//! replaced or removed, whatever its properties say) keeps every object.
 //!
 //! ## Trigger
 //! CloudFormation custom resource (`Custom::S3Cleanup`):
@@ -21,42 +30,80 @@
 //! ```
 //!
 //! ## Properties
-//! - `BucketNames`: a list of bucket names (a comma-separated string is also accepted).
-//! - `EmptyOnDelete`: `"true"` empties the buckets when the resource is deleted; `"false"` keeps
+//! - `BucketNames`: a list of bucket names (a comma-separated string is also accepted): only
+//!   buckets the same stack creates, named by `Ref`, so that they exist no longer than the stack.
+//! - `EmptyOnDelete`: `"true"` empties the buckets when the stack is deleted; `"false"` keeps
 //!   every object. Required on Create and Update; a Delete whose properties lack it, or hold
 //!   anything but `"true"`, keeps everything.
 //!
+//! ## Environment
+//! None of its own: the SDK's standard variables (`AWS_REGION`, the execution role's credentials,
+//! `AWS_ENDPOINT_URL` for a local emulator).
+//!
 //! ## Behaviour
-//! - Physical id: `<stack name>-<logical id>`, independent of the properties, so an Update is never
-//!   a replacement and a stack update never empties a bucket (the reference's log-stream id did).
+//! - Physical id: `<stack name>-<logical id>`, independent of the properties, so an Update is
+//!   never a replacement and a property change never empties a bucket (the reference's log-stream
+//!   id did).
 //! - Create and Update: check the properties; delete nothing, whatever `EmptyOnDelete` changes
 //!   from or to (an Update makes no AWS call at all).
 //! - Delete with `EmptyOnDelete` `"false"` or absent: no AWS call; every bucket keeps its data.
-//! - Delete with `EmptyOnDelete` `"true"`: for each bucket (a bucket that does not exist is skipped), list up to
-//!   [`ROUND_LIMIT`] versions and delete markers (`ListObjectVersions`, paginated), delete them with
-//!   `DeleteObjects` (1000 keys a call, [`DELETES_IN_FLIGHT`] calls in flight, quiet mode), retry
-//!   exactly the keys an answer's `Errors` names, abort in-progress multipart uploads, and list
-//!   again until the bucket is empty. `DeleteObjects` calls: ceil(versions / 1000) plus retries of
-//!   failed keys only.
-//! - Deadline-aware: when the time left runs short it stops and answers FAILED with its progress
-//!   ("deleted N object versions from <bucket>, about M remain"); deleting the stack again resumes.
+//! - Delete with `EmptyOnDelete` `"true"`: `cloudformation:DescribeStacks` on the request's StackId
+//!   first; the buckets are emptied only when the stack's status says the stack is going away
+//!   (User Guide, "Stack status codes", `view-stack-events.html`):
+//!   - `DELETE_IN_PROGRESS` ("Ongoing removal of one or more stacks"): the stack is being deleted.
+//!     Emptied.
+//!   - `ROLLBACK_IN_PROGRESS` ("Ongoing removal of one or more stacks after a failed stack creation
+//!     or after an explicitly cancelled stack creation"): the stack's first create failed and the
+//!     stack is going away (`ROLLBACK_COMPLETE`: "Any resources that were created during the create
+//!     stack action are deleted ... only a delete operation can be performed"). Every bucket named
+//!     by `Ref` was created by that same failed create, minutes earlier, and goes with it; keeping
+//!     its objects would only make the rollback fail on a non-empty bucket (`ROLLBACK_FAILED`),
+//!     with this resource already gone and unable to empty it later. Emptied.
+//!   - `UPDATE_COMPLETE_CLEANUP_IN_PROGRESS` ("Ongoing removal of old resources ... after a
+//!     successful stack update"; the resource was renamed, replaced or removed),
+//!     `UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS` ("Ongoing removal of new resources ... after
+//!     a failed stack update"), and every other status: the stack stays, and so do its buckets and
+//!     their data. Nothing is deleted; the answer is SUCCESS, logged with the status.
+//!   - `DescribeStacks` fails (after the SDK's retries) or answers no status: nothing is deleted
+//!     and the answer is SUCCESS, so that no update or rollback is ever held up by it. The reason
+//!     is logged as a warning and returned in `Data` (`KeptBecause`; the protocol crate sends no
+//!     `Reason` with SUCCESS). When that happens during a stack deletion, the stack's deletion
+//!     then fails on the non-empty buckets and they must be emptied by hand: data is never lost
+//!     for want of a status, at the price of manual work.
 //!
-//! Answer `Data`: `ObjectVersionsDeleted`, `UploadsAborted` (Delete), `EmptyOnDelete`.
+//!   When emptying: for each bucket (a bucket that does not exist is skipped), list up to
+//!   [`ROUND_LIMIT`] versions and delete markers (`ListObjectVersions`, paginated), delete them
+//!   with `DeleteObjects` (1000 keys a call, [`DELETES_IN_FLIGHT`] calls in flight, quiet mode),
+//!   retry exactly the keys an answer's `Errors` names, abort in-progress multipart uploads, and
+//!   list again until the bucket is empty. `DeleteObjects` calls: ceil(versions / 1000) plus
+//!   retries of failed keys only; one `DescribeStacks` per Delete.
+//! - Deadline-aware: when the time left runs short it stops and answers FAILED with its progress
+//!   (`deleted N object versions from <bucket>, about M remain`); deleting the stack again
+//!   resumes.
+//!
+//! Answer `Data`: `ObjectVersionsDeleted`, `UploadsAborted` and, when a Delete kept the data,
+//! `KeptBecause` (Delete); `EmptyOnDelete` (Create, Update).
 //!
 //! ## IAM actions
 //! On each bucket: `s3:ListBucketVersions`, `s3:ListBucketMultipartUploads`; on its objects
 //! (`arn:${Partition}:s3:::<bucket>/*`): `s3:DeleteObject`, `s3:DeleteObjectVersion`,
-//! `s3:AbortMultipartUpload`.
+//! `s3:AbortMultipartUpload`; on the stack itself (its own ARN, the request's StackId, which the
+//! template writes as `!Ref AWS::StackId`): `cloudformation:DescribeStacks`. All of them only while
+//! the stack's data is to be deleted with it: a Delete that keeps the data makes no call.
 //!
 //! ## Idempotency
-//! Emptying an empty bucket does nothing; a repeated Delete converges.
+//! Emptying an empty bucket does nothing; a repeated Delete converges (while the stack is being
+//! deleted it empties what is left; once the stack stays, it keeps everything).
 
 use std::time::Duration;
 
+/// The SDK of [`Cleanup::new`]'s CloudFormation client, for callers that build one.
+pub use aws_sdk_cloudformation;
+use aws_sdk_cloudformation::types::StackStatus;
 use aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadError;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
-use aws_setup::AwsError;
 use aws_setup::names::check_bucket_name;
+use aws_setup::{AwsError, SdkConfig};
 use cfn_response::{CustomResource, Outcome, PropertyError, Request};
 use futures::stream::{self, StreamExt};
 use tokio::time::Instant;
@@ -64,6 +111,9 @@ use tracing::{info, warn};
 
 /// The property that carries the user's choice to delete the data with the stack.
 pub const EMPTY_ON_DELETE: &str = "EmptyOnDelete";
+/// The `Data` entry of a Delete that kept the data although its properties asked to empty the
+/// buckets: why.
+pub const KEPT_BECAUSE: &str = "KeptBecause";
 
 /// `DeleteObjects` takes up to 1000 keys.
 pub const DELETE_BATCH: usize = 1000;
@@ -137,9 +187,9 @@ pub fn empty_on_delete(request: &Request) -> Result<bool, PropertyError> {
     request.properties.bool_or(EMPTY_ON_DELETE, false)
 }
 
-/// Whether a Delete may empty the buckets: only when its properties say `"true"`. Absent, empty
-/// or unreadable values keep the data (a Delete cannot be asked again, a deleted version cannot be
-/// brought back).
+/// Whether a Delete's properties ask to empty the buckets: only when they say `"true"`. Absent,
+/// empty or unreadable values keep the data (a Delete cannot be asked again, a deleted version
+/// cannot be brought back). Even then, the stack's status decides ([`stack_is_going_away`]).
 pub fn delete_empties(request: &Request) -> bool {
     match request.properties.bool_or(EMPTY_ON_DELETE, false) {
         Ok(choice) => choice,
@@ -164,6 +214,37 @@ pub fn bucket_names(request: &Request) -> Result<Vec<String>, PropertyError> {
     Ok(names)
 }
 
+/// Whether a Delete sent while the stack has this status may empty the buckets: only when the
+/// stack itself is going away (User Guide, "Stack status codes"). `DELETE_IN_PROGRESS` is the
+/// stack's deletion; `ROLLBACK_IN_PROGRESS` is the removal of a stack whose first create failed,
+/// whose buckets that create made. Every other status (above all
+/// `UPDATE_COMPLETE_CLEANUP_IN_PROGRESS` and `UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS`, in
+/// which an update removes a renamed, replaced or dropped resource) is a stack that stays.
+pub fn stack_is_going_away(status: &StackStatus) -> bool {
+    matches!(
+        status,
+        StackStatus::DeleteInProgress | StackStatus::RollbackInProgress
+    )
+}
+
+/// Why a Delete whose properties ask to empty the buckets keeps every object.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Kept {
+    /// The stack is not being deleted: an update (or its rollback) removed or replaced this
+    /// resource, and the buckets stay with the stack.
+    #[error(
+        "the stack is {0}, not being deleted: this Delete comes from an update or its rollback (the \
+         resource renamed, replaced or removed), and the stack keeps its buckets and their data"
+    )]
+    StackStays(StackStatus),
+    /// The stack's status could not be read.
+    #[error(
+        "the stack's status could not be read ({0}), so nothing was deleted; if the stack is being \
+         deleted, its non-empty buckets will fail to delete: empty them, then delete the stack again"
+    )]
+    StatusUnknown(String),
+}
+
 /// What emptying a bucket did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Emptied {
@@ -175,10 +256,11 @@ pub struct Emptied {
     pub missing: bool,
 }
 
-/// The custom resource, holding its client.
+/// The custom resource, holding its clients.
 #[derive(Debug, Clone)]
 pub struct Cleanup {
     s3: aws_sdk_s3::Client,
+    cloudformation: aws_sdk_cloudformation::Client,
 }
 
 fn out_of_time(deadline: Option<Instant>) -> bool {
@@ -186,9 +268,53 @@ fn out_of_time(deadline: Option<Instant>) -> bool {
 }
 
 impl Cleanup {
-    /// A handler using this client.
-    pub fn new(s3: aws_sdk_s3::Client) -> Self {
-        Self { s3 }
+    /// A handler using these clients.
+    pub fn new(s3: aws_sdk_s3::Client, cloudformation: aws_sdk_cloudformation::Client) -> Self {
+        Self { s3, cloudformation }
+    }
+
+    /// A handler with clients made from `config` (S3 path-style under an endpoint override).
+    pub fn from_config(config: &SdkConfig) -> Self {
+        Self::new(
+            aws_setup::s3_client(config),
+            aws_sdk_cloudformation::Client::new(config),
+        )
+    }
+
+    /// The status of the stack a request comes from. `DescribeStacks` takes the stack's ARN (the
+    /// request's `StackId`) as its `StackName` and answers for that stack even once it is deleted.
+    pub async fn stack_status(&self, stack_id: &str) -> Result<StackStatus, Kept> {
+        let out = self
+            .cloudformation
+            .describe_stacks()
+            .stack_name(stack_id)
+            .send()
+            .await
+            .map_err(|e| {
+                Kept::StatusUnknown(format!(
+                    "cloudformation:DescribeStacks on {stack_id} failed: {}",
+                    AwsError::from(e)
+                ))
+            })?;
+        out.stacks()
+            .first()
+            .and_then(|stack| stack.stack_status())
+            .cloned()
+            .ok_or_else(|| {
+                Kept::StatusUnknown(format!(
+                    "cloudformation:DescribeStacks on {stack_id} answered no stack status"
+                ))
+            })
+    }
+
+    /// `Ok` when a Delete may empty the buckets, with the stack's status; otherwise why not.
+    async fn deletion_allowed(&self, request: &Request) -> Result<StackStatus, Kept> {
+        let status = self.stack_status(&request.envelope.stack_id).await?;
+        if stack_is_going_away(&status) {
+            Ok(status)
+        } else {
+            Err(Kept::StackStays(status))
+        }
     }
 
     fn aws(operation: &'static str, bucket: &str, source: AwsError) -> CleanupError {
@@ -481,11 +607,14 @@ impl CustomResource for Cleanup {
     }
 
     async fn delete(&self, request: &Request) -> Result<Outcome, CleanupError> {
+        let kept = || {
+            Outcome::new(request.current_or_stable_physical_id())
+                .with_data("ObjectVersionsDeleted", 0)
+                .with_data("UploadsAborted", 0)
+        };
         if !delete_empties(request) {
             info!("EmptyOnDelete is not \"true\": every bucket keeps its data");
-            return Ok(Outcome::new(request.current_or_stable_physical_id())
-                .with_data("ObjectVersionsDeleted", 0)
-                .with_data("UploadsAborted", 0));
+            return Ok(kept());
         }
         let names = match bucket_names(request) {
             Ok(names) => names,
@@ -495,6 +624,24 @@ impl CustomResource for Cleanup {
                 return Ok(Outcome::new(request.current_or_stable_physical_id()));
             }
         };
+        // The properties say "true"; only the stack's status says whether this Delete is the
+        // stack's own deletion or an update removing a renamed or replaced resource.
+        request.set_step("reading the stack's status");
+        match self.deletion_allowed(request).await {
+            Ok(status) => {
+                info!(stack_status = %status, buckets = names.len(),
+                      "the stack is going away: emptying its buckets");
+            }
+            Err(why) => {
+                match &why {
+                    Kept::StackStays(status) => info!(stack_status = %status, reason = %why,
+                        "the stack is not being deleted: every bucket keeps its data"),
+                    Kept::StatusUnknown(_) => warn!(reason = %why,
+                        "the stack's status is unknown: every bucket keeps its data"),
+                }
+                return Ok(kept().with_data(KEPT_BECAUSE, why));
+            }
+        }
         let mut versions = 0;
         let mut uploads = 0;
         for bucket in &names {

@@ -1,4 +1,4 @@
-//! Lambda entry point: builds the client once, then answers CloudFormation. Logic lives in `lib.rs`.
+//! Lambda entry point: builds the clients once, then answers CloudFormation. Logic in `lib.rs`.
 
 // The custom resource future nests the runner, the handler and several SDK calls; computing its
 // layout needs more than the default query depth.
@@ -12,7 +12,7 @@ use s3_cleanup::Cleanup;
 async fn main() -> Result<(), Error> {
     aws_setup::init_tracing();
     let config = aws_setup::load_config().await;
-    let runner = Runner::new(Cleanup::new(aws_setup::s3_client(&config)))?;
+    let runner = Runner::new(Cleanup::from_config(&config))?;
     let runner = &runner;
     run(service_fn(move |event| runner.handle(event))).await
 }

@@ -34,6 +34,8 @@ pub async fn arrive(demo: &mut Demo, day: usize) -> anyhow::Result<String> {
     let sync_prefix = format!("{}/", prefix.trim_end_matches('/'));
     let (objects, bytes) = if let Some(dir) = demo.args.fleet_dir.clone() {
         let s3 = aws_setup::s3_client(&demo.sdk(&demo.central, &demo.home).await);
+        // A given fleet's accounts are not the organization's: no sync or recorder of theirs can
+        // deliver, so the reporting account's administrator places the files (plain PutObject).
         let (a, b) = upload(&s3, &dir.join("sync"), &sync_bucket, &sync_prefix).await?;
         let (c, d) = upload(&s3, &dir.join("config"), &config_bucket, "").await?;
         (a + c, b + d)
@@ -93,8 +95,8 @@ pub async fn arrive(demo: &mut Demo, day: usize) -> anyhow::Result<String> {
     ))
 }
 
-/// Uploads every file under `dir` to `bucket` as `<prefix><path under dir>`, as the syncs and
-/// Config would have written them: (objects, bytes).
+/// Uploads every file under `dir` to `bucket` as `<prefix><path under dir>`, laid out as the syncs
+/// and Config write them: (objects, bytes).
 async fn upload(
     s3: &aws_sdk_s3::Client,
     dir: &std::path::Path,

@@ -39,6 +39,8 @@ struct Choices {
     principals: Vec<String>,
     /// The organization syncs' name: the update renames them in every member account and Region.
     sync_name: &'static str,
+    /// The QuickSight data source's id: the update gives it a new one (a replacement).
+    data_source_id: &'static str,
 }
 
 fn principal(demo: &Demo, kind: &str, name: &str) -> String {
@@ -53,6 +55,7 @@ pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
         keep_data_on_delete: true,
         principals: vec![principal(demo, "group", "patch-compliance-auditors")],
         sync_name: "patch-compliance",
+        data_source_id: "patch-compliance",
     };
     deploy(demo, "deploy", &choices).await?;
     let (syncs, recorders_created, recorders_kept, tagged) = check_members(demo).await?;
@@ -64,7 +67,8 @@ pub async fn run(demo: &mut Demo) -> anyhow::Result<String> {
     ))
 }
 
-/// The update: a second QuickSight principal, and the data no longer kept on deletion.
+/// The update: a second QuickSight principal (the data source and datasets updated in place), the
+/// syncs renamed, and the data no longer kept on deletion.
 fn updated(demo: &Demo) -> Choices {
     Choices {
         keep_data_on_delete: false,
@@ -73,13 +77,24 @@ fn updated(demo: &Demo) -> Choices {
             principal(demo, "user", "platform-admin"),
         ],
         sync_name: "patch-compliance-v2",
+        data_source_id: "patch-compliance",
+    }
+}
+
+/// The second update: a new QuickSight data source id (a replacement of the data source).
+fn renamed(demo: &Demo) -> Choices {
+    Choices {
+        data_source_id: "patch-compliance-v2",
+        ..updated(demo)
     }
 }
 
 pub async fn update(demo: &mut Demo) -> anyhow::Result<String> {
-    // The data source is updated in place; s3-cleanup receives an Update and deletes nothing.
-    let choices = updated(demo);
+    // The datasets get a second principal and a new data source id (a replacement); the syncs a new
+    // name; s3-cleanup receives an Update and deletes nothing.
     let before = count_objects(demo, &demo.central_output("SyncBucketName")?).await?;
+    deploy(demo, "deploy", &updated(demo)).await?;
+    let choices = renamed(demo);
     deploy(demo, "deploy", &choices).await?;
     let after = count_objects(demo, &demo.central_output("SyncBucketName")?).await?;
     if after != before {
@@ -105,11 +120,43 @@ pub async fn update(demo: &mut Demo) -> anyhow::Result<String> {
             }
         }
     }
+    // A new DataSourceId replaced the data source: the old one and its datasets are gone.
+    let quicksight = aws_sdk_quicksight::Client::new(&demo.sdk(&demo.central, &demo.home).await);
+    let sources: Vec<String> = quicksight
+        .list_data_sources()
+        .aws_account_id(&demo.central)
+        .send()
+        .await?
+        .data_sources()
+        .iter()
+        .filter_map(|d| d.data_source_id().map(str::to_owned))
+        .collect();
+    let data_sets: Vec<String> = quicksight
+        .list_data_sets()
+        .aws_account_id(&demo.central)
+        .send()
+        .await?
+        .data_set_summaries()
+        .iter()
+        .filter_map(|d| d.data_set_id().map(str::to_owned))
+        .collect();
+    if !choices.principals.is_empty()
+        && (sources != [choices.data_source_id]
+            || data_sets
+                .iter()
+                .any(|id| !id.starts_with(&format!("{}-", choices.data_source_id))))
+    {
+        bail!(
+            "after the new DataSourceId {}: data sources {sources:?}, datasets {data_sets:?}",
+            choices.data_source_id
+        );
+    }
     Ok(format!(
         "central stack updated (KeepDataOnDelete false), QuickSight datasets shared with a second \
-         principal in place, every member's organization sync renamed {} through the StackSet; the \
-         sync bucket still holds its {after} objects",
-        choices.sync_name
+         principal and their data source replaced by {} (the old one and its datasets deleted), \
+         every member's organization sync renamed {} through the StackSet; the sync bucket still \
+         holds its {after} objects",
+        choices.data_source_id, choices.sync_name
     ))
 }
 
@@ -122,7 +169,7 @@ pub async fn undeploy(demo: &mut Demo) -> anyhow::Result<String> {
         demo.central_output("ConfigBucketName")?,
     ];
     // The file as it was last deployed: undeploy removes what it describes.
-    let choices = updated(demo);
+    let choices = renamed(demo);
     deploy(demo, "undeploy", &choices).await?;
     let quicksight = aws_sdk_quicksight::Client::new(&demo.sdk(&demo.central, &demo.home).await);
     let left = quicksight
@@ -263,6 +310,11 @@ alarm_email = "patch-alerts@example.com"
 [central.parameters]
 # Days, not weeks: the demo's reports run on three days, and patch ages cross these.
 ReportSlaDays = "CRITICAL=1,Security=1,SecurityUpdates=1,CriticalUpdates=1,default=2"
+# The first member runs Control Tower's recorder, whose role may not write here: AWS Config then
+# delivers as its service principal, which the bucket accepts for the accounts named here.
+ConfigServicePrincipalAccounts = "{control_tower_account}"
+# The demo reads the report back as the reporting account's administrator: a named reader.
+ReportReaderArns = "arn:aws:iam::{central}:root"
 
 [config_analytics]
 enabled = true
@@ -270,6 +322,9 @@ enabled = true
 [quicksight]
 enabled = {quicksight}
 principal_arns = [{principals}]
+
+[quicksight.parameters]
+DataSourceId = "{data_source_id}"
 
 [owners]
 enabled = true
@@ -292,6 +347,7 @@ stack_set_name = "patch-compliance-patching"
 "#,
             org = demo.org_id,
             central = demo.central,
+            control_tower_account = demo.members[0],
             home = demo.home,
             keep = choices.keep_data_on_delete,
             quicksight = !choices.principals.is_empty(),
@@ -299,6 +355,7 @@ stack_set_name = "patch-compliance-patching"
             regions = quote(&demo.args.fleet.regions),
             ou = demo.ou,
             sync_name = choices.sync_name,
+            data_source_id = choices.data_source_id,
         ),
     )?;
     Ok(path)

@@ -1,7 +1,9 @@
 //! What each function's role, as the stacks created it, grants: `demo/grants.py` reads the roles
 //! back from IAM in every account and Region a function ran in, by crate, into
-//! `granted-by-function.json`. The demo's test compares it with what each function called
-//! (`calls-by-function.json`): least privilege, measured on the roles the templates made.
+//! `granted-by-function.json`, and every statement of the stacks' roles and resource policies into
+//! `statements.json`. The demo's test compares them with what each function called
+//! (`calls-by-function.json`) and with the emulator's authorization decisions (`decisions.json`):
+//! least privilege, measured on the roles and policies the templates made.
 
 use std::collections::BTreeSet;
 
@@ -16,9 +18,12 @@ pub async fn write(demo: &Demo) -> anyhow::Result<usize> {
         .filter_map(|k| k.rsplit_once('/').map(|(place, _)| place.to_owned()))
         .collect();
     let path = demo.args.out.join("granted-by-function.json");
+    let statements = demo.args.out.join("statements.json");
     let mut args = vec![
         "--out".to_owned(),
         path.display().to_string(),
+        "--statements".to_owned(),
+        statements.display().to_string(),
         "--places".to_owned(),
     ];
     args.extend(places);

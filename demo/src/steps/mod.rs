@@ -8,3 +8,4 @@ pub mod grants;
 pub mod monitor;
 pub mod organization;
 pub mod report;
+pub mod schedules;

@@ -130,3 +130,131 @@ fn a_node_never_seen_is_stale() {
     n.last_seen = None;
     assert!(is_stale(&n, options().as_of, 7.0));
 }
+
+fn config_row(account: &str, region: &str, node: &str, patch: &str, unreadable: i64) -> ConfigItem {
+    serde_json::from_value(serde_json::json!({
+        "account_id": account, "region": region, "node_id": node, "node_type": "EC2",
+        "instance_state": "running", "managed_by_ssm": "YES", "patch_compliance": patch,
+        "patch_compliance_reason": if patch == "NOT_EVALUATED" { Some("NO_RESULT") } else { None },
+        "unreadable_items": unreadable.to_string(),
+    }))
+    .expect("a config-compliance row")
+}
+
+fn page_of(s: &Summary) -> String {
+    crate::html::render(
+        s,
+        crate::html::Rows {
+            nodes: &[],
+            unmanaged: &[],
+            aged: &[],
+            scanned: 0,
+        },
+    )
+    .expect("renders")
+}
+
+/// The paragraph `data-note="<name>"` of the page's section `<id>`, if there is one.
+fn note_in_section(page: &str, id: &str, name: &str) -> Option<String> {
+    let start = page.find(&format!("<section id=\"{id}\">"))?;
+    let section = &page[start..start + page[start..].find("</section>")?];
+    let note = section.split(&format!("data-note=\"{name}\"")).nth(1)?;
+    Some(note.split("</p>").next()?.to_owned())
+}
+
+#[test]
+fn unreadable_config_items_are_named_with_their_count() {
+    let config_on = Options {
+        config_enabled: true,
+        ..options()
+    };
+    let inputs = Inputs {
+        config: vec![
+            config_row("111111111111", "eu-west-1", "i-1", "NOT_EVALUATED", 3),
+            config_row("111111111111", "eu-west-1", "i-2", "COMPLIANT", 3),
+            config_row("111111111111", "us-east-1", "i-3", "NON_COMPLIANT", 1),
+            config_row("222222222222", "eu-west-1", "i-4", "COMPLIANT", 0),
+            // A row of a dataset without the column counts nothing.
+            serde_json::from_value(serde_json::json!({
+                "account_id": "333333333333", "region": "eu-west-1", "node_id": "i-5",
+            }))
+            .expect("a row without unreadable_items"),
+        ],
+        ..Inputs::default()
+    };
+    let mut s = build(&inputs, config_on, vec![]);
+    // The Config view: the account's and Region's count (on each of its rows), once.
+    let per_group: Vec<(&str, &str, u64)> = s
+        .config
+        .by_account_region
+        .iter()
+        .map(|g| {
+            (
+                g.account_id.as_str(),
+                g.region.as_str(),
+                g.counts.unreadable_items,
+            )
+        })
+        .collect();
+    assert_eq!(
+        per_group,
+        [
+            ("111111111111", "eu-west-1", 3),
+            ("111111111111", "us-east-1", 1),
+            ("222222222222", "eu-west-1", 0),
+            ("333333333333", "eu-west-1", 0),
+        ]
+    );
+    assert_eq!(s.config.totals.unreadable_items, 4);
+    // The data health: each account and Region with unreadable items, named with the count.
+    s.pipeline = pipeline(&[], &s, config_on.as_of, 2.0);
+    let named = |account: &str, region: &str, items: u64| UnreadableConfig {
+        account_id: account.into(),
+        region: region.into(),
+        items,
+    };
+    assert_eq!(
+        s.pipeline.unreadable_config,
+        [
+            named("111111111111", "eu-west-1", 3),
+            named("111111111111", "us-east-1", 1)
+        ]
+    );
+    let json = serde_json::to_value(&s).expect("serializes");
+    assert_eq!(
+        json["pipeline"]["unreadable_config"],
+        serde_json::json!([
+            {"account_id": "111111111111", "region": "eu-west-1", "items": 3},
+            {"account_id": "111111111111", "region": "us-east-1", "items": 1},
+        ])
+    );
+    assert_eq!(json["config"]["totals"]["unreadable_items"], 4);
+    let note = note_in_section(&page_of(&s), "pipeline", "unreadable-config")
+        .expect("the note in \"Is the data arriving?\"");
+    assert!(
+        note.contains("111111111111/eu-west-1: 3 items; 111111111111/us-east-1: 1 item."),
+        "{note}"
+    );
+    assert!(!note.contains("222222222222") && !note.contains("333333333333"));
+
+    // All readable: nothing named, no note.
+    let clean = Inputs {
+        config: vec![config_row(
+            "222222222222",
+            "eu-west-1",
+            "i-4",
+            "COMPLIANT",
+            0,
+        )],
+        ..Inputs::default()
+    };
+    let mut s = build(&clean, config_on, vec![]);
+    s.pipeline = pipeline(&[], &s, config_on.as_of, 2.0);
+    assert!(s.pipeline.unreadable_config.is_empty());
+    let json = serde_json::to_value(&s).expect("serializes");
+    assert_eq!(json["pipeline"]["unreadable_config"], serde_json::json!([]));
+    assert_eq!(
+        note_in_section(&page_of(&s), "pipeline", "unreadable-config"),
+        None
+    );
+}
